@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { APP_NAME, BUILD_ID } from "../config/patterns.js";
+
+/** Artifact format version (SPEC §3). Readers refuse any other. */
+export const ARTIFACT_FORMAT = 1;
+export const MANIFEST_MEMBER = "slipway.json";
+export const SIGNATURE_MEMBER = "slipway.json.sig";
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
+const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const layerSchema = z.strictObject({
+  name: z.enum(["code", "venv"]),
+  member: z.enum(["code.tar.zst", "code.tar.gz", "venv.tar.zst", "venv.tar.gz"]),
+  compression: z.enum(["zstd", "gzip"]),
+  sha256: sha256Hex,
+  size: count,
+  unpacked_size: count,
+  files: count,
+});
+
+export const manifestSchema = z
+  .strictObject({
+    format: z.literal(ARTIFACT_FORMAT),
+    app: z.string().regex(APP_NAME),
+    build_id: z.string().regex(BUILD_ID).refine((s) => !s.includes(".."), { error: "must not contain .." }),
+    created_at: z.iso.datetime(),
+    git: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{7,64}$/).nullable(), dirty: z.boolean() }).nullable(),
+    root: z.string().regex(/^\/[^\0]*[^/]$/).refine((p) => !p.split("/").includes(".."), { error: "must not contain .." }),
+    env: z.strictObject({
+      key: z.string().regex(/^[0-9a-f]{16}$/),
+      python: z.strictObject({
+        executable: z.string().startsWith("/"),
+        configured: z.string().min(1),
+        implementation: z.string(),
+        version: z.string(),
+        abi: z.string(),
+        platform: z.string(),
+      }),
+      inputs: z.array(z.strictObject({ path: z.string(), sha256: sha256Hex })),
+    }),
+    layers: z.array(layerSchema).length(2),
+    builder: z.strictObject({ slipway_version: z.string(), hostname: z.string() }),
+  })
+  .refine((m) => m.layers[0]?.name === "code" && m.layers[1]?.name === "venv", {
+    error: "layers must be code, then venv",
+  })
+  .refine((m) => m.layers.every((l) => l.member === `${l.name}.tar.${l.compression === "zstd" ? "zst" : "gz"}`), {
+    error: "each layer's member must be <name>.tar.zst or <name>.tar.gz matching its compression",
+  });
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type LayerInfo = z.infer<typeof layerSchema>;
+
+export function artifactFileName(app: string, buildId: string): string {
+  return `${app}-${buildId}.tar`;
+}
+
+/** The manifest's exact bytes: stable key order, so a signature over them is reproducible. */
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(m, null, 2) + "\n");
+}

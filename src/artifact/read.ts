@@ -1,0 +1,99 @@
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import tar from "tar-stream";
+import { ArtifactError } from "../errors.js";
+import { MANIFEST_MEMBER, SIGNATURE_MEMBER, manifestSchema, type Manifest } from "./manifest.js";
+import { dottedPath } from "../config/toml.js";
+
+/** A manifest larger than this is not ours: refuse it before parsing. */
+export const MAX_MANIFEST_BYTES = 1 << 20;
+
+export interface MemberInfo {
+  name: string;
+  type: string;
+  size: number;
+}
+
+/**
+ * Visit the artifact's members in order. `visit` consumes (or ignores) each member's stream;
+ * returning false stops reading early (the rest of the file is never read).
+ */
+export async function scanMembers(
+  file: string,
+  visit: (member: MemberInfo, stream: Readable) => Promise<boolean | void>,
+): Promise<void> {
+  const extract = tar.extract();
+  const source = createReadStream(file);
+  source.on("error", (err) => extract.destroy(err));
+  source.pipe(extract as unknown as NodeJS.WritableStream);
+  try {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const stream = entry as unknown as Readable;
+      const more = await visit({ name: h.name, type: h.type ?? "file", size: h.size ?? 0 }, stream);
+      stream.resume();
+      if (more === false) break;
+    }
+  } catch (err) {
+    if (err instanceof ArtifactError) throw err;
+    throw new ArtifactError(`${file} is not a readable slipway artifact: ${(err as Error).message}`, "rebuild it, or copy it again");
+  } finally {
+    source.destroy();
+  }
+}
+
+export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ArtifactError(`${what} is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface ArtifactHead {
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  signature?: Buffer;
+}
+
+/** Read and validate the manifest (the first member) and the signature after it, if any. */
+export async function readHead(file: string): Promise<ArtifactHead> {
+  let manifestBytes: Buffer | undefined;
+  let signature: Buffer | undefined;
+  await scanMembers(file, async (m, stream) => {
+    if (!manifestBytes) {
+      if (m.name !== MANIFEST_MEMBER) throw new ArtifactError(`${file}: the first member is ${m.name}, not ${MANIFEST_MEMBER}`);
+      manifestBytes = await readAll(stream, MAX_MANIFEST_BYTES, MANIFEST_MEMBER);
+      return true;
+    }
+    if (m.name === SIGNATURE_MEMBER) signature = await readAll(stream, 4096, SIGNATURE_MEMBER);
+    return false;
+  });
+  if (!manifestBytes) throw new ArtifactError(`${file} is empty: it has no ${MANIFEST_MEMBER}`);
+  return { manifest: parseManifest(manifestBytes, file), manifestBytes, signature };
+}
+
+export function parseManifest(bytes: Buffer, file: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    throw new ArtifactError(`${file}: ${MANIFEST_MEMBER} is not valid JSON: ${(err as Error).message}`);
+  }
+  const format = (raw as { format?: unknown } | null)?.format;
+  if (format !== 1) {
+    throw new ArtifactError(
+      `${file}: artifact format ${JSON.stringify(format)} is not supported (this slipway reads format 1)`,
+      "build the artifact with a slipway version that matches the one deploying it",
+    );
+  }
+  const result = manifestSchema.safeParse(raw);
+  if (!result.success) {
+    const first = result.error.issues[0]!;
+    throw new ArtifactError(`${file}: ${MANIFEST_MEMBER} is invalid at ${dottedPath(first.path) || "(top)"}: ${first.message}`);
+  }
+  return result.data;
+}

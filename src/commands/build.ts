@@ -1,0 +1,178 @@
+import { mkdtemp, rm, mkdir } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { loadConfig } from "../config/load.js";
+import { silent, throttledProgress, timed, type Emit } from "../events.js";
+import { probeInterpreter } from "../build/interpreter.js";
+import { collectInputs } from "../build/requirements.js";
+import { venvKey } from "../build/venv-key.js";
+import { planInstall } from "../build/install-plan.js";
+import { ensureVenv } from "../build/venv.js";
+import { ensureVenvLayer, restoreVenvFromCache } from "../build/layer-cache.js";
+import { stageTree } from "../build/stage.js";
+import { excludeMatcher, walkTree, type Matcher } from "../build/tree.js";
+import { runSteps } from "../build/steps.js";
+import { minifyTree } from "../build/minify.js";
+import { resolveBuildId } from "../build/build-id.js";
+import { gitInfo } from "../build/git.js";
+import { writeLayer, type LayerStats } from "../artifact/layer-writer.js";
+import { LAYER_SUFFIX } from "../artifact/compress.js";
+import { ARTIFACT_FORMAT, artifactFileName, serializeManifest, type Manifest } from "../artifact/manifest.js";
+import { writeArtifact } from "../artifact/pack.js";
+import { VERSION } from "../version.js";
+
+export interface BuildOptions {
+  /** Where to look for the config (and what relative flags are relative to). */
+  cwd: string;
+  configPath?: string;
+  buildId?: string;
+  /** Output directory; default build.out, relative to the app dir. */
+  out?: string;
+  env?: NodeJS.ProcessEnv;
+  emit?: Emit;
+  now?: Date;
+}
+
+export interface BuildResult {
+  artifact: string;
+  sha256: string;
+  size: number;
+  build_id: string;
+  app: string;
+  venv: { key: string; path: string; cache: "hit" | "miss" | "restored" };
+  venv_layer_cache: "hit" | "miss";
+  layers: Record<"code" | "venv", LayerStats>;
+  timings_ms: Record<string, number>;
+}
+
+/** 1980-01-01: the layer mtime when neither SOURCE_DATE_EPOCH nor a git commit gives one. */
+const FALLBACK_EPOCH = 315_532_800;
+
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const emit = opts.emit ?? silent;
+  const env = opts.env ?? process.env;
+  const timings: Record<string, number> = {};
+  const phase = async <T>(name: Parameters<typeof timed>[1], body: () => Promise<T>, detail?: (r: T) => string) => {
+    const { result, ms } = await timed(emit, name, body, detail);
+    timings[name] = (timings[name] ?? 0) + ms;
+    return result;
+  };
+
+  const { config, file: configFile, appDir } = await phase("config", () => loadConfig({ cwd: opts.cwd, configPath: opts.configPath }));
+  const { app, build: cfg } = config;
+  const git = await gitInfo(appDir, env);
+  const now = opts.now ?? new Date();
+  const buildId = resolveBuildId(opts.buildId, env, now, git?.commit.slice(0, 7));
+  const outDir = opts.out ? path.resolve(opts.cwd, opts.out) : path.resolve(appDir, cfg.out);
+  const exclude = withoutOutput(excludeMatcher(cfg.exclude), appDir, outDir);
+
+  const interpreter = await phase("interpreter", () => probeInterpreter(app.python, env), (i) => `${i.implementation} ${i.version} ${i.abi}`);
+  const inputs = await collectInputs(appDir, cfg.requirements, configFile);
+  const key = venvKey({ root: app.root, python: app.python, interpreter, pipArgs: cfg.pip_args, inputs });
+
+  const work = await mkdtemp(path.join(os.tmpdir(), `slipway-build-${app.name}-`));
+  try {
+    const stage = (dest: string) => stageTree({ appDir, include: cfg.include, exclude, dest, configFile });
+    const venv = await phase(
+      "venv",
+      () =>
+        ensureVenv({
+          root: app.root,
+          key,
+          python: app.python,
+          pipArgs: cfg.pip_args,
+          sources: planInstall(cfg.requirements),
+          scratchTree: async () => {
+            const scratch = path.join(work, "pip-tree");
+            await stage(scratch);
+            return scratch;
+          },
+          restore: (dir) => restoreVenvFromCache(dir, key, cfg.compression, env),
+          env,
+          emit,
+        }),
+      (v) => `${v.cache} ${key}${v.summary ? ` — ${v.summary}` : ""}`,
+    );
+    emit({ type: "venv", key, path: venv.path, cache: venv.cache });
+    const venvLayer = await phase("venv-layer", () => ensureVenvLayer(venv.path, key, cfg.compression, env, emit), (l) => `${l.cache}, ${l.stats.size} bytes`);
+
+    const tree = path.join(work, "tree");
+    await phase("stage", () => stage(tree), (e) => `${e.length} entries`);
+    const stepEnv = {
+      ...env,
+      PATH: `${path.join(venv.path, "bin")}:${env["PATH"] ?? ""}`,
+      VIRTUAL_ENV: venv.path,
+      PYTHONHOME: undefined,
+      SLIPWAY_APP: app.name,
+      SLIPWAY_BUILD_ID: buildId,
+      SLIPWAY_ROOT: app.root,
+    };
+    if (cfg.steps.length) await phase("steps", () => runSteps(cfg.steps, tree, stepEnv, emit));
+    await phase("minify", async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify),
+      (m) => `${m.files} files, ${m.bytesBefore} → ${m.bytesAfter} bytes`);
+
+    const mtime = new Date(1000 * sourceDateEpoch(env, git?.time));
+    const codeFile = path.join(work, `code${LAYER_SUFFIX[cfg.compression]}`);
+    const codeLayer = await phase("code-layer", async () => {
+      const entries = await walkTree(tree, exclude);
+      const progress = throttledProgress(emit, "code-layer", "bytes", entries.reduce((n, e) => n + e.size, 0));
+      const stats = await writeLayer({ dir: tree, entries, mtime, compression: cfg.compression, out: codeFile, onProgress: progress.update });
+      progress.flush();
+      return stats;
+    }, (s) => `${s.files} entries, ${s.size} bytes, sha256 ${s.sha256.slice(0, 12)}`);
+
+    const manifest: Manifest = {
+      format: ARTIFACT_FORMAT,
+      app: app.name,
+      build_id: buildId,
+      created_at: now.toISOString(),
+      git: git ? { commit: git.commit, dirty: git.dirty } : null,
+      root: app.root,
+      env: { key, python: { ...interpreter, configured: app.python }, inputs },
+      layers: [layerInfo("code", codeLayer), layerInfo("venv", venvLayer.stats)],
+      builder: { slipway_version: VERSION, hostname: os.hostname() },
+    };
+    await mkdir(outDir, { recursive: true });
+    const artifact = await phase("artifact", () =>
+      writeArtifact(path.join(outDir, artifactFileName(app.name, buildId)), {
+        manifest: serializeManifest(manifest),
+        layers: [
+          [manifest.layers[0]!.member, codeFile],
+          [manifest.layers[1]!.member, venvLayer.file],
+        ],
+      }, mtime),
+      (a) => `${a.path} (${a.size} bytes)`,
+    );
+    return {
+      artifact: artifact.path,
+      sha256: artifact.sha256,
+      size: artifact.size,
+      build_id: buildId,
+      app: app.name,
+      venv: { key, path: venv.path, cache: venv.cache },
+      venv_layer_cache: venvLayer.cache,
+      layers: { code: codeLayer, venv: venvLayer.stats },
+      timings_ms: timings,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function layerInfo(name: "code" | "venv", s: LayerStats): Manifest["layers"][number] {
+  const member = `${name}${LAYER_SUFFIX[s.compression]}` as Manifest["layers"][number]["member"];
+  return { name, member, compression: s.compression, sha256: s.sha256, size: s.size, unpacked_size: s.unpacked_size, files: s.files };
+}
+
+/** The output dir and slipway's own work dir never go into the code layer. */
+function withoutOutput(exclude: Matcher, appDir: string, outDir: string): Matcher {
+  const outRel = path.relative(appDir, outDir).split(path.sep).join("/");
+  const inside = outRel !== "" && !outRel.startsWith("..") && !path.isAbsolute(outRel);
+  return (rel) => exclude(rel) || rel === ".slipway" || (inside && (rel === outRel || rel.startsWith(`${outRel}/`)));
+}
+
+function sourceDateEpoch(env: NodeJS.ProcessEnv, commitTime?: number): number {
+  const sde = Number(env["SOURCE_DATE_EPOCH"]);
+  if (env["SOURCE_DATE_EPOCH"] && Number.isInteger(sde) && sde >= 0) return sde;
+  return commitTime || FALLBACK_EPOCH;
+}

@@ -1,0 +1,22 @@
+/** Identifier rules shared by config, flags and manifests: nothing here may reach a path or shell unchecked. */
+export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const TARGET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Build ids become directory names on every host: no slashes, no leading dot or dash. */
+export const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** An ssh destination `[user@]host[:port]`; a leading `-` would be read as an ssh option. */
+export const SSH_DESTINATION =
+  /^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,31}@)?(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+export const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/;
+export const BATCH_PERCENT = /^([1-9][0-9]?|100)%$/;
+
+export function isValidBuildId(id: string): boolean {
+  return BUILD_ID.test(id) && !id.includes("..");
+}
+
+/** "500ms" | "35s" | "2m" | "1h" → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text);
+  if (!m) throw new Error(`not a duration: ${text}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Math.round(Number(m[1]) * unit);
+}
