@@ -25,7 +25,7 @@ export const manifestSchema = z
     app: z.string().regex(APP_NAME),
     build_id: z.string().regex(BUILD_ID).refine((s) => !s.includes(".."), { error: "must not contain .." }),
     created_at: z.iso.datetime(),
-    git: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{7,64}$/).nullable(), dirty: z.boolean() }).nullable(),
+    git: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{7,64}$/), dirty: z.boolean() }).nullable(),
     root: z.string().regex(/^\/[^\0]*[^/]$/).refine((p) => !p.split("/").includes(".."), { error: "must not contain .." }),
     env: z.strictObject({
       key: z.string().regex(/^[0-9a-f]{16}$/),
