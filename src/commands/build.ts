@@ -3,9 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
 import { silent, throttledProgress, timed, type Emit } from "../events.js";
-import { probeInterpreter } from "../build/interpreter.js";
-import { collectInputs } from "../build/requirements.js";
-import { venvKey } from "../build/venv-key.js";
+import { computeEnvKey } from "../build/env-key.js";
 import { planInstall } from "../build/install-plan.js";
 import { ensureVenv } from "../build/venv.js";
 import { ensureVenvLayer, restoreVenvFromCache } from "../build/layer-cache.js";
@@ -66,9 +64,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const outDir = opts.out ? path.resolve(opts.cwd, opts.out) : path.resolve(appDir, cfg.out);
   const exclude = withoutOutput(excludeMatcher(cfg.exclude), appDir, outDir);
 
-  const interpreter = await phase("interpreter", () => probeInterpreter(app.python, env), (i) => `${i.implementation} ${i.version} ${i.abi}`);
-  const inputs = await collectInputs(appDir, cfg.requirements, configFile);
-  const key = venvKey({ root: app.root, python: app.python, interpreter, pipArgs: cfg.pip_args, inputs });
+  const { key, interpreter, inputs } = await phase("interpreter", () => computeEnvKey(config, appDir, configFile, env),
+    (k) => `${k.interpreter.implementation} ${k.interpreter.version} ${k.interpreter.abi}, venv key ${k.key}`);
 
   const work = await mkdtemp(path.join(os.tmpdir(), `slipway-build-${app.name}-`));
   try {
