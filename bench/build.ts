@@ -3,7 +3,7 @@
 //
 //   npm run bench:build          (= npm run build && tsx bench/build.ts)
 //
-// Per app: a cold build (nothing cached) and BENCH_WARM_RUNS (default 3, at least 3) warm builds
+// Per app: a cold build (nothing cached) and BENCH_WARM_RUNS (default 5, at least 3) warm builds
 // that change only code (a comment appended to hello/app.py), for slipway and for the classic
 // script. Prints a table and PASS/FAIL against the targets, writes the figures to
 // bench/results/build-<date>.json, and exits 0 either way: it reports, it does not gate.
@@ -20,7 +20,7 @@ import { ensureWheelhouse, makeBigWheels } from "../test/support/wheelhouse.js";
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
 const RESULTS_DIR = join(REPO, "bench", "results");
-const WARM_RUNS = Math.max(3, Number(process.env["BENCH_WARM_RUNS"] ?? 3) || 3);
+const WARM_RUNS = Math.max(3, Number(process.env["BENCH_WARM_RUNS"] ?? 5) || 5);
 /** Synthetic wheels for the big app: their installed .py/data alone exceed 50 MB. */
 const BIG_MIB = 48;
 const BIG_WHEELS = 6;
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
       slipway_warm_big_over_small: ratio.slipway_warm_big_over_small <= TARGETS.slipwayWarmBigOverSmall,
     };
 
-    console.log("\n== results (seconds are wall clock per build; warm = median of " + WARM_RUNS + ") ==\n");
+    console.log("\n== results (seconds: wall clock per build; warm = median of " + WARM_RUNS + "; sizes: artifact file, du -sb of the venv) ==\n");
     const appRow = (label: string, f: AppFigures) => [
       label,
       S(f.slipway.cold_s),
@@ -307,10 +307,11 @@ async function main(): Promise<void> {
       MB(f.slipway.warm[f.slipway.warm.length - 1]!.artifact_bytes),
       MB(f.classic.warm[f.classic.warm.length - 1]!.artifact_bytes),
       MB(f.venv_bytes),
+      MB(f.classic_venv_bytes),
       X(f.classic.warm_median_s / f.slipway.warm_median_s),
     ];
     console.log(table([
-      ["app", "slipway cold", "slipway warm", "classic cold", "classic warm", "slipway artifact", "classic artifact", "venv (du -sb)", "classic/slipway warm"],
+      ["app", "slipway cold", "slipway warm", "classic cold", "classic warm", "slipway artifact", "classic artifact", "slipway venv", "classic venv", "classic/slipway warm"],
       appRow("small", small),
       appRow("big", big),
     ]));
@@ -383,7 +384,7 @@ async function main(): Promise<void> {
     console.log(`\nfigures written to ${file}`);
     console.log(`total bench time ${S(totalS)}`);
   } finally {
-    await rm(base, { recursive: true, force: true });
+    if (process.env["KEEP_TMP"] !== "1") await rm(base, { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine for slipway: system packages, node modules, a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# python3-venv/-dev build venvs and C extensions; the *-whl packages and python3-gunicorn feed
+# the offline test wheelhouse; zstd compresses layers; git stamps builds.
+APT_PACKAGES=(python3 python3-venv python3-dev python3-pip-whl python3-setuptools-whl python3-wheel-whl
+  python3-gunicorn build-essential zstd tar git util-linux curl)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run build
