@@ -24,7 +24,7 @@ async function execute(
 ): Promise<void> {
   const renderer: Renderer = flags.json
     ? jsonRenderer(process.stdout)
-    : humanRenderer({
+    : await humanRenderer({
         json: false,
         tty: Boolean(process.stderr.isTTY),
         color: flags.color && Boolean(process.stderr.isTTY) && !process.env["NO_COLOR"],

@@ -38,7 +38,7 @@ export async function writeArtifact(file: string, members: ArtifactMembers, mtim
     for (const [name, src] of members.layers) {
       const { size } = await stat(src);
       const entry = pack.entry(header(name, size) as tar.Header) as unknown as Writable;
-      await pipeline(createReadStream(src), entry);
+      await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), entry);
     }
     pack.finalize();
     await written;

@@ -2,6 +2,7 @@ import { chmod, copyFile, constants, mkdir, symlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, SlipwayError } from "../errors.js";
+import { mapLimit } from "../util/pool.js";
 import { byteOrder, linkStaysInside, walkTree, type Matcher, type TreeEntry } from "./tree.js";
 
 export interface StageRequest {
@@ -19,17 +20,16 @@ export interface StageRequest {
 export async function stageTree(req: StageRequest): Promise<TreeEntry[]> {
   const entries = await listIncluded(req);
   await mkdir(req.dest, { recursive: true });
-  for (const e of entries) {
-    const from = path.join(req.appDir, e.rel);
+  for (const e of entries) if (e.type === "directory") await mkdir(path.join(req.dest, e.rel), { recursive: true, mode: 0o755 });
+  await mapLimit(entries.filter((e) => e.type !== "directory"), 16, async (e) => {
     const to = path.join(req.dest, e.rel);
-    if (e.type === "directory") await mkdir(to, { recursive: true, mode: 0o755 });
+    if (e.type === "symlink") await symlink(e.linkname!, to);
     else {
-      await mkdir(path.dirname(to), { recursive: true });
-      if (e.type === "symlink") await symlink(e.linkname!, to);
-      else await copyFile(from, to, constants.COPYFILE_FICLONE);
+      await copyFile(path.join(req.appDir, e.rel), to, constants.COPYFILE_FICLONE);
+      await chmod(to, e.mode | 0o200);
     }
-    if (e.type !== "symlink") await chmod(to, e.mode | 0o200);
-  }
+  });
+  for (const e of entries) if (e.type === "directory") await chmod(path.join(req.dest, e.rel), e.mode | 0o200);
   return entries;
 }
 

@@ -6,7 +6,7 @@ import { silent, throttledProgress, timed, type Emit } from "../events.js";
 import { computeEnvKey } from "../build/env-key.js";
 import { planInstall } from "../build/install-plan.js";
 import { ensureVenv } from "../build/venv.js";
-import { ensureVenvLayer, restoreVenvFromCache } from "../build/layer-cache.js";
+import { cacheDir, ensureVenvLayer, restoreVenvFromCache } from "../build/layer-cache.js";
 import { stageTree } from "../build/stage.js";
 import { excludeMatcher, walkTree, type Matcher } from "../build/tree.js";
 import { runSteps } from "../build/steps.js";
@@ -105,8 +105,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       SLIPWAY_ROOT: app.root,
     };
     if (cfg.steps.length) await phase("steps", () => runSteps(cfg.steps, tree, stepEnv, emit));
-    await phase("minify", async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify),
-      (m) => `${m.files} files, ${m.bytesBefore} → ${m.bytesAfter} bytes`);
+    await phase("minify", async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify, cacheDir(env)),
+      (m) => `${m.files} files (${m.cached} cached), ${m.bytesBefore} → ${m.bytesAfter} bytes`);
 
     const mtime = new Date(1000 * sourceDateEpoch(env, git?.time));
     const codeFile = path.join(work, `code${LAYER_SUFFIX[cfg.compression]}`);

@@ -1,4 +1,3 @@
-import { createLogUpdate } from "log-update";
 import pc from "picocolors";
 type Colors = ReturnType<typeof pc.createColors>;
 import { SlipwayError } from "../errors.js";
@@ -30,11 +29,12 @@ interface Row {
  * as events arrive; otherwise one plain line per finished phase. Tool output (pip, steps) is
  * shown with --verbose, and in full in the error when something fails.
  */
-export function humanRenderer(o: RenderOptions): Renderer {
+export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
   const c = o.color ? pc : pc.createColors(false);
   const rows = new Map<string, Row>();
   const live = o.tty && !o.quiet;
-  const draw = live ? createLogUpdate(o.stderr as NodeJS.WriteStream, { showCursor: true }) : undefined;
+  // log-update is only needed (and only loaded) for the live view on a terminal.
+  const draw = live ? (await import("log-update")).createLogUpdate(o.stderr as NodeJS.WriteStream, { showCursor: true }) : undefined;
   const redraw = () => draw?.([...rows.values()].map((r) => formatRow(r, c)).join("\n"));
   const plain = (line: string) => {
     if (!o.quiet) o.stderr.write(line + "\n");

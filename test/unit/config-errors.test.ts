@@ -421,19 +421,35 @@ describe("bad enum values", () => {
     ["on_failure", `${TARGET}on_failure = "ignore"\n`, 6, "targets.s.on_failure", /must be one of "rollback-all", "stop", got "ignore"/],
   ];
   for (const [what, text, line, path, message] of cases) {
-    test(what, () => expectOne(text, { line, path, message }));
+    test(what, () => {
+    expectOne(text, { line, path, message });
+  });
   }
 });
 
 describe("batch", () => {
   const BATCH = /must be a host count \(1 or more\) or a percentage from 1% to 100%/;
-  test("batch = 0", () => expectOne(`${TARGET}batch = 0\n`, { line: 6, path: "targets.s.batch", message: /at least 1, got 0/ }));
-  test("batch = -2", () => expectOne(`${TARGET}batch = -2\n`, { line: 6, path: "targets.s.batch", message: /at least 1/ }));
-  test('batch = "0%"', () => expectOne(`${TARGET}batch = "0%"\n`, { line: 6, path: "targets.s.batch", message: BATCH }));
-  test('batch = "101%"', () => expectOne(`${TARGET}batch = "101%"\n`, { line: 6, path: "targets.s.batch", message: BATCH }));
-  test('batch = "abc"', () => expectOne(`${TARGET}batch = "abc"\n`, { line: 6, path: "targets.s.batch", message: BATCH }));
-  test('batch = "3" (a count as a string)', () => expectOne(`${TARGET}batch = "3"\n`, { line: 6, path: "targets.s.batch", message: BATCH }));
-  test("batch = 1.5", () => expectOne(`${TARGET}batch = 1.5\n`, { line: 6, path: "targets.s.batch", message: BATCH }));
+  test("batch = 0", () => {
+    expectOne(`${TARGET}batch = 0\n`, { line: 6, path: "targets.s.batch", message: /at least 1, got 0/ });
+  });
+  test("batch = -2", () => {
+    expectOne(`${TARGET}batch = -2\n`, { line: 6, path: "targets.s.batch", message: /at least 1/ });
+  });
+  test('batch = "0%"', () => {
+    expectOne(`${TARGET}batch = "0%"\n`, { line: 6, path: "targets.s.batch", message: BATCH });
+  });
+  test('batch = "101%"', () => {
+    expectOne(`${TARGET}batch = "101%"\n`, { line: 6, path: "targets.s.batch", message: BATCH });
+  });
+  test('batch = "abc"', () => {
+    expectOne(`${TARGET}batch = "abc"\n`, { line: 6, path: "targets.s.batch", message: BATCH });
+  });
+  test('batch = "3" (a count as a string)', () => {
+    expectOne(`${TARGET}batch = "3"\n`, { line: 6, path: "targets.s.batch", message: BATCH });
+  });
+  test("batch = 1.5", () => {
+    expectOne(`${TARGET}batch = 1.5\n`, { line: 6, path: "targets.s.batch", message: BATCH });
+  });
 });
 
 describe("durations", () => {
@@ -502,9 +518,15 @@ describe("ssh destinations and target names", () => {
 
 describe("deploy values", () => {
   const SHARED = /must be a relative path of plain names \(no \.\., no leading \/\)/;
-  test('shared with ".."', () => expectOne(`${BASE}[deploy]\nshared = ["../x"]\n`, { line: 5, path: "deploy.shared[0]", message: SHARED }));
-  test('shared with ".." in the middle', () => expectOne(`${BASE}[deploy]\nshared = ["media", "a/../b"]\n`, { line: 5, path: "deploy.shared[1]", message: SHARED }));
-  test('shared with a leading "/"', () => expectOne(`${BASE}[deploy]\nshared = ["/x"]\n`, { line: 5, path: "deploy.shared[0]", message: SHARED }));
+  test('shared with ".."', () => {
+    expectOne(`${BASE}[deploy]\nshared = ["../x"]\n`, { line: 5, path: "deploy.shared[0]", message: SHARED });
+  });
+  test('shared with ".." in the middle', () => {
+    expectOne(`${BASE}[deploy]\nshared = ["media", "a/../b"]\n`, { line: 5, path: "deploy.shared[1]", message: SHARED });
+  });
+  test('shared with a leading "/"', () => {
+    expectOne(`${BASE}[deploy]\nshared = ["/x"]\n`, { line: 5, path: "deploy.shared[0]", message: SHARED });
+  });
   test("shared with nested plain names is fine", () => {
     assert.deepEqual(parseConfig(`${BASE}[deploy]\nshared = ["media", "var/logs"]\n`, FILE).deploy.shared, ["media", "var/logs"]);
   });
@@ -622,7 +644,7 @@ describe("cross-field rules (src/config/rules.ts)", () => {
 
   test(
     "rule problems are sorted by line too",
-    { todo: "load.ts:63 throws toConfigProblems(...) unsorted: rule problems come out in rule order, not line order (schema problems are sorted at load.ts:59)" },
+    { todo: "load.ts:62 throws toConfigProblems(...) unsorted: rule problems come out in rule order, not line order (schema problems are sorted at load.ts:57)" },
     () => {
       const ps = problems(`${BASE}[targets.s]\nhosts = ["a", "a"]\n[targets.s.restart]\nmanager = "supervisord"\n`);
       assert.deepEqual(

@@ -1,0 +1,38 @@
+import { spawn } from "node:child_process";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ExecOptions, ExecResult } from "./types.js";
+
+/** Spawn argv (no shell), feed stdin, collect stdout/stderr. Rejects only if it cannot start. */
+export function spawnCollect(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.on("error", reject);
+    child.on("close", (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
+    );
+    child.stdin.on("error", () => {}); // the command may exit before reading all input; its exit code tells
+    const input = opts.stdin;
+    if (input === undefined) child.stdin.end();
+    else if (typeof input === "string" || Buffer.isBuffer(input)) {
+      opts.onSent?.(Buffer.byteLength(input));
+      child.stdin.end(input);
+    } else {
+      let sent = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _e, done: TransformCallback) {
+          sent += chunk.length;
+          opts.onSent?.(sent);
+          done(null, chunk);
+        },
+      });
+      pipeline(input as Readable, count, child.stdin).catch(() => child.stdin.destroy());
+    }
+  });
+}
+
+export { Readable };

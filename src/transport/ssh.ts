@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { SlipwayError } from "../errors.js";
+import { shJoin } from "./quote.js";
+import { spawnCollect } from "./spawn.js";
+import type { ExecOptions, ExecResult, Transport } from "./types.js";
+
+export interface SshSettings {
+  config: string;
+  identity: string;
+  known_hosts: string;
+  options: readonly string[];
+}
+
+/** The host could not be reached over ssh (ssh itself failed: exit 255). */
+export class TransportError extends SlipwayError {}
+
+/** Split "user@host:port" into ssh's destination and port. IPv6 in brackets keeps its colons. */
+export function parseDestination(dest: string): { target: string; port?: string } {
+  const m = /^(.*?)(?::([0-9]{1,5}))?$/.exec(dest);
+  const target = (m?.[1] ?? dest).replace(/^([^@]*@)?\[(.*)\]$/, "$1$2");
+  return { target, port: m?.[2] };
+}
+
+/** The ssh argv for one command: user config, agent and known_hosts apply; one master connection per host. */
+export function sshArgv(dest: string, settings: SshSettings, controlPath: string, remote: readonly string[]): string[] {
+  const { target, port } = parseDestination(dest);
+  const argv = ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=60"];
+  if (settings.config) argv.push("-F", expandHome(settings.config));
+  if (settings.identity) argv.push("-i", expandHome(settings.identity), "-o", "IdentitiesOnly=yes");
+  if (settings.known_hosts) argv.push("-o", `UserKnownHostsFile=${expandHome(settings.known_hosts)}`);
+  for (const o of settings.options) argv.push("-o", o);
+  if (port) argv.push("-p", port);
+  argv.push("--", target, shJoin(remote));
+  return argv;
+}
+
+function expandHome(p: string): string {
+  return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : p;
+}
+
+/** A host over OpenSSH: the user's ~/.ssh/config, agent, ProxyJump and known_hosts just work. */
+export class SshTransport implements Transport {
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
+  private readonly controlPath = path.join(this.dir, "cm");
+  constructor(
+    readonly host: string,
+    private readonly settings: SshSettings,
+  ) {}
+
+  async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv), opts);
+    if (r.code === 255) {
+      throw new TransportError(
+        `cannot reach ${this.host} over ssh: ${r.stderr.trim().split("\n").slice(-3).join(" ") || "ssh exited 255"}`,
+        `check that \`ssh ${this.host} true\` works from this machine (host key in known_hosts, key loaded in the agent)`,
+      );
+    }
+    return r;
+  }
+
+  async close(): Promise<void> {
+    const { target, port } = parseDestination(this.host);
+    const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
+    if (port) argv.push("-p", port);
+    await spawnCollect([...argv, "--", target]).catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

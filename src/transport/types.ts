@@ -1,0 +1,27 @@
+import type { Readable } from "node:stream";
+
+export interface ExecOptions {
+  /** Sent to the command's stdin (e.g. a layer being uploaded). */
+  stdin?: Readable | Buffer | string;
+  /** Called with the number of stdin bytes sent so far. */
+  onSent?: (bytes: number) => void;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The one seam between slipway and a host: run an argv there. Commands are built as argv
+ * arrays by pure functions (src/deploy/remote.ts) and quoted only here, at the edge.
+ * `exec` resolves with the exit code, whatever it is; it rejects only when the host cannot
+ * be reached (TransportError).
+ */
+export interface Transport {
+  /** The host as written in the config ("deploy@app-01:2222", or a label for local). */
+  readonly host: string;
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
