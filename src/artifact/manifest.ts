@@ -56,7 +56,17 @@ export function artifactFileName(app: string, buildId: string): string {
   return `${app}-${buildId}.tar`;
 }
 
-/** The manifest's exact bytes: stable key order, so a signature over them is reproducible. */
+/**
+ * The manifest's exact bytes: `format` first, every other key sorted, so the same manifest
+ * always serializes to the same bytes (signatures and comparisons on hosts rely on it).
+ */
 export function serializeManifest(m: Manifest): Buffer {
-  return Buffer.from(JSON.stringify(m, null, 2) + "\n");
+  return Buffer.from(JSON.stringify(canonical(m), null, 2) + "\n");
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== "object") return value;
+  const keys = Object.keys(value).sort((a, b) => (a === "format" ? -1 : b === "format" ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(keys.map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
 }

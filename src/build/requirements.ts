@@ -1,4 +1,4 @@
-import { readFile, readdir, lstat } from "node:fs/promises";
+import { readFile, readdir, lstat, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../errors.js";
@@ -75,7 +75,10 @@ export async function collectInputs(appDir: string, requirements: readonly strin
     for (const local of refs.localPaths) {
       const target = path.resolve(appDir, local);
       const tkey = displayPath(appDir, target);
-      if (!seen.has(tkey) && existsSync(target)) seen.set(tkey, { path: tkey, sha256: await hashLocal(target) });
+      if (seen.has(tkey) || seen.has(`${tkey}/`) || !existsSync(target)) continue;
+      const isDir = (await stat(target)).isDirectory();
+      const display = isDir ? `${tkey}/` : tkey;
+      seen.set(display, { path: display, sha256: await hashLocal(target) });
     }
   };
   for (const req of requirements) await visit(path.resolve(appDir, req), "build.requirements");
@@ -95,7 +98,7 @@ function displayPath(appDir: string, abs: string): string {
 const SKIP_IN_PACKAGES = new Set(["__pycache__", ".git", "build", "dist", ".eggs", ".tox", ".venv", "node_modules"]);
 
 async function hashLocal(target: string): Promise<string> {
-  const st = await lstat(target);
+  const st = await stat(target);
   if (!st.isDirectory()) return sha256File(target);
   const lines: string[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {

@@ -13,7 +13,8 @@ export interface DetectedApp {
 export function detectApp(dir: string, names: readonly string[]): DetectedApp {
   const has = (n: string) => names.includes(n);
   const requirements: string[] = [];
-  const lock = ["uv.lock", "poetry.lock", "pylock.toml"].find(has);
+  // pip cannot install from pylock.toml yet; uv.lock and poetry.lock are exported by their tools.
+  const lock = ["uv.lock", "poetry.lock"].find(has);
   if (has("requirements.txt")) requirements.push("requirements.txt");
   else if (has("pyproject.toml") && lock) requirements.push("pyproject.toml", lock);
   else {

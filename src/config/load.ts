@@ -59,7 +59,8 @@ export function parseConfig(text: string, file: string, pyproject = false): Conf
   const ruleProblems = checkRules(result.data);
   if (ruleProblems.length > 0) {
     const at = (p: (string | number)[]) => lineOf(lines, [...prefix, ...p]);
-    throw new ConfigError(toConfigProblems(ruleProblems, file, at, dottedPath));
+    const problems = toConfigProblems(ruleProblems, file, at, dottedPath);
+    throw new ConfigError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
   return result.data;
 }

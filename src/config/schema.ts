@@ -49,26 +49,26 @@ export const DEFAULT_EXCLUDE = [".git", "**/__pycache__", "*.pyc", "node_modules
 export const buildSchema = z.strictObject({
   requirements: z
     .array(relativeGlob)
-    .default(["requirements.txt"])
+    .prefault(["requirements.txt"])
     .describe(
       "Inputs hashed into the venv key and installed: requirements files (following -r/-c), or pyproject.toml with uv.lock / poetry.lock / pylock.toml.",
     ),
   pip_args: z
     .array(z.string())
-    .default([])
+    .prefault([])
     .describe('Extra arguments for pip install, e.g. ["--no-index", "--find-links", "wheelhouse"]. Part of the venv key.'),
-  include: z.array(relativeGlob).default(["."]).describe("Paths (relative to the app) that go into the code layer."),
+  include: z.array(relativeGlob).prefault(["."]).describe("Paths (relative to the app) that go into the code layer."),
   exclude: z
     .array(relativeGlob)
-    .default(DEFAULT_EXCLUDE)
+    .prefault(DEFAULT_EXCLUDE)
     .describe("Glob patterns left out of the code layer. A pattern without / matches a name at any depth."),
   steps: z
     .array(command)
-    .default([])
+    .prefault([])
     .describe("Shell commands run in order in the staging copy, venv first on PATH (e.g. collectstatic)."),
   minify: z
     .array(relativeGlob)
-    .default([])
+    .prefault([])
     .describe("Globs of .js and .css files minified in place (esbuild) in the staging copy, after steps."),
   compression: z.enum(["zstd", "gzip"]).default("zstd").describe("Layer compression."),
   out: z.string().min(1).default("dist").describe("Directory the artifact is written to (relative to the app)."),
@@ -85,13 +85,13 @@ export const migrationsSchema = z.strictObject({
 });
 
 export const hooksSchema = z.strictObject({
-  before_switch: z.array(command).default([]).describe("Commands run in the new release dir on each host before the switch."),
-  after_switch: z.array(command).default([]).describe("Commands run in the new release dir on each host after the switch."),
+  before_switch: z.array(command).prefault([]).describe("Commands run in the new release dir on each host before the switch."),
+  after_switch: z.array(command).prefault([]).describe("Commands run in the new release dir on each host after the switch."),
 });
 
 export const deploySchema = z.strictObject({
   keep_releases: z.int().min(1).max(1000).default(5).describe("Releases kept per host (current and previous always kept)."),
-  trusted_keys: z.array(z.string().min(1)).default([]).describe("Public key files; non-empty ⇒ artifacts must be signed by one."),
+  trusted_keys: z.array(z.string().min(1)).prefault([]).describe("Public key files; non-empty ⇒ artifacts must be signed by one."),
   shared: z
     .array(
       z
@@ -100,23 +100,23 @@ export const deploySchema = z.strictObject({
           error: "must be a relative path of plain names (no .., no leading /)",
         }),
     )
-    .default([])
+    .prefault([])
     .describe("Directories under <root>/shared linked into every release at the same relative path."),
-  migrations: migrationsSchema.default(migrationsSchema.parse({})),
-  hooks: hooksSchema.default(hooksSchema.parse({})),
+  migrations: migrationsSchema.prefault({}),
+  hooks: hooksSchema.prefault({}),
 });
 
 const sshSchema = z.strictObject({
   config: z.string().default("").describe("ssh_config file passed with -F (empty: ssh's default)."),
   identity: z.string().default("").describe("Identity file passed with -i."),
   known_hosts: z.string().default("").describe("UserKnownHostsFile; host keys stay strictly checked."),
-  options: z.array(z.string().regex(/^[A-Za-z]+=.*$/, { error: 'must look like "Name=value"' })).default([])
+  options: z.array(z.string().regex(/^[A-Za-z]+=.*$/, { error: 'must look like "Name=value"' })).prefault([])
     .describe('Extra ssh -o options, e.g. ["ConnectTimeout=5"].'),
 });
 
 const restartSchema = z.strictObject({
   manager: z.enum(["supervisord", "systemd", "command"]).default("command").describe("How the app is restarted."),
-  programs: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]+$/, { error: "must be a program or unit name" })).default([])
+  programs: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]+$/, { error: "must be a program or unit name" })).prefault([])
     .describe("supervisord programs or systemd units to restart."),
   conf: z.string().default("").describe("supervisord config file (supervisorctl -c)."),
   command: z.string().default("").describe('Restart command for manager = "command".'),
@@ -132,7 +132,7 @@ const haproxySchema = z.strictObject({
   socket: z.string().min(1).describe('Runtime API: a unix socket path, or "tcp:HOST:PORT".'),
   host: z.string().default("local").describe('Where the socket is: an ssh destination, or "local".'),
   backend: z.string().min(1).describe("Backend name in HAProxy."),
-  servers: z.record(z.string(), z.string().min(1)).default({}).describe("Host → HAProxy server name."),
+  servers: z.record(z.string(), z.string().min(1)).prefault({}).describe("Host → HAProxy server name."),
   drain_timeout: duration.default("35s").describe("Wait at most this long for in-flight requests before restarting."),
 });
 
@@ -149,19 +149,19 @@ export const targetSchema = z.strictObject({
     .default(1)
     .describe('Hosts switched at a time: a count or a percentage such as "25%".'),
   on_failure: z.enum(["rollback-all", "stop"]).default("rollback-all").describe("What to do with already-switched hosts when one fails."),
-  ssh: sshSchema.default(sshSchema.parse({})),
-  restart: restartSchema.default(restartSchema.parse({})),
-  health: healthSchema.default(healthSchema.parse({})),
+  ssh: sshSchema.prefault({}),
+  restart: restartSchema.prefault({}),
+  health: healthSchema.prefault({}),
   haproxy: haproxySchema.optional(),
 });
 
 export const configSchema = z.strictObject({
   app: appSchema,
-  build: buildSchema.default(buildSchema.parse({})),
-  deploy: deploySchema.default(deploySchema.parse({})),
+  build: buildSchema.prefault({}),
+  deploy: deploySchema.prefault({}),
   targets: z
     .record(z.string().regex(TARGET_NAME, { error: "target names must match [a-z0-9][a-z0-9._-]{0,63}" }), targetSchema)
-    .default({})
+    .prefault({})
     .describe("Named deploy targets."),
 });
 

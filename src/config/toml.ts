@@ -25,7 +25,8 @@ export function parseTomlWithLines(text: string, file: string): ParsedToml {
     for (const node of top.body) {
       if (node.type === "TOMLTable") {
         const prefix = node.resolvedKey;
-        record(lines, prefix, node.loc.start.line);
+        // [targets.s.restart] also brings targets and targets.s into being, on this line.
+        for (let n = 1; n <= prefix.length; n++) record(lines, prefix.slice(0, n), node.loc.start.line);
         for (const kv of node.body) visitKeyValue(lines, prefix, kv);
       } else {
         visitKeyValue(lines, [], node);

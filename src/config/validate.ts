@@ -55,6 +55,8 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
       if (issue.origin === "array") return `needs at least ${issue.minimum} item(s)`;
       if (issue.origin === "string") return "must not be empty";
       return `must be at least ${issue.minimum}, got ${show(value)}`;
+    case "invalid_key":
+      return `${issue.issues[0]?.message ?? "is not a valid name"} (the name is ${JSON.stringify(issue.path.at(-1) ?? "")})`;
     case "too_big":
       return `must be at most ${issue.maximum}, got ${show(value)}`;
     default:

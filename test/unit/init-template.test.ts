@@ -32,7 +32,7 @@ describe("detectApp", () => {
   });
 
   test("pyproject.toml + pylock.toml always names pyproject.toml first", () => {
-    // Which lock (if any) goes with it is open: see the todo in renderConfig below.
+    // pip cannot install pylock.toml, so init does not propose it (see the test below).
     assert.equal(detectApp(NOWHERE, ["pyproject.toml", "pylock.toml"]).requirements[0], "pyproject.toml");
   });
 
@@ -157,9 +157,6 @@ describe("renderConfig", () => {
 
   test(
     "init never proposes requirements that the build cannot install",
-    {
-      todo: "init-template.ts:16 picks [\"pyproject.toml\", \"pylock.toml\"] for an app with pyproject.toml + pylock.toml, but install-plan.ts marks pylock.toml unsupported, so the config `slipway init` writes fails at `slipway build` (SPEC §2 lists pylock.toml as a valid input)",
-    },
     () => {
       for (const names of [["pyproject.toml", "uv.lock"], ["pyproject.toml", "poetry.lock"], ["requirements.txt"], ["pyproject.toml", "pylock.toml"]]) {
         const plan = planInstall(detectApp(NOWHERE, names).requirements);

@@ -236,9 +236,6 @@ describe("serializeManifest", () => {
 
   test(
     "a parsed manifest serializes to the bytes it was parsed from",
-    {
-      todo: "manifest.ts:58-61 promises a stable key order but JSON.stringify uses insertion order: build.ts writes env.python as {...interpreter, configured} while the zod schema emits configured second, so serialize(parse(bytes)) != bytes and key-permuted equal manifests give different bytes; sort keys (or serialize through the schema order) before stringifying",
-    },
     () => {
       const original = serializeManifest(valid());
       const reparsed = serializeManifest(parseManifest(original, "x.tar"));
