@@ -99,25 +99,93 @@ export function program(): Command {
       }),
     );
 
-  for (const [verb, what] of [
-    ["deploy", "deploy an artifact to a target"],
-    ["rollback", "switch a target back to its previous release"],
-    ["releases", "list releases per host"],
-    ["prune", "remove old releases"],
-    ["unlock", "clear a lock left by a dead deploy"],
-    ["keygen", "make an ed25519 key pair for signing"],
-  ] as const) {
-    cli
-      .command(verb)
-      .description(`${what} (not in this version yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() =>
-        execute(verb, globals(), async () => {
-          throw new UsageError(`\`slipway ${verb}\` is not available in this version yet`, "see the README for what this version does");
-        }),
-      );
-  }
+  cli
+    .command("deploy")
+    .description("deploy an artifact to a target: lock, preflight, send, unpack, migrations, switch, restart")
+    .argument("<artifact>", "the .tar built by `slipway build`")
+    .requiredOption("--target <name>", "target from the config")
+    .option("--hosts <list>", "only these hosts of the target (comma-separated)")
+    .option("--batch <n|p%>", "hosts switched at a time (default: the target's batch)")
+    .option("--dry-run", "print the plan (hosts, batches, bytes each host would receive, steps) and change nothing")
+    .action((artifact: string, o: { target: string; hosts?: string; batch?: string; dryRun?: boolean }) =>
+      execute("deploy", globals(), async ({ cwd, emit, flags }) => {
+        const { deploy } = await import("./commands/deploy.js");
+        const { deploySummary } = await import("./render/deploy-summaries.js");
+        const r = await deploy({ cwd, configPath: flags.config, artifact, target: o.target, hosts: o.hosts, batch: o.batch, dryRun: o.dryRun, emit });
+        return { result: r, human: deploySummary(r) };
+      }),
+    );
+
+  cli
+    .command("rollback")
+    .description("switch a target back to its previous release (or --to BUILD_ID), restart")
+    .requiredOption("--target <name>", "target from the config")
+    .option("--to <build_id>", "a release kept on every host")
+    .option("--hosts <list>", "only these hosts of the target (comma-separated)")
+    .action((o: { target: string; to?: string; hosts?: string }) =>
+      execute("rollback", globals(), async ({ cwd, emit, flags }) => {
+        const { rollback } = await import("./commands/rollback.js");
+        const { rollbackSummary } = await import("./render/deploy-summaries.js");
+        const r = await rollback({ cwd, configPath: flags.config, target: o.target, to: o.to, hosts: o.hosts, emit });
+        return { result: r, human: rollbackSummary(r) };
+      }),
+    );
+
+  cli
+    .command("releases")
+    .description("per host: releases, current, previous, venvs, disk used")
+    .requiredOption("--target <name>", "target from the config")
+    .option("--hosts <list>", "only these hosts of the target (comma-separated)")
+    .action((o: { target: string; hosts?: string }) =>
+      execute("releases", globals(), async ({ cwd, emit, flags }) => {
+        const { releases } = await import("./commands/releases.js");
+        const { releasesSummary } = await import("./render/deploy-summaries.js");
+        const r = await releases({ cwd, configPath: flags.config, target: o.target, hosts: o.hosts, emit });
+        return { result: r, human: releasesSummary(r) };
+      }),
+    );
+
+  cli
+    .command("prune")
+    .description("remove old releases (never current or previous) and unused venvs")
+    .requiredOption("--target <name>", "target from the config")
+    .option("--keep <n>", "releases to keep (default deploy.keep_releases)")
+    .option("--hosts <list>", "only these hosts of the target (comma-separated)")
+    .action((o: { target: string; keep?: string; hosts?: string }) =>
+      execute("prune", globals(), async ({ cwd, emit, flags }) => {
+        const { prune } = await import("./commands/prune.js");
+        const { pruneSummary } = await import("./render/deploy-summaries.js");
+        const r = await prune({ cwd, configPath: flags.config, target: o.target, keep: o.keep, hosts: o.hosts, emit });
+        return { result: r, human: pruneSummary(r) };
+      }),
+    );
+
+  cli
+    .command("unlock")
+    .description("clear a lock left by a dead deploy (asks unless --yes)")
+    .requiredOption("--target <name>", "target from the config")
+    .option("--hosts <list>", "only these hosts of the target (comma-separated)")
+    .action((o: { target: string; hosts?: string }) =>
+      execute("unlock", globals(), async ({ cwd, emit, flags }) => {
+        const { unlock } = await import("./commands/unlock.js");
+        const { unlockSummary } = await import("./render/deploy-summaries.js");
+        const { confirm } = await import("./render/confirm.js");
+        const r = await unlock({ cwd, configPath: flags.config, target: o.target, hosts: o.hosts, emit,
+          confirm: (held) => confirm(`${held.join("\n")}\nRemove ${held.length === 1 ? "this lock" : "these locks"}?`, Boolean(flags.yes)) });
+        return { result: r, human: unlockSummary(r) };
+      }),
+    );
+
+  cli
+    .command("keygen")
+    .description("make an ed25519 key pair for signing (not in this version yet)")
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() =>
+      execute("keygen", globals(), async () => {
+        throw new UsageError("`slipway keygen` is not available in this version yet", "see the README for what this version does");
+      }),
+    );
   return cli;
 }
 

@@ -23,7 +23,40 @@ export type SlipwayEvent =
   | { type: "output"; phase: Phase; line: string }
   | { type: "step"; index: number; command: string; status: "start" }
   | { type: "step"; index: number; command: string; status: "done"; ms: number }
-  | { type: "log"; level: "info" | "warn"; message: string };
+  | { type: "log"; level: "info" | "warn"; message: string }
+  | { type: "plan"; plan: PlanSummary }
+  | { type: "host"; host: string; step: HostStep; status: "start" }
+  | { type: "host"; host: string; step: HostStep; status: "done" | "failed" | "skipped"; ms: number; detail?: string }
+  | { type: "transfer"; host: string; layer: "code" | "venv" | "manifest"; sent: number; total: number }
+  | { type: "migrations"; host: string; pending: number; output: string }
+  | { type: "batch"; index: number; hosts: string[] };
+
+/** Per-host steps of deploy, rollback, prune and unlock (SPEC §5). */
+export type HostStep =
+  | "lock"
+  | "preflight"
+  | "clean"
+  | "send"
+  | "unpack"
+  | "migrate"
+  | "hooks"
+  | "switch"
+  | "restart"
+  | "after-hooks"
+  | "record"
+  | "prune"
+  | "unlock"
+  | "list";
+
+/** What a deploy will do, as --dry-run prints it and as the first event of a deploy. */
+export interface PlanSummary {
+  action: "deploy" | "rollback";
+  target: string;
+  build_id: string;
+  batches: string[][];
+  hosts: { host: string; send: ("manifest" | "code" | "venv")[]; bytes: number; release: "new" | "present"; current?: string }[];
+  steps: string[];
+}
 
 export type Emit = (event: SlipwayEvent) => void;
 

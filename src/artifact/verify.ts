@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import path from "node:path";
 import { ArtifactError } from "../errors.js";
 import { sha256File, HashingCounter } from "../util/hash.js";
@@ -18,9 +18,10 @@ export interface VerifyReport {
 
 /**
  * Re-hash every layer and the whole file and compare with the manifest and the `.sha256`
- * beside the artifact. Any difference is an ArtifactError naming it.
+ * beside the artifact. Any difference is an ArtifactError naming it. With `extractTo`, the
+ * layers are also written there (as their member names) in the same pass, for sending.
  */
-export async function verifyArtifact(file: string): Promise<VerifyReport> {
+export async function verifyArtifact(file: string, opts: { extractTo?: string } = {}): Promise<VerifyReport> {
   const { manifest } = await readHead(file);
   const expected = new Map<string, Manifest["layers"][number]>(manifest.layers.map((l) => [l.member, l]));
   const order = [MANIFEST_MEMBER, ...manifest.layers.map((l) => l.member)];
@@ -33,7 +34,10 @@ export async function verifyArtifact(file: string): Promise<VerifyReport> {
     const layer = expected.get(m.name);
     if (!layer || m.type !== "file") throw new ArtifactError(`${file}: unexpected member ${m.name} (${m.type})`, "the artifact was modified; rebuild it");
     const counter = new HashingCounter();
-    await pipeline(stream, counter, new Writable({ write: (_c, _e, cb) => cb() }));
+    const sink = opts.extractTo
+      ? createWriteStream(path.join(opts.extractTo, m.name))
+      : new Writable({ write: (_c, _e, cb) => cb() });
+    await pipeline(stream, counter, sink);
     const actual = counter.digest();
     if (counter.bytes !== layer.size) {
       throw new ArtifactError(`${file}: layer ${layer.name} (${m.name}) is ${counter.bytes} bytes, the manifest says ${layer.size}`);

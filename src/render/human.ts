@@ -86,6 +86,33 @@ export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
           o.stderr.write(`${e.level === "warn" ? c.yellow("warning:") : "note:"} ${e.message}\n`);
           break;
         case "venv":
+        case "plan":
+          break;
+        case "batch":
+          if (!live) plain(`— batch ${e.index + 1}: ${e.hosts.join(", ")}`);
+          break;
+        case "host": {
+          const key = `host:${e.host}`;
+          const row = rows.get(key) ?? { label: e.host, state: "running" };
+          if (e.status === "start") {
+            row.state = "running";
+            row.note = `${e.step}…`;
+          } else {
+            row.state = e.status === "failed" ? "waiting" : "done";
+            row.note = `${e.step} ${e.status === "done" ? "✓" : e.status} ${duration(e.ms)}${e.detail ? `  ${e.detail}` : ""}`;
+            if (!live) plain(`${e.status === "failed" ? c.red("✗") : c.green("✓")} ${e.host}  ${e.step}  ${c.dim([duration(e.ms), e.detail].filter(Boolean).join("  "))}`);
+          }
+          rows.set(key, row);
+          break;
+        }
+        case "transfer": {
+          const row = rows.get(`host:${e.host}`);
+          if (row) row.note = `send ${e.layer} ${bytes(e.sent)} / ${bytes(e.total)}`;
+          break;
+        }
+        case "migrations":
+          draw?.clear();
+          o.stderr.write(`migrations on ${e.host}: ${e.pending} pending\n${e.output.trimEnd().split("\n").map((l) => `  ${l}`).join("\n")}\n`);
           break;
       }
       redraw();
@@ -107,5 +134,5 @@ export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
 
 function formatRow(r: Row, c: Colors): string {
   const mark = r.state === "done" ? c.green("✓") : r.state === "waiting" ? c.yellow("…") : c.cyan("›");
-  return `${mark} ${r.label.padEnd(18)} ${c.dim(r.note ?? "")}`;
+  return `${mark} ${r.label.padEnd(22)} ${c.dim(r.note ?? "")}`;
 }

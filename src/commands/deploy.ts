@@ -1,0 +1,220 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { loadConfig } from "../config/load.js";
+import { ArtifactError, SlipwayError, UsageError } from "../errors.js";
+import { silent, timed, type Emit, type PlanSummary } from "../events.js";
+import { readHead } from "../artifact/read.js";
+import { verifyArtifact } from "../artifact/verify.js";
+import type { Manifest } from "../artifact/manifest.js";
+import { sha256 } from "../util/hash.js";
+import { mapLimit } from "../util/pool.js";
+import { openSessions, type TransportFactory } from "../deploy/connect.js";
+import { lockAll, lockInfo, unlockAll } from "../deploy/locking.js";
+import { parseProbe, probeHost, type HostState } from "../deploy/probe.js";
+import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
+import { parseBatch, resolveTarget } from "../deploy/target.js";
+import { layout } from "../deploy/layout.js";
+import {
+  activateHost,
+  countPending,
+  deployEnv,
+  historyRecord,
+  localFiles,
+  pruneHost,
+  record,
+  runUserCommand,
+  stageHost,
+} from "../deploy/steps.js";
+import type { HostSession } from "../deploy/session.js";
+import type { Config } from "../config/schema.js";
+
+export interface DeployOptions {
+  cwd: string;
+  configPath?: string;
+  artifact: string;
+  target?: string;
+  hosts?: string;
+  batch?: string;
+  dryRun?: boolean;
+  emit?: Emit;
+  /** How hosts are reached; tests and the future server may pass their own. */
+  transport?: TransportFactory;
+  /** Concurrent hosts while staging. */
+  parallel?: number;
+}
+
+export interface HostOutcome {
+  host: string;
+  previous?: string;
+  result: "ok" | "failed" | "not-switched";
+  bytes_sent: number;
+  durations_ms: Record<string, number>;
+  error?: string;
+}
+
+export interface DeployResult {
+  app: string;
+  target: string;
+  build_id: string;
+  dry_run: boolean;
+  plan: PlanSummary;
+  hosts: HostOutcome[];
+  migrations?: { host: string; pending: number; output: string };
+  timings_ms: Record<string, number>;
+}
+
+const STAGE_PARALLEL = 8;
+
+/**
+ * Deploy an artifact to a target (SPEC §5): lock all hosts, preflight, stage everywhere,
+ * migrations, hooks, then switch and restart batch by batch, record, prune, unlock.
+ * A failure before the switch leaves every host's `current` as it was.
+ */
+export async function deploy(opts: DeployOptions): Promise<DeployResult> {
+  const emit = opts.emit ?? silent;
+  const timings: Record<string, number> = {};
+  const { config } = await loadConfig({ cwd: opts.cwd, configPath: opts.configPath });
+  const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts);
+  const batch = parseBatch(opts.batch) ?? target.batch;
+  const file = path.resolve(opts.cwd, opts.artifact);
+  if (!existsSync(file)) throw new UsageError(`${opts.artifact}: no such file`, "give the path of a .tar built by `slipway build`");
+
+  const work = await mkdtemp(path.join(os.tmpdir(), "slipway-deploy-"));
+  const sessions = openSessions(hosts, target, emit, opts.transport);
+  try {
+    const head = await readHead(file);
+    const m = head.manifest;
+    checkManifestMatchesConfig(m, config);
+    const { ms: verifyMs } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work }));
+    timings["verify"] = verifyMs;
+    await writeFile(path.join(work, "slipway.json"), head.manifestBytes);
+    const manifestSha = sha256(head.manifestBytes);
+    const all = [...sessions.sessions.values()];
+    const info = lockInfo("deploy", name, m.build_id);
+    if (!opts.dryRun) await lockAll(all, m.root, info, name);
+    const outcomes = new Map<string, HostOutcome>(hosts.map((h) => [h, { host: h, result: "not-switched", bytes_sent: 0, durations_ms: {} }]));
+    let migrations: DeployResult["migrations"];
+    let plan: DeployPlan | undefined;
+    let touched = false; // history is written only once a host may have changed
+    try {
+      const states = await preflight(all, m);
+      plan = planDeploy(config, name, target, hosts, m, states, batch);
+      rejectIncompatible(plan, m, manifestSha, states);
+      emit({ type: "plan", plan: summarize(plan) });
+      if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
+
+      const t0 = performance.now();
+      const files = localFiles(work, m);
+      touched = true;
+      await mapLimit(plan.hosts, opts.parallel ?? STAGE_PARALLEL, async (hp) => {
+        const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, head.manifestBytes.length, files, hp, config.deploy.shared);
+        outcomes.get(hp.host)!.bytes_sent = sent;
+      });
+      timings["stage"] = Math.round(performance.now() - t0);
+
+      const release = layout(m.root).release(m.build_id);
+      const first = sessions.get(hosts[0]!);
+      const envFor = (h: string) => deployEnv(config, name, h, m, plan!.hosts.find((x) => x.host === h)?.current);
+      migrations = await runMigrations(config, first, release, envFor(first.host), emit);
+      const hooks = config.deploy.hooks.before_switch;
+      if (hooks.length) {
+        await Promise.all(all.map((s) => s.step("hooks", async () => {
+          for (const cmd of hooks) await runUserCommand(s, "hooks", release, cmd, envFor(s.host), "a before_switch hook failed: no host was switched");
+        })));
+      }
+
+      for (const [index, hostsInBatch] of plan.batches.entries()) {
+        emit({ type: "batch", index, hosts: hostsInBatch });
+        await Promise.all(hostsInBatch.map(async (h) => {
+          const s = sessions.get(h);
+          const out = outcomes.get(h)!;
+          const t = performance.now();
+          try {
+            out.previous = await activateHost(s, m.root, m.build_id, target.restart, envFor(h));
+            for (const cmd of config.deploy.hooks.after_switch) {
+              await s.step("after-hooks", () => runUserCommand(s, "after-hooks", layout(m.root).current, cmd, envFor(h), "an after_switch hook failed"));
+            }
+            out.result = "ok";
+          } catch (err) {
+            out.result = "failed";
+            out.error = (err as Error).message;
+            throw err;
+          } finally {
+            out.durations_ms["switch"] = Math.round(performance.now() - t);
+          }
+        }));
+      }
+      await Promise.all(all.map((s) => pruneHost(s, m.root, config.deploy.keep_releases)));
+      return result(config, name, m, false, plan, outcomes, migrations, timings);
+    } finally {
+      if (touched) {
+        await Promise.allSettled(all.map((s) => {
+          const o = outcomes.get(s.host)!;
+          return record(s, m.root, historyRecord({
+            action: "deploy", target: name, host: s.host, build_id: m.build_id,
+            previous: o.previous ?? plan?.hosts.find((x) => x.host === s.host)?.current,
+            result: o.result, durations_ms: { ...timings, ...o.durations_ms }, error: o.error,
+          }));
+        }));
+      }
+      if (!opts.dryRun) await unlockAll(all, m.root, info.token);
+    }
+  } finally {
+    await sessions.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function checkManifestMatchesConfig(m: Manifest, config: Config): void {
+  if (m.app !== config.app.name) {
+    throw new ArtifactError(`the artifact is for app ${m.app}, the config deploys ${config.app.name}`, "deploy the artifact built from this app");
+  }
+  if (m.root !== config.app.root) {
+    throw new ArtifactError(`the artifact was built for root ${m.root}, the config's app.root is ${config.app.root}`,
+      "the venv only works at the path it was built at: build again with this config");
+  }
+}
+
+async function preflight(all: HostSession[], m: Manifest): Promise<Map<string, HostState>> {
+  const states = await Promise.all(all.map((s) =>
+    s.step("preflight", async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key))).stdout),
+      (st) => (st.venvPresent ? "venv present" : "venv missing")),
+  ));
+  return new Map(all.map((s, i) => [s.host, states[i]!]));
+}
+
+function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, states: Map<string, HostState>): void {
+  const lines: string[] = [];
+  for (const hp of plan.hosts) {
+    for (const p of incompatibilities(m, manifestSha, states.get(hp.host)!, hp)) lines.push(`${hp.host}: ${p}`);
+  }
+  if (lines.length) {
+    throw new ArtifactError(`the artifact cannot be deployed — nothing was sent or changed:\n${lines.map((l) => `  ${l}`).join("\n")}`,
+      "make the hosts match the build machine (same interpreter), or build on a machine that matches them");
+  }
+}
+
+async function runMigrations(config: Config, first: HostSession, release: string, env: Record<string, string>, emit: Emit): Promise<DeployResult["migrations"]> {
+  const m = config.deploy.migrations;
+  let outcome: DeployResult["migrations"];
+  if (m.check) {
+    const r = await first.step("migrate", () => runUserCommand(first, "migrate", release, m.check, env, "the migrations check failed: no host was switched"),
+      (r) => `${countPending(r.stdout)} pending`);
+    outcome = { host: first.host, pending: countPending(r.stdout), output: r.stdout };
+    emit({ type: "migrations", host: first.host, pending: outcome.pending, output: r.stdout });
+    if (m.policy === "block" && outcome.pending > 0) {
+      throw new SlipwayError(`${outcome.pending} migration(s) pending and deploy.migrations.policy = "block": no host was switched`,
+        "apply them first (or set policy = \"run\" to have slipway run them before the switch)");
+    }
+  }
+  if (m.policy === "run" && m.run) {
+    await first.step("migrate", () => runUserCommand(first, "migrate", release, m.run, env, "migrations failed: no host was switched"));
+  }
+  return outcome;
+}
+
+function result(config: Config, target: string, m: Manifest, dryRun: boolean, plan: DeployPlan, outcomes: Map<string, HostOutcome>, migrations: DeployResult["migrations"], timings: Record<string, number>): DeployResult {
+  return { app: config.app.name, target, build_id: m.build_id, dry_run: dryRun, plan: summarize(plan), hosts: [...outcomes.values()], migrations, timings_ms: timings };
+}

@@ -1,0 +1,25 @@
+import type { TargetConfig } from "../config/schema.js";
+import type { Emit } from "../events.js";
+import { LocalTransport } from "../transport/local.js";
+import { SshTransport } from "../transport/ssh.js";
+import type { Transport } from "../transport/types.js";
+import { HostSession } from "./session.js";
+
+export type TransportFactory = (host: string, target: TargetConfig) => Transport;
+
+export const defaultTransport: TransportFactory = (host, target) =>
+  target.transport === "local" ? new LocalTransport(host) : new SshTransport(host, target.ssh);
+
+/** Open a session per host; `close` ends every connection (ssh masters included). */
+export function openSessions(hosts: readonly string[], target: TargetConfig, emit: Emit, factory: TransportFactory = defaultTransport) {
+  const sessions = new Map(hosts.map((h) => [h, new HostSession(h, factory(h, target), emit)]));
+  return {
+    sessions,
+    get(host: string): HostSession {
+      return sessions.get(host)!;
+    },
+    async close(): Promise<void> {
+      await Promise.all([...sessions.values()].map((s) => s.transport.close()));
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { sh } from "./layout.js";
+
+/** Who holds a deploy lock: written into <root>/.slipway/lock/info when it is taken. */
+export interface LockInfo {
+  /** Unique per deploy run: only the run that took a lock releases it without --yes. */
+  token: string;
+  user: string;
+  from: string;
+  action: string;
+  target: string;
+  build_id?: string;
+  since: string;
+  pid: number;
+}
+
+/** mkdir is atomic: exactly one deploy creates the lock dir; the others read who did. */
+const ACQUIRE = `
+set -e
+mkdir -p "$1/.slipway"
+if mkdir "$1/.slipway/lock" 2>/dev/null; then
+  printf '%s\\n' "$2" > "$1/.slipway/lock/info"
+  echo acquired
+else
+  echo held
+  cat "$1/.slipway/lock/info" 2>/dev/null || true
+fi`;
+
+export function acquireLock(root: string, info: LockInfo): string[] {
+  return sh(ACQUIRE, root, JSON.stringify(info));
+}
+
+/** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty. */
+const RELEASE = `
+if [ ! -d "$1/.slipway/lock" ]; then echo absent; exit 0; fi
+if [ -z "$2" ] || grep -qF -- "$2" "$1/.slipway/lock/info" 2>/dev/null; then
+  rm -rf "$1/.slipway/lock"
+  rmdir "$1/.slipway" "$1" 2>/dev/null || true  # a host the lock found empty is left empty
+  echo released
+else
+  echo not-ours
+  cat "$1/.slipway/lock/info" 2>/dev/null || true
+fi`;
+
+export function releaseLock(root: string, token: string): string[] {
+  return sh(RELEASE, root, token);
+}
+
+export type LockOutcome = { state: "acquired" } | { state: "held"; holder?: LockInfo; raw: string };
+
+export function parseAcquire(stdout: string): LockOutcome {
+  const [first, ...rest] = stdout.split("\n");
+  if (first?.trim() === "acquired") return { state: "acquired" };
+  const raw = rest.join("\n").trim();
+  return { state: "held", holder: parseInfo(raw), raw };
+}
+
+export function parseInfo(raw: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(raw) as LockInfo;
+    return typeof v.token === "string" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function describeHolder(holder: LockInfo | undefined): string {
+  if (!holder) return "an unknown deploy (the lock has no readable details)";
+  const what = holder.build_id ? `${holder.action} of ${holder.build_id}` : holder.action;
+  return `${holder.user}@${holder.from} since ${holder.since} (${what}, pid ${holder.pid})`;
+}

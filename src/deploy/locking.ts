@@ -1,0 +1,47 @@
+import os from "node:os";
+import { randomUUID } from "node:crypto";
+import { LockedError } from "../errors.js";
+import { acquireLock, describeHolder, parseAcquire, releaseLock, type LockInfo } from "./lock.js";
+import type { HostSession } from "./session.js";
+
+export function lockInfo(action: string, target: string, buildId?: string): LockInfo {
+  return {
+    token: randomUUID(),
+    user: os.userInfo().username,
+    from: os.hostname(),
+    action,
+    target,
+    build_id: buildId,
+    since: new Date().toISOString(),
+    pid: process.pid,
+  };
+}
+
+/**
+ * Lock every host before anything else (SPEC §5 step 1). If any lock is held by someone
+ * else, release the ones just taken and fail with exit 4 naming the holder: nothing changed.
+ */
+export async function lockAll(sessions: readonly HostSession[], root: string, info: LockInfo, target: string): Promise<void> {
+  const outcomes = await Promise.allSettled(
+    sessions.map((s) => s.step("lock", async () => parseAcquire((await s.run("lock", acquireLock(root, info))).stdout))),
+  );
+  const taken = sessions.filter((_, i) => {
+    const o = outcomes[i]!;
+    return o.status === "fulfilled" && o.value.state === "acquired";
+  });
+  if (taken.length === sessions.length) return;
+  await unlockAll(taken, root, info.token);
+  const failure = outcomes.find((o) => o.status === "rejected");
+  if (failure && failure.status === "rejected") throw failure.reason;
+  const held = sessions
+    .map((s, i) => ({ host: s.host, o: outcomes[i]! }))
+    .filter((x) => x.o.status === "fulfilled" && x.o.value.state === "held")
+    .map((x) => `${x.host}: locked by ${describeHolder(x.o.status === "fulfilled" && x.o.value.state === "held" ? x.o.value.holder : undefined)}`);
+  throw new LockedError(`target ${target} is locked — nothing was changed\n${held.join("\n")}`,
+    `wait for that deploy to finish, or if it died, run \`slipway unlock --target ${target}\``);
+}
+
+/** Release our locks; never throws (it runs in `finally`, also after failures). */
+export async function unlockAll(sessions: readonly HostSession[], root: string, token: string): Promise<void> {
+  await Promise.allSettled(sessions.map((s) => s.step("unlock", () => s.run("unlock", releaseLock(root, token)))));
+}

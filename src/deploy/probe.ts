@@ -1,0 +1,69 @@
+import type { PythonInfo } from "../build/interpreter.js";
+import { PROBE_SCRIPT } from "../build/interpreter.js";
+import { sh } from "./layout.js";
+
+/** What a host has, read in one round trip before anything is changed (SPEC §5 step 2). */
+export interface HostState {
+  python?: PythonInfo;
+  rootExists: boolean;
+  rootWritable: boolean;
+  freeKb: number;
+  tools: { tar: boolean; zstd: boolean; gzip: boolean; sha256sum: boolean };
+  venvPresent: boolean;
+  /** sha256 of releases/<build_id>/slipway.json if that release exists. */
+  releaseManifestSha?: string;
+  current?: string;
+  previous?: string;
+}
+
+const PROBE = `
+root=$1 py=$2 build=$3 key=$4
+echo "slipway-probe=1"
+if out=$("$py" -I -c "$5" 2>/dev/null); then echo "python=$out"; fi
+d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+[ -d "$root" ] && echo "root_exists=1"
+[ -w "$d" ] && echo "root_writable=1"
+echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
+for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
+[ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
+if [ -f "$root/releases/$build/slipway.json" ]; then echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)"; fi
+if [ -L "$root/current" ]; then echo "current=$(readlink "$root/current")"; fi
+if [ -L "$root/previous" ]; then echo "previous=$(readlink "$root/previous")"; fi
+exit 0`;
+
+export function probeHost(root: string, python: string, buildId: string, key: string): string[] {
+  return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT);
+}
+
+/** `releases/<id>` (what current/previous point at) → `<id>`. */
+export function buildIdOfLink(target: string | undefined): string | undefined {
+  if (!target) return undefined;
+  const m = /(?:^|\/)releases\/([^/]+)\/?$/.exec(target);
+  return m?.[1];
+}
+
+export function parseProbe(stdout: string): HostState {
+  const kv = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  if (kv.get("slipway-probe") !== "1") throw new Error(`unexpected probe output: ${stdout.slice(0, 200)}`);
+  let python: PythonInfo | undefined;
+  try {
+    python = kv.has("python") ? (JSON.parse(kv.get("python")!) as PythonInfo) : undefined;
+  } catch {
+    python = undefined;
+  }
+  return {
+    python,
+    rootExists: kv.has("root_exists"),
+    rootWritable: kv.has("root_writable"),
+    freeKb: Number(kv.get("free_kb") ?? 0),
+    tools: { tar: kv.has("tool_tar"), zstd: kv.has("tool_zstd"), gzip: kv.has("tool_gzip"), sha256sum: kv.has("tool_sha256sum") },
+    venvPresent: kv.has("venv_present"),
+    releaseManifestSha: kv.get("release_sha"),
+    current: buildIdOfLink(kv.get("current")),
+    previous: buildIdOfLink(kv.get("previous")),
+  };
+}

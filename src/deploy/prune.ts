@@ -1,0 +1,90 @@
+import { isValidBuildId } from "../config/patterns.js";
+import { sh } from "./layout.js";
+
+/** What is on a host, for `releases` and `prune`. */
+export interface HostListing {
+  releases: { id: string; mtime: number; venv?: string; kb: number }[];
+  venvs: { key: string; kb: number; complete: boolean }[];
+  current?: string;
+  previous?: string;
+  freeKb: number;
+}
+
+const LIST = `
+root=$1
+cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
+echo "current=$(readlink current 2>/dev/null)"
+echo "previous=$(readlink previous 2>/dev/null)"
+echo "free_kb=$(df -Pk . | awk 'NR==2 {print $4}')"
+for r in releases/*/; do
+  [ -d "$r" ] || continue
+  r=\${r%/}; id=\${r#releases/}
+  case "$id" in .*) continue;; esac
+  echo "release=$id $(stat -c %Y "$r") $(du -sk "$r" | cut -f1) $(readlink "$r/virtualenv" 2>/dev/null)"
+done
+for v in virtualenvs/*/; do
+  [ -d "$v" ] || continue
+  v=\${v%/}; key=\${v#virtualenvs/}
+  case "$key" in .*) continue;; esac
+  c=0; [ -f "$v/.slipway-complete" ] && c=1
+  echo "venv=$key $c $(du -sk "$v" | cut -f1)"
+done`;
+
+export function listHost(root: string): string[] {
+  return sh(LIST, root);
+}
+
+export function parseListing(stdout: string): HostListing {
+  const out: HostListing = { releases: [], venvs: [], freeKb: 0 };
+  for (const line of stdout.split("\n")) {
+    const i = line.indexOf("=");
+    if (i < 0) continue;
+    const k = line.slice(0, i);
+    const v = line.slice(i + 1);
+    if (k === "current" || k === "previous") out[k] = /releases\/([^/]+)/.exec(v)?.[1];
+    else if (k === "free_kb") out.freeKb = Number(v) || 0;
+    else if (k === "release") {
+      const [id, mtime, kb, venv] = v.split(" ");
+      out.releases.push({ id: id!, mtime: Number(mtime), kb: Number(kb), venv: venv ? venv.split("/").pop() : undefined });
+    } else if (k === "venv") {
+      const [key, c, kb] = v.split(" ");
+      out.venvs.push({ key: key!, complete: c === "1", kb: Number(kb) });
+    }
+  }
+  out.releases.sort((a, b) => b.mtime - a.mtime || (a.id < b.id ? 1 : -1));
+  return out;
+}
+
+export interface PrunePlan {
+  keep: string[];
+  removeReleases: string[];
+  removeVenvs: string[];
+}
+
+/**
+ * Which releases and venvs to remove (pure): keep the newest `keep` releases, and `current`
+ * and `previous` whatever their age; remove the rest, and every venv no kept release links to.
+ */
+export function planPrune(listing: HostListing, keep: number): PrunePlan {
+  const kept = new Set<string>([listing.current, listing.previous].filter((id): id is string => Boolean(id)));
+  for (const r of listing.releases.slice(0, keep)) kept.add(r.id); // releases are newest first
+  const keepList = listing.releases.map((r) => r.id).filter((id) => kept.has(id));
+  const removeReleases = listing.releases.map((r) => r.id).filter((id) => !kept.has(id) && isValidBuildId(id));
+  const usedVenvs = new Set(listing.releases.filter((r) => kept.has(r.id)).map((r) => r.venv));
+  const removeVenvs = listing.venvs.map((v) => v.key).filter((k) => !usedVenvs.has(k) && /^[0-9a-f]{16}$/.test(k));
+  return { keep: keepList, removeReleases, removeVenvs };
+}
+
+const REMOVE = `
+root=$1; shift
+for item in "$@"; do
+  case "$item" in
+    r:*) rm -rf -- "$root/releases/\${item#r:}";;
+    v:*) rm -rf -- "$root/virtualenvs/\${item#v:}";;
+  esac
+done`;
+
+export function removeItems(root: string, plan: PrunePlan): string[] | undefined {
+  const items = [...plan.removeReleases.map((r) => `r:${r}`), ...plan.removeVenvs.map((v) => `v:${v}`)];
+  return items.length ? sh(REMOVE, root, ...items) : undefined;
+}

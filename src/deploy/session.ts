@@ -1,0 +1,59 @@
+import { ArtifactError, SlipwayError, exitHint } from "../errors.js";
+import type { Emit, HostStep } from "../events.js";
+import type { ExecOptions, ExecResult, Transport } from "../transport/types.js";
+
+/** A remote step failed: says which host, which step, what ran, how it ended and what it printed. */
+export class RemoteStepError extends SlipwayError {
+  constructor(
+    readonly host: string,
+    readonly step: HostStep,
+    readonly argv: readonly string[],
+    readonly code: number,
+    readonly output: string,
+    hint?: string,
+  ) {
+    super(`${host}: ${step} failed (exit ${code})${output.trim() ? `:\n${tail(output)}` : ""}`, hint ?? exitHint(code, null));
+  }
+}
+
+function tail(text: string, lines = 20): string {
+  return text.trimEnd().split("\n").slice(-lines).map((l) => `  ${l}`).join("\n");
+}
+
+/** One host during a command: runs its steps over the transport and reports them as events. */
+export class HostSession {
+  constructor(
+    readonly host: string,
+    readonly transport: Transport,
+    private readonly emit: Emit,
+  ) {}
+
+  /** Run `body` as a reported step: start, then done with its duration, or failed. */
+  async step<T>(step: HostStep, body: () => Promise<T>, detail?: (r: T) => string | undefined): Promise<T> {
+    this.emit({ type: "host", host: this.host, step, status: "start" });
+    const t0 = performance.now();
+    try {
+      const r = await body();
+      this.emit({ type: "host", host: this.host, step, status: "done", ms: ms(t0), detail: detail?.(r) });
+      return r;
+    } catch (err) {
+      this.emit({ type: "host", host: this.host, step, status: "failed", ms: ms(t0), detail: (err as Error).message.split("\n")[0] });
+      throw err;
+    }
+  }
+
+  /** Run argv on the host; a non-zero exit is a RemoteStepError (exit 3 from our scripts: a rejection). */
+  async run(step: HostStep, argv: readonly string[], opts?: ExecOptions & { hint?: string }): Promise<ExecResult> {
+    const r = await this.transport.exec(argv, opts);
+    if (r.code === 0) return r;
+    const output = [r.stderr, r.stdout].filter((s) => s.trim()).join("\n");
+    if (r.code === 3 && (step === "send" || step === "unpack" || step === "switch")) {
+      throw new ArtifactError(`${this.host}: ${step} refused: ${output.trim()}`, opts?.hint ?? "nothing was switched; fix the cause and deploy again");
+    }
+    throw new RemoteStepError(this.host, step, argv, r.code, output, opts?.hint);
+  }
+}
+
+function ms(t0: number): number {
+  return Math.round(performance.now() - t0);
+}
