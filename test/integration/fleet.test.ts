@@ -277,8 +277,9 @@ interface ChildFleet {
   id: string;
   ns: string[];
   bridge: string;
+  dir: string;
   pids: number[];
-  kill: () => void;
+  kill: (sig?: NodeJS.Signals) => void;
   exited: Promise<void>;
 }
 
@@ -286,7 +287,7 @@ function childWithFleet(mode: "exit" | "hang"): Promise<ChildFleet> {
   const script = `
     import { startFleet } from ${JSON.stringify(join(REPO, "test", "support", "fleet.ts"))};
     const f = await startFleet(2);
-    console.log(JSON.stringify({ id: f.id, ns: f.hosts.map((h) => h.ns), bridge: f.bridge, pids: f.hosts.flatMap((h) => [h.anchorPid, h.sshdPid]) }));
+    console.log(JSON.stringify({ id: f.id, ns: f.hosts.map((h) => h.ns), bridge: f.bridge, dir: f.dir, pids: f.hosts.flatMap((h) => [h.anchorPid, h.sshdPid]) }));
     if (${JSON.stringify(mode)} === "hang") setInterval(() => {}, 1 << 30);
   `;
   return new Promise((res, rej) => {
@@ -301,7 +302,7 @@ function childWithFleet(mode: "exit" | "hang"): Promise<ChildFleet> {
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) res({ ...(JSON.parse(line) as { id: string; ns: string[]; bridge: string; pids: number[] }), kill: () => child.kill("SIGKILL"), exited });
+      if (line) res({ ...(JSON.parse(line) as Omit<ChildFleet, "kill" | "exited">), kill: (sig: NodeJS.Signals = "SIGKILL") => child.kill(sig), exited });
     });
     child.on("exit", (code) => {
       if (mode === "exit") setTimeout(() => rej(new Error(`child exited ${code} before reporting: ${err}`)), 50);
@@ -310,7 +311,7 @@ function childWithFleet(mode: "exit" | "hang"): Promise<ChildFleet> {
   });
 }
 
-test("a process that exits without stop() leaves nothing; a SIGKILLed one is cleaned by cleanupStaleFleets()", { skip: !isRoot && "needs root" }, async () => {
+test("a process that exits or is SIGTERMed without stop() leaves nothing; a SIGKILLed one is cleaned by cleanupStaleFleets()", { skip: !isRoot && "needs root" }, async () => {
   // 1. Normal exit without stop(): the 'exit' handler tears down.
   const a = await childWithFleet("exit");
   await a.exited;
@@ -319,7 +320,17 @@ test("a process that exits without stop() leaves nothing; a SIGKILLed one is cle
   assert.equal(await linkExists(a.bridge), false);
   for (const pid of a.pids) await waitFor(`pid ${pid} gone`, 5_000, () => (alive(pid) ? undefined : true));
 
-  // 2. SIGKILL: nothing can run in the child; the registry lets us clean up after it.
+  // 2. SIGTERM: the signal handler tears down, then the process dies by the signal.
+  const c = await childWithFleet("hang");
+  c.kill("SIGTERM");
+  await c.exited;
+  const list1 = await netnsList();
+  for (const ns of c.ns) assert.ok(!list1.includes(ns), `${ns} left behind after SIGTERM`);
+  assert.equal(await linkExists(c.bridge), false);
+  for (const pid of c.pids) await waitFor(`pid ${pid} gone`, 5_000, () => (alive(pid) ? undefined : true));
+  assert.equal(existsSync(c.dir), false, "fleet dir removed after SIGTERM");
+
+  // 3. SIGKILL: nothing can run in the child; the registry lets us clean up after it.
   const b = await childWithFleet("hang");
   b.kill();
   await b.exited;

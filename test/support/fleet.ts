@@ -15,7 +15,7 @@
 // Requires root. Everything started is killed by stop(), by a process 'exit'/signal
 // handler, or later by cleanupStaleFleets() if the test process was SIGKILLed.
 import { spawn } from "node:child_process";
-import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -122,7 +122,10 @@ function installHandlers(): void {
   process.on("exit", teardownAllSync);
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const handler = (): void => {
+      // Dying by a signal skips 'exit' hooks (tmp.ts's included): remove the fleet dirs here.
+      const dirs = [...live.values()].map((r) => r.dir);
       teardownAllSync();
+      if (process.env.KEEP_TMP !== "1") for (const d of dirs) rmSync(d, { recursive: true, force: true });
       process.removeListener(sig, handler);
       // Keep the default behaviour (die by the signal) unless someone else handles it.
       if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);

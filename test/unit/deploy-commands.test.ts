@@ -1,0 +1,134 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtemp, mkdir, readlink, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { shJoin, shQuote } from "../../src/transport/quote.js";
+import { parseDestination, sshArgv } from "../../src/transport/ssh.js";
+import { acquireLock, parseAcquire, releaseLock, describeHolder, type LockInfo } from "../../src/deploy/lock.js";
+import { switchCurrent, runInDir, appendLine } from "../../src/deploy/switch.js";
+import { restartCommand, restartFailed } from "../../src/procman/restart.js";
+import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
+
+
+/** What the remote shell receives over ssh: the argv joined and quoted, run by sh -c. */
+const viaShell = (argv: string[], input?: string) => spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8", input });
+
+test("shQuote: plain words stay bare; everything else is single-quoted exactly", () => {
+  assert.equal(shQuote("releases/b1"), "releases/b1");
+  assert.equal(shQuote("a b"), "'a b'");
+  assert.equal(shQuote("it's"), "'it'\\''s'");
+  assert.equal(shQuote(""), "''");
+  assert.throws(() => shQuote("a\0b"));
+  const nasty = ["$(touch /tmp/pwned)", "`id`", "a;b", "x'y\"z", "\n", "*", "~", "-rf", "\\", "$HOME"];
+  for (const arg of nasty) {
+    const out = execFileSync("sh", ["-c", `printf '%s' ${shQuote(arg)}`], { encoding: "utf8" });
+    assert.equal(out, arg, `round-trips through sh: ${JSON.stringify(arg)}`);
+  }
+});
+
+test("sshArgv: one master per host, user's config/identity/known_hosts, port split off, -- before the destination", () => {
+  const argv = sshArgv("deploy@app-02:2222", { config: "/etc/ssh/x", identity: "/k/id", known_hosts: "/k/kh", options: ["ConnectTimeout=5"] }, "/tmp/cm", ["echo", "a b"]);
+  assert.deepEqual(argv, [
+    "ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/cm", "-o", "ControlPersist=60",
+    "-F", "/etc/ssh/x", "-i", "/k/id", "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=/k/kh", "-o", "ConnectTimeout=5",
+    "-p", "2222", "--", "deploy@app-02", "echo 'a b'",
+  ]);
+  assert.ok(!argv.includes("StrictHostKeyChecking=no"), "host keys stay checked");
+  assert.deepEqual(parseDestination("app-01"), { target: "app-01", port: undefined });
+  assert.deepEqual(parseDestination("root@[::1]:22"), { target: "root@::1", port: "22" });
+});
+
+const info = (token: string): LockInfo => ({ token, user: "ci", from: "build-7", action: "deploy", target: "prod", build_id: "42", since: "2026-11-26T12:03:00Z", pid: 7 });
+
+test("lock: atomic mkdir — first acquires, second sees the holder; only the owner's token (or force) releases", async () => {
+  const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-lock-")), "srv", "app");
+  const a = viaShell(acquireLock(root, info("tok-a")));
+  assert.equal(a.status, 0);
+  assert.deepEqual(parseAcquire(a.stdout), { state: "acquired" });
+  const b = parseAcquire(viaShell(acquireLock(root, info("tok-b"))).stdout);
+  assert.equal(b.state, "held");
+  assert.equal(b.state === "held" && b.holder?.token, "tok-a");
+  assert.equal(describeHolder(b.state === "held" ? b.holder : undefined), "ci@build-7 since 2026-11-26T12:03:00Z (deploy of 42, pid 7)");
+  assert.match(viaShell(releaseLock(root, "tok-b")).stdout, /^not-ours/);
+  assert.ok(existsSync(`${root}/.slipway/lock`));
+  assert.match(viaShell(releaseLock(root, "tok-a")).stdout, /^released/);
+  assert.ok(!existsSync(root), "a root the lock created is removed again when empty");
+  viaShell(acquireLock(root, info("tok-c")));
+  assert.match(viaShell(releaseLock(root, "")).stdout, /^released/, "force");
+  assert.match(viaShell(releaseLock(root, "tok-c")).stdout, /^absent/);
+});
+
+test("switch: rename(2) of a new symlink; old current becomes previous; idempotent; refuses a missing release", async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), "slw-switch-"));
+  await mkdir(`${root}/releases/b1`, { recursive: true });
+  await mkdir(`${root}/releases/b2`, { recursive: true });
+  assert.equal(viaShell(switchCurrent(root, "b1")).status, 0);
+  assert.equal(await readlink(`${root}/current`), "releases/b1");
+  assert.ok(!existsSync(`${root}/previous`));
+  const r = viaShell(switchCurrent(root, "b2"));
+  assert.match(r.stdout, /^old=releases\/b1$/m);
+  assert.equal(await readlink(`${root}/current`), "releases/b2");
+  assert.equal(await readlink(`${root}/previous`), "releases/b1");
+  viaShell(switchCurrent(root, "b2"));
+  assert.equal(await readlink(`${root}/previous`), "releases/b1", "switching to the current release changes nothing");
+  const missing = viaShell(switchCurrent(root, "b9"));
+  assert.equal(missing.status, 3);
+  assert.equal(await readlink(`${root}/current`), "releases/b2");
+  assert.ok(!existsSync(`${root}/.current.tmp`));
+});
+
+test("runInDir: the user's command runs in the dir with the venv on PATH and SLIPWAY_* set; values are data, not code", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "slw-run-"));
+  await mkdir(`${dir}/virtualenv/bin`, { recursive: true });
+  const r = viaShell(runInDir(dir, 'pwd; echo "$SLIPWAY_BUILD_ID"; echo "$PATH" | cut -d: -f1', { SLIPWAY_BUILD_ID: "$(echo pwned)'" }));
+  assert.equal(r.status, 0, r.stderr);
+  const [pwd, id, first] = r.stdout.trim().split("\n");
+  assert.equal(pwd, dir);
+  assert.equal(id, "$(echo pwned)'");
+  assert.equal(first, `${dir}/virtualenv/bin`);
+  assert.equal(viaShell(runInDir(dir, "exit 5", {})).status, 5);
+  assert.throws(() => runInDir(dir, "true", { "BAD NAME": "x" }));
+});
+
+test("appendLine: one JSON line appended per record", async () => {
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-hist-")), ".slipway", "history.jsonl");
+  viaShell(appendLine(file, JSON.stringify({ a: "it's $HOME" })));
+  viaShell(appendLine(file, JSON.stringify({ b: 2 })));
+  assert.deepEqual((await readFile(file, "utf8")).trim().split("\n").map((l) => JSON.parse(l)), [{ a: "it's $HOME" }, { b: 2 }]);
+  assert.throws(() => appendLine(file, "a\nb"));
+});
+
+test("receiveFile: the host keeps the file only if its sha256 matches; a mismatch exits 3 and leaves nothing", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "slw-recv-"));
+  const data = "payload\n";
+  const sha = execFileSync("sha256sum", { input: data, encoding: "utf8" }).split(" ")[0]!;
+  assert.equal(viaShell(receiveFile(`${dir}/a`, sha), data).status, 0);
+  assert.equal(await readFile(`${dir}/a`, "utf8"), data);
+  const bad = viaShell(receiveFile(`${dir}/b`, sha), "tampered\n");
+  assert.equal(bad.status, 3);
+  assert.match(bad.stderr, /sha256 mismatch/);
+  assert.ok(!existsSync(`${dir}/b`) && !existsSync(`${dir}/b.part`));
+});
+
+test("tarExtract: GNU tar with owners ignored, the right decompressor", () => {
+  assert.deepEqual(tarExtract("/r/x.tar.zst", "zstd"), ["tar", "-x", "--use-compress-program=zstd", "-f", "/r/x.tar.zst", "--no-same-owner", "--no-overwrite-dir"]);
+  assert.equal(tarExtract("/r/x.tar.gz", "gzip")[2], "--gzip");
+});
+
+test("restart commands: supervisorctl restart (not HUP), systemctl restart, or the user's command in current", () => {
+  const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "" };
+  assert.deepEqual(restartCommand({ ...base, manager: "supervisord" }, "/srv/a/current", {}), ["supervisorctl", "-c", "/etc/supervisor/supervisord.conf", "restart", "gunicorn", "celery"]);
+  assert.deepEqual(restartCommand({ ...base, conf: "", manager: "supervisord" }, "/srv/a/current", {}), ["supervisorctl", "restart", "gunicorn", "celery"]);
+  assert.deepEqual(restartCommand({ ...base, manager: "systemd" }, "/srv/a/current", {}), ["systemctl", "restart", "gunicorn", "celery"]);
+  assert.equal(restartCommand({ ...base, manager: "command" }, "/srv/a/current", {}), undefined);
+  const cmd = restartCommand({ ...base, manager: "command", command: "kill -HUP $(cat app.pid)" }, "/srv/a/current", { SLIPWAY_BUILD_ID: "7" })!;
+  assert.equal(cmd[0], "sh");
+  assert.ok(cmd.includes("kill -HUP $(cat app.pid)") && cmd.includes("/srv/a/current") && cmd.includes("SLIPWAY_BUILD_ID=7"));
+  assert.equal(restartFailed("supervisord", 0, "gunicorn: ERROR (spawn error)"), true);
+  assert.equal(restartFailed("supervisord", 0, "gunicorn: stopped\ngunicorn: started"), false);
+  assert.equal(restartFailed("command", 1, ""), true);
+});
+
