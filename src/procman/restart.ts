@@ -17,8 +17,12 @@ export function restartCommand(restart: TargetConfig["restart"], currentDir: str
   }
 }
 
-/** supervisorctl prints ERROR lines but (in older versions) still exits 0: read its output too. */
+/**
+ * supervisorctl prints ERROR lines but (in older versions) still exits 0, so its output is
+ * read too. "ERROR (not running)" is only the stop half of restarting a stopped program.
+ */
 export function restartFailed(manager: TargetConfig["restart"]["manager"], code: number, output: string): boolean {
   if (code !== 0) return true;
-  return manager === "supervisord" && /\bERROR\b|no such process|spawn error/i.test(output);
+  if (manager !== "supervisord") return false;
+  return output.split("\n").some((line) => /\bERROR\b/.test(line) && !/ERROR \(not running\)/.test(line));
 }

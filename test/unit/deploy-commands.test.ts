@@ -129,6 +129,8 @@ test("restart commands: supervisorctl restart (not HUP), systemctl restart, or t
   assert.ok(cmd.includes("kill -HUP $(cat app.pid)") && cmd.includes("/srv/a/current") && cmd.includes("SLIPWAY_BUILD_ID=7"));
   assert.equal(restartFailed("supervisord", 0, "gunicorn: ERROR (spawn error)"), true);
   assert.equal(restartFailed("supervisord", 0, "gunicorn: stopped\ngunicorn: started"), false);
+  assert.equal(restartFailed("supervisord", 0, "gunicorn: ERROR (not running)\ngunicorn: started"), false);
+  assert.equal(restartFailed("supervisord", 0, "gunicorn: ERROR (no such process)"), true);
   assert.equal(restartFailed("command", 1, ""), true);
 });
 
