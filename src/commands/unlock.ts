@@ -1,14 +1,11 @@
 import { UsageError } from "../errors.js";
-import { describeHolder, parseInfo, releaseLock } from "../deploy/lock.js";
-import { sh } from "../deploy/layout.js";
+import { describeHolder, parseAcquire, peekLock, releaseLock } from "../deploy/lock.js";
 import { withTarget, type TargetOptions } from "./target-context.js";
 
 export interface UnlockResult {
   target: string;
   hosts: { host: string; held_by?: string; released: boolean }[];
 }
-
-const READ_LOCK = `[ -d "$1/.slipway/lock" ] && { echo held; cat "$1/.slipway/lock/info" 2>/dev/null; } || echo free`;
 
 /**
  * Clear a lock left by a deploy that died. Shows who holds it and asks `confirm` first
@@ -18,9 +15,9 @@ export async function unlock(opts: TargetOptions & { confirm: (held: string[]) =
   return withTarget(opts, async ({ config, name, sessions }) => {
     const root = config.app.root;
     const states = await Promise.all(sessions.map(async (s) => {
-      const out = (await s.run("unlock", sh(READ_LOCK, root))).stdout;
-      const held = out.startsWith("held");
-      return { s, held, holder: held ? describeHolder(parseInfo(out.split("\n").slice(1).join("\n").trim())) : undefined };
+      const peek = parseAcquire((await s.run("unlock", peekLock(root))).stdout);
+      const held = peek.state === "held";
+      return { s, held, holder: peek.state === "held" ? describeHolder(peek.holder) : undefined };
     }));
     const held = states.filter((x) => x.held).map((x) => `${x.s.host}: locked by ${x.holder}`);
     if (held.length === 0) return { target: name, hosts: states.map((x) => ({ host: x.s.host, released: false })) };

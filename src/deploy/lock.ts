@@ -45,11 +45,19 @@ export function releaseLock(root: string, token: string): string[] {
   return sh(RELEASE, root, token);
 }
 
+/** Read-only: who holds the lock, if anyone. Used first, so a held lock anywhere changes nothing anywhere. */
+const PEEK = `if [ -d "$1/.slipway/lock" ]; then echo held; cat "$1/.slipway/lock/info" 2>/dev/null || true; else echo free; fi`;
+
+export function peekLock(root: string): string[] {
+  return sh(PEEK, root);
+}
+
+/** Parses both `acquireLock` ("acquired") and `peekLock` ("free", meaning nobody holds it). */
 export type LockOutcome = { state: "acquired" } | { state: "held"; holder?: LockInfo; raw: string };
 
 export function parseAcquire(stdout: string): LockOutcome {
   const [first, ...rest] = stdout.split("\n");
-  if (first?.trim() === "acquired") return { state: "acquired" };
+  if (first?.trim() === "acquired" || first?.trim() === "free") return { state: "acquired" };
   const raw = rest.join("\n").trim();
   return { state: "held", holder: parseInfo(raw), raw };
 }

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import { LockedError } from "../errors.js";
-import { acquireLock, describeHolder, parseAcquire, releaseLock, type LockInfo } from "./lock.js";
+import { acquireLock, describeHolder, parseAcquire, peekLock, releaseLock, type LockInfo } from "./lock.js";
 import type { HostSession } from "./session.js";
 
 export function lockInfo(action: string, target: string, buildId?: string): LockInfo {
@@ -22,6 +22,13 @@ export function lockInfo(action: string, target: string, buildId?: string): Lock
  * else, release the ones just taken and fail with exit 4 naming the holder: nothing changed.
  */
 export async function lockAll(sessions: readonly HostSession[], root: string, info: LockInfo, target: string): Promise<void> {
+  // Look first without writing: a lock held anywhere must leave every host untouched.
+  const peeks = await Promise.all(sessions.map(async (s) => parseAcquire((await s.run("lock", peekLock(root))).stdout)));
+  const heldNow = sessions.flatMap((s, i) => {
+    const p = peeks[i]!;
+    return p.state === "held" ? [`${s.host}: locked by ${describeHolder(p.holder)}`] : [];
+  });
+  if (heldNow.length) throw lockedError(target, heldNow);
   const outcomes = await Promise.allSettled(
     sessions.map((s) => s.step("lock", async () => parseAcquire((await s.run("lock", acquireLock(root, info))).stdout))),
   );
@@ -37,7 +44,11 @@ export async function lockAll(sessions: readonly HostSession[], root: string, in
     .map((s, i) => ({ host: s.host, o: outcomes[i]! }))
     .filter((x) => x.o.status === "fulfilled" && x.o.value.state === "held")
     .map((x) => `${x.host}: locked by ${describeHolder(x.o.status === "fulfilled" && x.o.value.state === "held" ? x.o.value.holder : undefined)}`);
-  throw new LockedError(`target ${target} is locked — nothing was changed\n${held.join("\n")}`,
+  throw lockedError(target, held);
+}
+
+function lockedError(target: string, held: string[]): LockedError {
+  return new LockedError(`target ${target} is locked — nothing was changed\n${held.join("\n")}`,
     `wait for that deploy to finish, or if it died, run \`slipway unlock --target ${target}\``);
 }
 

@@ -1,0 +1,78 @@
+// The example app built for a root under /srv, and a target of N namespace hosts running it under supervisord.
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { readFile, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { startFleet, type FleetOptions, type TestFleet, type TestHost } from "./fleet.js";
+import { copyExampleApp, tmpDir } from "./tmp.js";
+import { ensureWheelhouse } from "./wheelhouse.js";
+import { pythonEnv } from "./env.js";
+import type { Workspace } from "./build-app.js";
+
+export const APP_PORT = 8000;
+
+export interface FleetApp {
+  ws: Workspace;
+  fleet: TestFleet;
+  hosts: TestHost[];
+  health(host: TestHost): Promise<Record<string, unknown>>;
+  /** Read a file under the app root on a host. */
+  read(host: TestHost, rel: string): Promise<string>;
+  /** `readlink <root>/<link>` on a host ("" when missing). */
+  link(host: TestHost, name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A workspace whose app root is /srv/<unique>/hello (the same path on this machine, where the
+ * venv is built, and on every host, each with its own /srv), and a fleet whose hosts run the
+ * app under supervisord from <root>/current, restarted by slipway.
+ */
+export async function fleetApp(count: number, opts: { target?: Record<string, string>; fleet?: FleetOptions } = {}): Promise<FleetApp> {
+  const dir = await tmpDir("slipway-fleet-app");
+  const root = `/srv/slw-${randomBytes(4).toString("hex")}/hello`;
+  const wheelhouse = await ensureWheelhouse();
+  const app = await copyExampleApp("hello", `${dir}/app`, { root, pipArgs: ["--no-index", "--find-links", wheelhouse] });
+  const cache = `${dir}/cache`;
+  const ws: Workspace = { dir, app, root, cache, wheelhouse, env: pythonEnv({ SLIPWAY_CACHE_DIR: cache }) };
+  const program = [
+    "[program:hello]",
+    `command=${root}/current/virtualenv/bin/python -m hello.serve --host 0.0.0.0 --port ${APP_PORT}`,
+    `directory=${root}/current`,
+    "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
+  ].join("\n");
+  const fleet = await startFleet(count, { supervisorPrograms: program, ...opts.fleet });
+  // Each host's supervisord.conf lives in its own dir; give them one path, as a real fleet has.
+  const conf = "/srv/supervisord.conf";
+  await Promise.all(fleet.hosts.map((h) => symlink(h.supervisorConf!, path.join(h.srv, "supervisord.conf"))));
+  const extra = Object.entries(opts.target ?? {}).map(([k, v]) => `${k} = ${v}`).join("\n");
+  const target = `
+[targets.fleet]
+hosts = ${JSON.stringify(fleet.hosts.map((h) => h.dest))}
+${extra}
+ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}" }
+[targets.fleet.restart]
+manager = "supervisord"
+programs = ["hello"]
+conf = "${conf}"
+`;
+  const file = path.join(app, "slipway.toml");
+  await writeFile(file, (await readFile(file, "utf8")) + target);
+  const stopAll = async () => {
+    await fleet.stop();
+    rmSync(path.dirname(root), { recursive: true, force: true });
+  };
+  process.on("exit", () => rmSync(path.dirname(root), { recursive: true, force: true }));
+  return {
+    ws,
+    fleet,
+    hosts: fleet.hosts,
+    async health(h) {
+      const r = await fetch(`http://${h.ip}:${APP_PORT}/health`);
+      return (await r.json()) as Record<string, unknown>;
+    },
+    read: (h, rel) => h.exec(["cat", `${root}/${rel}`]),
+    link: (h, name) => h.exec(["sh", "-c", 'readlink "$1" || true', "sh", `${root}/${name}`]).then((s) => s.trim()),
+    stop: stopAll,
+  };
+}
