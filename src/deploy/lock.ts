@@ -13,12 +13,18 @@ export interface LockInfo {
   pid: number;
 }
 
-/** mkdir is atomic: exactly one deploy creates the lock dir; the others read who did. */
+/**
+ * mkdir is atomic: exactly one deploy creates the lock dir; the others read who did. The
+ * topmost directory the lock had to create is remembered, so releasing the lock of a deploy
+ * that changed nothing leaves the host exactly as it was.
+ */
 const ACQUIRE = `
 set -e
+top=""; d=$1; while [ ! -d "$d" ]; do top=$d; d=$(dirname "$d"); done
 mkdir -p "$1/.slipway"
 if mkdir "$1/.slipway/lock" 2>/dev/null; then
   printf '%s\\n' "$2" > "$1/.slipway/lock/info"
+  printf '%s\\n' "$top" > "$1/.slipway/lock/created"
   echo acquired
 else
   echo held
@@ -33,8 +39,13 @@ export function acquireLock(root: string, info: LockInfo): string[] {
 const RELEASE = `
 if [ ! -d "$1/.slipway/lock" ]; then echo absent; exit 0; fi
 if [ -z "$2" ] || grep -qF -- "$2" "$1/.slipway/lock/info" 2>/dev/null; then
+  top=$(cat "$1/.slipway/lock/created" 2>/dev/null || true)
   rm -rf "$1/.slipway/lock"
-  rmdir "$1/.slipway" "$1" 2>/dev/null || true  # a host the lock found empty is left empty
+  rmdir "$1/.slipway" 2>/dev/null || true
+  if [ -n "$top" ]; then
+    d=$1
+    while rmdir "$d" 2>/dev/null && [ "$d" != "$top" ]; do d=$(dirname "$d"); done
+  fi
   echo released
 else
   echo not-ours
