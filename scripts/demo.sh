@@ -1,37 +1,59 @@
 #!/usr/bin/env bash
-# The main job on a local default: build the example app into one artifact, verify it, then
-# unpack it the way a host does and show it serving its build id.
+# The main job on a local default: build the example app, deploy it on this machine (local
+# transport, run by supervisord), show it serving its build id; then a code change is built
+# and deployed (only the code layer moves), and a rollback brings the first build back.
 set -euo pipefail
-cd "$(dirname "$0")/../examples/hello"
-slipway() { node ../../dist/cli.js "$@"; }
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+slipway() { node "$repo/dist/cli.js" "$@"; }
+root=/srv/hello
+port=8000
 
-root=$(sed -n 's/^root *= *"\(.*\)".*/\1/p' slipway.toml)
 if ! mkdir -p "$root" 2>/dev/null || [ ! -w "$root" ]; then
   echo "the example builds its venv at $root: run  sudo mkdir -p $root && sudo chown $(id -un) $root" >&2
   exit 2
 fi
+command -v supervisord >/dev/null || { echo "supervisord is needed for the demo: bash scripts/setup.sh installs it" >&2; exit 2; }
 
-build_id="demo-$(date -u +%Y%m%dT%H%M%SZ)"
-echo "== slipway build --build-id $build_id"
-slipway build --build-id "$build_id"
-artifact="dist/hello-$build_id.tar"
-echo; echo "== slipway inspect --verify $artifact"
-slipway inspect "$artifact" --verify
+# Work on a copy, so the demo's code change never touches the repository.
+work=$(mktemp -d /tmp/slipway-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$repo/examples/hello" "$work/hello"
+rm -rf "$work/hello/dist"
+cd "$work/hello"
 
-echo; echo "== unpack as a host would, into $root/releases/$build_id, and serve it"
-release="$root/releases/$build_id"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true' EXIT
-tar -xf "$artifact" -C "$tmp"
-key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["env"]["key"])' "$tmp/slipway.json")
-mkdir -p "$release" "$root/shared/data"
-tar -xf "$tmp/code.tar.zst" -C "$release"
-cp "$tmp/slipway.json" "$release/slipway.json"
-ln -sfn "$root/virtualenvs/$key" "$release/virtualenv"
-ln -sfn "$root/shared/data" "$release/data"
-port=${PORT:-8000}
-(cd "$release" && exec ./virtualenv/bin/python -m hello.serve --port "$port" 2>/dev/null) &
-server=$!
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
-echo "GET http://127.0.0.1:$port/health →"
-curl -fsS "http://127.0.0.1:$port/health"; echo
+mkdir -p "$root/supervisor"
+cp deploy/supervisord.conf "$root/supervisor/supervisord.conf"
+if ! supervisorctl -c "$root/supervisor/supervisord.conf" pid >/dev/null 2>&1; then
+  supervisord -c "$root/supervisor/supervisord.conf"
+fi
+health() {
+  for _ in $(seq 50); do
+    if out=$(curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null) && [[ "$out" == *"\"$1\""* ]]; then echo "$out"; return 0; fi
+    sleep 0.1
+  done
+  echo "http://127.0.0.1:$port/health did not report build $1" >&2; return 1
+}
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+first="demo-$stamp-1"; second="demo-$stamp-2"
+
+echo "== slipway build --build-id $first"
+slipway build --build-id "$first"
+echo; echo "== slipway deploy dist/hello-$first.tar --target local"
+slipway deploy "dist/hello-$first.tar" --target local
+echo "GET http://127.0.0.1:$port/health → $(health "$first")"
+
+echo; echo "== a code change, then build and deploy it (the venv is reused: only the code layer moves)"
+sed -i 's/"status": "ok",/"status": "ok", "greeting": "hello again",/' hello/app.py
+slipway build --build-id "$second"
+slipway deploy "dist/hello-$second.tar" --target local
+echo "GET http://127.0.0.1:$port/health → $(health "$second")"
+
+echo; echo "== slipway rollback --target local"
+slipway rollback --target local
+echo "GET http://127.0.0.1:$port/health → $(health "$first")"
+
+echo; echo "== slipway releases --target local"
+slipway releases --target local
+echo
+echo "The app keeps running under supervisord; stop it with: supervisorctl -c $root/supervisor/supervisord.conf shutdown"

@@ -1,0 +1,821 @@
+// Deploy benchmark: slipway (through the built CLI, `deploy … --json`) against the classic
+// per-host flow (upload a source tarball, python -m venv + pip install on the host, switch a
+// symlink, restart), on namespace fleets made by test/support/fleet-app.ts.
+//
+//   cd /work/main && npm run build && npx tsx bench/deploy.ts      (needs root)
+//
+// Fleet A (3 hosts, the whole target):
+//   (a) code-only deploy: build after a one-line change to hello/app.py (same venv key), onto
+//       hosts that run the previous build; BENCH_DEPLOY_REPS runs (default 3), median reported;
+//       plus one extra run through an `ssh` shim that logs every ssh invocation (round trips);
+//   (b) deploy with a new venv (slipfix==1.1.0 added to requirements.txt: new key);
+//   (c) `slipway rollback --target fleet`;
+//   and the classic flow, host after host (a for-loop script), over ssh with the fleet's key:
+//   for the same code-only change, for the new requirement, and a rollback (symlink + restart).
+// Fleet B (12 hosts): code-only deploys with --batch 25% to 3 of them (--hosts) and to all 12,
+//   BENCH_SCALE_REPS times each (default 2), alternating.
+//
+// Prints seconds per case, bytes per host (slipway's result bytes_sent and the host's rx_bytes
+// delta), per-step host timings, ssh round trips, ratios and PASS/FAIL against the targets;
+// writes the figures to bench/results/deploy-<timestamp>.json; exits 0 either way (1 only if
+// the bench itself broke).
+import { spawn } from "node:child_process";
+import { createReadStream, existsSync } from "node:fs";
+import { appendFile, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PYTHON, pythonEnv } from "../test/support/env.js";
+import { fleetApp, APP_PORT, type FleetApp } from "../test/support/fleet-app.js";
+import type { TestHost } from "../test/support/fleet.js";
+import { tmpDir } from "../test/support/tmp.js";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = join(REPO, "dist", "cli.js");
+const RESULTS_DIR = join(REPO, "bench", "results");
+const A_REPS = Math.max(1, Number(process.env["BENCH_DEPLOY_REPS"] ?? 3) || 3);
+const SCALE_REPS = Math.max(1, Number(process.env["BENCH_SCALE_REPS"] ?? 2) || 2);
+const FLEET_A = 3;
+const FLEET_B = 12;
+const TARGETS = { codeOnlySpeedupPerHost: 20, codeBytesSlack: 0.05, hostOverheadMs: 300, scale12over3: 2 };
+
+/** Where the classic flow lives on each host (its own /srv), and its supervisord program. */
+const CLASSIC = "/srv/classic";
+const CLASSIC_PORT = APP_PORT + 1;
+const CLASSIC_PROGRAM = [
+  "",
+  "[program:classic]",
+  `command=${CLASSIC}/current/venv/bin/python -m hello.serve --host 0.0.0.0 --port ${CLASSIC_PORT}`,
+  `directory=${CLASSIC}/current`,
+  "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
+  "",
+].join("\n");
+/** The same path fleetApp gives every host's supervisord.conf (a symlink under the host's /srv). */
+const SUPERVISOR_CONF = "/srv/supervisord.conf";
+
+// --- processes -----------------------------------------------------------------------------
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+  /** stdout lines with their arrival time (ms since spawn). */
+  lines: { t: number; line: string }[];
+}
+
+function runProcess(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdinFile?: string } = {}): Promise<Ran> {
+  return new Promise((resolveRun, reject) => {
+    const t0 = performance.now();
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd ?? "/",
+      env: opts.env ?? process.env,
+      stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let partial = "";
+    const lines: Ran["lines"] = [];
+    child.stdout!.on("data", (c: Buffer) => {
+      const t = performance.now() - t0;
+      const text = c.toString();
+      stdout += text;
+      partial += text;
+      let i: number;
+      while ((i = partial.indexOf("\n")) >= 0) {
+        lines.push({ t, line: partial.slice(0, i) });
+        partial = partial.slice(i + 1);
+      }
+    });
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    if (opts.stdinFile && child.stdin) {
+      child.stdin.on("error", () => {});
+      createReadStream(opts.stdinFile).on("error", reject).pipe(child.stdin);
+    }
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (partial) lines.push({ t: performance.now() - t0, line: partial });
+      resolveRun({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000, lines });
+    });
+  });
+}
+
+async function must(argv: string[], opts: Parameters<typeof runProcess>[1] = {}): Promise<Ran> {
+  const r = await runProcess(argv, opts);
+  if (r.code !== 0) throw new Error(`${argv.slice(0, 3).join(" ")}… failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-1500)}`);
+  return r;
+}
+
+// --- slipway through the CLI ---------------------------------------------------------------
+
+type Json = Record<string, any>;
+
+interface CliRun {
+  code: number | null;
+  seconds: number;
+  /** Every --json line, with `t`: ms since the CLI was spawned when the line arrived. */
+  events: (Json & { t: number })[];
+  result: Json;
+  stderr: string;
+}
+
+async function cli(f: FleetApp, args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
+  const r = await runProcess([process.execPath, CLI, ...args, "--json"], { cwd: f.ws.app, env: { ...f.ws.env, ...extraEnv } });
+  const events: CliRun["events"] = [];
+  for (const { t, line } of r.lines) {
+    if (!line.trim()) continue;
+    try {
+      events.push({ ...(JSON.parse(line) as Json), t });
+    } catch {
+      throw new Error(`slipway ${args[0]}: stdout line is not JSON: ${line.slice(0, 300)}`);
+    }
+  }
+  const result = events.findLast((e) => e["type"] === "result");
+  if (r.code !== 0 || !result?.["ok"]) {
+    const why = result?.["error"] ? JSON.stringify(result["error"]) : r.stderr.trim().slice(-2000) || `exit ${r.code}`;
+    throw new Error(`slipway ${args.join(" ")} failed (exit ${r.code}): ${why}`);
+  }
+  return { code: r.code, seconds: r.seconds, events, result, stderr: r.stderr };
+}
+
+interface Built {
+  build_id: string;
+  artifact: string;
+  seconds: number;
+  venv_key: string;
+  venv_cache: string;
+  code_layer_bytes: number;
+  venv_layer_bytes: number;
+}
+
+async function slipwayBuild(f: FleetApp, buildId: string): Promise<Built> {
+  const r = await cli(f, ["build", "--build-id", buildId]);
+  const res = r.result;
+  return {
+    build_id: String(res["build_id"]),
+    artifact: String(res["artifact"]),
+    seconds: r.seconds,
+    venv_key: String(res["venv"]?.["key"]),
+    venv_cache: String(res["venv"]?.["cache"]),
+    code_layer_bytes: Number(res["layers"]?.["code"]?.["size"]),
+    venv_layer_bytes: Number(res["layers"]?.["venv"]?.["size"]),
+  };
+}
+
+interface HostFigures {
+  host: string; // h1
+  dest: string;
+  /** slipway's result bytes_sent (deploy only). */
+  bytes_sent?: number;
+  /** rx_bytes delta on the host's interface over the whole command. */
+  rx_bytes: number;
+  /** ms per host step, summed, from the "host … done" events. */
+  steps_ms: Record<string, number>;
+  /** Sum of the step durations except restart. */
+  overhead_ms: number;
+  /** First "start" to last "done" of this host's events (arrival times). */
+  span_ms: number;
+}
+
+interface CommandFigures {
+  label: string;
+  command: string;
+  build_id?: string;
+  seconds: number;
+  hosts: HostFigures[];
+  timings_ms?: Record<string, number>;
+  plan?: Json;
+}
+
+const rxAll = (hosts: TestHost[]) => Promise.all(hosts.map((h) => h.rxBytes()));
+
+function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
+  const mine = run.events.filter((e) => e["type"] === "host" && e["host"] === h.dest);
+  const steps: Record<string, number> = {};
+  for (const e of mine) {
+    if (e["status"] === "done" || e["status"] === "failed") steps[e["step"]] = (steps[e["step"]] ?? 0) + Number(e["ms"]);
+  }
+  const starts = mine.filter((e) => e["status"] === "start").map((e) => e.t);
+  const ends = mine.filter((e) => e["status"] !== "start").map((e) => e.t);
+  const overhead = Object.entries(steps).filter(([k]) => k !== "restart").reduce((a, [, v]) => a + v, 0);
+  const outcome = (run.result["hosts"] as Json[] | undefined)?.find((x) => x["host"] === h.dest);
+  return {
+    host: h.name,
+    dest: h.dest,
+    bytes_sent: outcome ? Number(outcome["bytes_sent"]) : undefined,
+    rx_bytes: rx,
+    steps_ms: steps,
+    overhead_ms: overhead,
+    span_ms: starts.length && ends.length ? Math.round(Math.max(...ends) - Math.min(...starts)) : 0,
+  };
+}
+
+/** Run a deploy or rollback through the CLI on `hosts` (all of the target unless `--hosts` is in args), with rx deltas. */
+async function slipwayCommand(f: FleetApp, label: string, args: string[], hosts: TestHost[], extraEnv: Record<string, string> = {}): Promise<{ fig: CommandFigures; run: CliRun }> {
+  const rx0 = await rxAll(hosts);
+  const run = await cli(f, args, extraEnv);
+  const rx1 = await rxAll(hosts);
+  const res = run.result;
+  if (Array.isArray(res["hosts"])) {
+    const bad = (res["hosts"] as Json[]).filter((x) => x["result"] !== "ok");
+    if (bad.length) throw new Error(`${label}: hosts not ok: ${JSON.stringify(bad)}`);
+  }
+  const fig: CommandFigures = {
+    label,
+    command: `slipway ${args.join(" ")}`,
+    build_id: res["build_id"] as string | undefined,
+    seconds: run.seconds,
+    hosts: hosts.map((h, i) => hostFigures(run, h, rx1[i]! - rx0[i]!)),
+    timings_ms: res["timings_ms"] as Record<string, number> | undefined,
+    plan: res["plan"] as Json | undefined,
+  };
+  return { fig, run };
+}
+
+async function waitHealthy(url: string, want?: string, timeoutMs = 10_000): Promise<Json> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) {
+        const body = (await r.json()) as Json;
+        if (want === undefined || body["build_id"] === want) return body;
+        last = `build_id ${String(body["build_id"])}`;
+      } else last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${url}: not healthy${want ? ` with build ${want}` : ""} after ${timeoutMs} ms (${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const expectBuild = (hosts: TestHost[], id: string) =>
+  Promise.all(hosts.map((h) => waitHealthy(`http://${h.ip}:${APP_PORT}/health`, id)));
+
+let codeChanges = 0;
+async function codeChange(f: FleetApp, tag: string): Promise<void> {
+  await appendFile(join(f.ws.app, "hello", "app.py"), `# bench code change ${++codeChanges} ${tag}\n`);
+}
+
+// --- ssh round trips: a shim in front of ssh ------------------------------------------------
+
+const SSH_SHIM = `#!/bin/bash
+# bench/deploy.ts: log each ssh invocation (start, end, exit, destination, remote command), then run ssh.
+t0=$EPOCHREALTIME
+dest=""; ctl=""; prev=""
+for a in "$@"; do
+  if [ "$prev" = "--" ] && [ -z "$dest" ]; then dest=$a; fi
+  [ "$a" = "-O" ] && ctl=control
+  prev=$a
+done
+/usr/bin/ssh "$@"; rc=$?
+last=\${!#}; last=\${last//$'\\n'/ }; last=\${last//$'\\t'/ }
+printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$t0" "$EPOCHREALTIME" "$rc" "\${ctl:-run}" "$dest" "\${last:0:400}" >> "$SLW_BENCH_SSH_LOG"
+exit $rc
+`;
+
+/** What a remote command is, from the host script it runs (src/deploy/*.ts). */
+function classifyRemote(cmd: string): string {
+  const rules: [RegExp, string][] = [
+    [/then echo held; cat/, "lock: peek"],
+    [/mkdir "\$1\/\.slipway\/lock" 2>/, "lock: acquire"],
+    [/slipway-probe/, "preflight"],
+    [/releases\/\.tmp-\*/, "clean"],
+    [/part="\$1\.part"/, "send"],
+    [/root=\$1 build=\$2 key=\$3/, "unpack: release"],
+    [/root=\$1 key=\$2 file=\$3/, "unpack: venv"],
+    [/dir=\$1 cmd=\$2/, "user command (migrate/hooks)"],
+    [/old=\$\(readlink current/, "switch"],
+    [/supervisorctl|systemctl/, "restart"],
+    [/for r in releases\/\*\//, "prune: list"],
+    [/r:\*\) rm -rf/, "prune: remove"],
+    [/>> "\$1"/, "record"],
+    [/grep -qF -- "\$2"/, "unlock"],
+  ];
+  for (const [re, name] of rules) if (re.test(cmd)) return name;
+  return `other: ${cmd.slice(0, 60)}`;
+}
+
+interface SshCall {
+  start: number;
+  end: number;
+  ms: number;
+  rc: number;
+  kind: string;
+  dest: string;
+  what: string;
+}
+
+async function readShimLog(file: string): Promise<SshCall[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text.split("\n").filter(Boolean).map((l) => {
+    const [s, e, rc, kind, dest, cmd] = l.split("\t");
+    const start = Number(s) * 1000;
+    const end = Number(e) * 1000;
+    return { start, end, ms: Math.round(end - start), rc: Number(rc), kind: kind!, dest: dest!, what: kind === "control" ? "close (ssh -O exit)" : classifyRemote(cmd ?? "") };
+  });
+}
+
+// --- the classic flow ----------------------------------------------------------------------
+
+function sshArgv(f: FleetApp, h: TestHost, command: string): string[] {
+  return ["ssh", ...f.fleet.sshArgs(), h.dest, command];
+}
+
+async function ssh(f: FleetApp, h: TestHost, command: string, stdinFile?: string): Promise<Ran> {
+  return must(sshArgv(f, h, command), { env: pythonEnv(), stdinFile });
+}
+
+/** tar czf of the app dir, as a classic script packages a checkout (no build output). */
+async function sourceTarball(f: FleetApp, out: string): Promise<{ bytes: number; seconds: number }> {
+  const r = await must([
+    "tar", "czf", out,
+    "--exclude=./dist", "--exclude=./.slipway", "--exclude=./data", "--exclude=__pycache__", "--exclude=*.egg-info", "--exclude=./vendor/*/build",
+    "-C", f.ws.app, ".",
+  ]);
+  return { bytes: (await stat(out)).size, seconds: r.seconds };
+}
+
+/** Untimed: the wheelhouse on every host, and a supervisord program for the classic release. */
+async function classicSetup(f: FleetApp, hosts: TestHost[], work: string): Promise<void> {
+  const wh = join(work, "wheelhouse.tar");
+  await must(["tar", "cf", wh, "-C", f.ws.wheelhouse, "."]);
+  await Promise.all(hosts.map(async (h) => {
+    await ssh(f, h, `mkdir -p ${CLASSIC}/wheelhouse ${CLASSIC}/releases ${CLASSIC}/incoming && tar xf - -C ${CLASSIC}/wheelhouse`, wh);
+    await appendFile(h.supervisorConf!, CLASSIC_PROGRAM);
+    await h.supervisorctl(["reread"]);
+    await h.supervisorctl(["update"]);
+  }));
+}
+
+const CLASSIC_STEPS = ["upload", "unpack", "venv", "pip", "switch", "restart"] as const;
+
+interface ClassicHost {
+  host: string;
+  seconds: number;
+  steps_ms: Record<string, number>;
+  rx_bytes: number;
+}
+
+/** One host, one release: each step is its own ssh command, as in a deploy.sh loop. */
+async function classicDeployHost(f: FleetApp, h: TestHost, tarball: string, rel: string): Promise<ClassicHost> {
+  const R = `${CLASSIC}/releases/${rel}`;
+  const cmds: Record<(typeof CLASSIC_STEPS)[number], string> = {
+    upload: `cat > ${CLASSIC}/incoming/${rel}.tgz`,
+    unpack: `mkdir -p ${R} && tar xzf ${CLASSIC}/incoming/${rel}.tgz -C ${R} && rm -f ${CLASSIC}/incoming/${rel}.tgz`,
+    venv: `/usr/bin/python3 -m venv ${R}/venv`,
+    pip: `cd ${R} && PIP_CONFIG_FILE=/dev/null ${R}/venv/bin/pip install --no-index --find-links ${CLASSIC}/wheelhouse -r requirements.txt`,
+    switch: `cd ${CLASSIC} && old=$(readlink current || true) && { [ -z "$old" ] || ln -sfn "$old" previous; } && ln -sfn releases/${rel} current.tmp && mv -Tf current.tmp current`,
+    restart: `supervisorctl -c ${SUPERVISOR_CONF} restart classic`,
+  };
+  const rx0 = await h.rxBytes();
+  const t0 = performance.now();
+  const steps: Record<string, number> = {};
+  for (const step of CLASSIC_STEPS) {
+    const r = await ssh(f, h, cmds[step], step === "upload" ? tarball : undefined);
+    if (step === "restart" && !/started/.test(r.stdout)) throw new Error(`classic restart on ${h.name}: ${r.stdout}${r.stderr}`);
+    steps[step] = Math.round(r.seconds * 1000);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const rx = (await h.rxBytes()) - rx0;
+  await waitHealthy(`http://${h.ip}:${CLASSIC_PORT}/health`);
+  return { host: h.name, seconds, steps_ms: steps, rx_bytes: rx };
+}
+
+async function classicRollbackHost(f: FleetApp, h: TestHost): Promise<ClassicHost> {
+  const rx0 = await h.rxBytes();
+  const cmd = `cd ${CLASSIC} && prev=$(readlink previous) && cur=$(readlink current) && ln -sfn "$prev" current.tmp && mv -Tf current.tmp current && ln -sfn "$cur" previous && supervisorctl -c ${SUPERVISOR_CONF} restart classic`;
+  const r = await ssh(f, h, cmd);
+  const rx = (await h.rxBytes()) - rx0;
+  await waitHealthy(`http://${h.ip}:${CLASSIC_PORT}/health`);
+  return { host: h.name, seconds: r.seconds, steps_ms: { "switch+restart": Math.round(r.seconds * 1000) }, rx_bytes: rx };
+}
+
+interface ClassicRun {
+  label: string;
+  /** The loop's wall time (hosts one after another). */
+  total_s: number;
+  hosts: ClassicHost[];
+  tarball_bytes?: number;
+  tarball_s?: number;
+}
+
+async function classicLoop(label: string, hosts: TestHost[], one: (h: TestHost) => Promise<ClassicHost>): Promise<ClassicRun> {
+  const t0 = performance.now();
+  const out: ClassicHost[] = [];
+  for (const h of hosts) out.push(await one(h));
+  return { label, total_s: (performance.now() - t0) / 1000, hosts: out };
+}
+
+// --- statistics and output -----------------------------------------------------------------
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : NaN);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+/** The run whose wall time is the median (the lower middle one for an even count). */
+function medianRun<T extends { seconds: number }>(runs: T[]): T {
+  const s = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return s[(s.length - 1) >> 1]!;
+}
+const S = (s: number) => `${s.toFixed(3)} s`;
+const X = (r: number) => `${r.toFixed(1)}x`;
+const KB = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+const B = (b: number | undefined) => (b === undefined ? "-" : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : KB(b));
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
+  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
+function log(msg: string): void {
+  console.log(msg);
+}
+
+async function gitCommit(): Promise<string | null> {
+  const r = await runProcess(["git", "rev-parse", "--short", "HEAD"], { cwd: REPO }).catch(() => undefined);
+  if (!r || r.code !== 0) return null;
+  const dirty = await runProcess(["git", "status", "--porcelain"], { cwd: REPO });
+  return r.stdout.trim() + (dirty.stdout.trim() ? "-dirty" : "");
+}
+
+// --- fleet A: (a) (b) (c) against the classic flow -----------------------------------------
+
+interface FleetAFigures {
+  hosts: string[];
+  b1: Built;
+  first_deploy: CommandFigures;
+  code_only: { builds: Built[]; runs: CommandFigures[]; median: CommandFigures };
+  round_trips: { build: Built; run: CommandFigures; calls: SshCall[]; per_host: Record<string, { calls: number; ms: number; by_kind: Record<string, { n: number; ms: number }> }>; wall_ms: number };
+  new_venv: { build: Built; run: CommandFigures };
+  rollback: { run: CommandFigures; to: string };
+  classic: { first: ClassicRun; code_only: ClassicRun; new_venv: ClassicRun; rollback: ClassicRun };
+}
+
+async function fleetA(work: string): Promise<FleetAFigures> {
+  log(`\n[fleet A] starting ${FLEET_A} hosts (fleetApp)`);
+  const f = await fleetApp(FLEET_A);
+  try {
+    const hosts = f.hosts;
+    log(`  hosts ${hosts.map((h) => `${h.name}=${h.ip}`).join(" ")}, root ${f.ws.root}`);
+
+    const b1 = await slipwayBuild(f, "b1");
+    log(`[A] build b1: ${S(b1.seconds)} (venv ${b1.venv_cache}, key ${b1.venv_key}); code layer ${B(b1.code_layer_bytes)}, venv layer ${B(b1.venv_layer_bytes)}`);
+    const first = (await slipwayCommand(f, "first deploy (b1, venv sent)", ["deploy", b1.artifact, "--target", "fleet"], hosts)).fig;
+    await expectBuild(hosts, "b1");
+    log(`[A] slipway deploy b1 (first, with venv): ${S(first.seconds)}; rx ${first.hosts.map((h) => B(h.rx_bytes)).join(" / ")}`);
+
+    // Classic: wheelhouse and program on the hosts, and a first release on each (untimed setup, hosts in parallel).
+    await classicSetup(f, hosts, work);
+    const tar0 = join(work, "classic-0.tgz");
+    const t0 = await sourceTarball(f, tar0);
+    const cFirst: ClassicRun = { label: "classic first release (setup, hosts in parallel)", total_s: 0, hosts: [], tarball_bytes: t0.bytes, tarball_s: t0.seconds };
+    {
+      const tt = performance.now();
+      cFirst.hosts = await Promise.all(hosts.map((h) => classicDeployHost(f, h, tar0, "c0")));
+      cFirst.total_s = (performance.now() - tt) / 1000;
+    }
+    log(`[A] classic first release c0 (setup, parallel): ${S(cFirst.total_s)}; tarball ${B(t0.bytes)}`);
+
+    // (a) code-only deploys.
+    const builds: Built[] = [];
+    const runs: CommandFigures[] = [];
+    for (let i = 1; i <= A_REPS; i++) {
+      await codeChange(f, `a${i}`);
+      const b = await slipwayBuild(f, `a${i}`);
+      if (b.venv_key !== b1.venv_key) throw new Error(`code-only build a${i} changed the venv key (${b1.venv_key} → ${b.venv_key})`);
+      const { fig } = await slipwayCommand(f, `code-only a${i}`, ["deploy", b.artifact, "--target", "fleet"], hosts);
+      await expectBuild(hosts, b.build_id);
+      builds.push(b);
+      runs.push(fig);
+      log(`[A] (a) code-only deploy ${b.build_id}: ${S(fig.seconds)}; bytes_sent ${fig.hosts.map((h) => h.bytes_sent).join("/")} (code layer ${b.code_layer_bytes}); rx ${fig.hosts.map((h) => h.rx_bytes).join("/")}; host overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}`);
+    }
+    const aMedian = medianRun(runs);
+
+    // The classic flow for the same code change, host after host.
+    const tar1 = join(work, "classic-1.tgz");
+    const t1 = await sourceTarball(f, tar1);
+    const cCode = await classicLoop("classic, code-only change", hosts, (h) => classicDeployHost(f, h, tar1, "c1"));
+    cCode.tarball_bytes = t1.bytes;
+    cCode.tarball_s = t1.seconds;
+    log(`[A] classic code-only (c1), host after host: ${S(cCode.total_s)}; per host ${cCode.hosts.map((h) => S(h.seconds)).join(" / ")}`);
+
+    // One more code-only deploy through an ssh shim, to count and time every ssh invocation.
+    const shimDir = join(work, "ssh-shim");
+    await mkdir(shimDir, { recursive: true });
+    await writeFile(join(shimDir, "ssh"), SSH_SHIM);
+    await chmod(join(shimDir, "ssh"), 0o755);
+    const shimLog = join(work, "ssh-calls.tsv");
+    await codeChange(f, "rt");
+    const bRt = await slipwayBuild(f, "rt1");
+    const rt = await slipwayCommand(f, "code-only through the ssh shim", ["deploy", bRt.artifact, "--target", "fleet"], hosts, {
+      PATH: `${shimDir}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
+      SLW_BENCH_SSH_LOG: shimLog,
+    });
+    await expectBuild(hosts, "rt1");
+    const calls = await readShimLog(shimLog);
+    const perHost: FleetAFigures["round_trips"]["per_host"] = {};
+    for (const h of hosts) {
+      const mine = calls.filter((c) => c.dest === h.ip || c.dest === h.dest);
+      const byKind: Record<string, { n: number; ms: number }> = {};
+      for (const c of mine) {
+        const k = (byKind[c.what] ??= { n: 0, ms: 0 });
+        k.n++;
+        k.ms += c.ms;
+      }
+      perHost[h.name] = { calls: mine.filter((c) => c.kind === "run").length, ms: sum(mine.filter((c) => c.kind === "run").map((c) => c.ms)), by_kind: byKind };
+    }
+    log(`[A] code-only through the ssh shim (rt1): ${S(rt.fig.seconds)}; ssh invocations per host ${Object.entries(perHost).map(([h, p]) => `${h}=${p.calls}`).join(" ")}`);
+
+    // (b) new venv key.
+    await appendFile(join(f.ws.app, "requirements.txt"), "\nslipfix==1.1.0\n");
+    const bv = await slipwayBuild(f, "v2");
+    if (bv.venv_key === b1.venv_key) throw new Error("adding slipfix did not change the venv key");
+    log(`[A] build v2 (new venv): ${S(bv.seconds)} (venv ${bv.venv_cache}, key ${bv.venv_key}); venv layer ${B(bv.venv_layer_bytes)}`);
+    const nv = (await slipwayCommand(f, "new venv (v2)", ["deploy", bv.artifact, "--target", "fleet"], hosts)).fig;
+    await expectBuild(hosts, "v2");
+    for (const h of hosts) {
+      await h.exec([`${f.ws.root}/current/virtualenv/bin/python`, "-c", "import slipfix, fastcount"]);
+    }
+    log(`[A] (b) new-venv deploy v2: ${S(nv.seconds)}; bytes_sent ${nv.hosts.map((h) => h.bytes_sent).join("/")}; rx ${nv.hosts.map((h) => h.rx_bytes).join("/")}`);
+    const tar2 = join(work, "classic-2.tgz");
+    const t2 = await sourceTarball(f, tar2);
+    const cVenv = await classicLoop("classic, new requirement", hosts, (h) => classicDeployHost(f, h, tar2, "c2"));
+    cVenv.tarball_bytes = t2.bytes;
+    cVenv.tarball_s = t2.seconds;
+    for (const h of hosts) await h.exec([`${CLASSIC}/current/venv/bin/python`, "-c", "import slipfix, fastcount"]);
+    log(`[A] classic new requirement (c2), host after host: ${S(cVenv.total_s)}; per host ${cVenv.hosts.map((h) => S(h.seconds)).join(" / ")}`);
+
+    // (c) rollback.
+    const rb = (await slipwayCommand(f, "rollback", ["rollback", "--target", "fleet"], hosts)).fig;
+    const back = bRt.build_id;
+    await expectBuild(hosts, back);
+    log(`[A] (c) rollback → ${back}: ${S(rb.seconds)}; rx ${rb.hosts.map((h) => h.rx_bytes).join("/")}`);
+    const cRb = await classicLoop("classic rollback (symlink + restart, one ssh per host)", hosts, (h) => classicRollbackHost(f, h));
+    for (const h of hosts) {
+      const cur = (await h.exec(["readlink", `${CLASSIC}/current`])).trim();
+      if (cur !== "releases/c1") throw new Error(`classic rollback on ${h.name}: current is ${cur}`);
+    }
+    log(`[A] classic rollback, host after host: ${S(cRb.total_s)}; per host ${cRb.hosts.map((h) => S(h.seconds)).join(" / ")}`);
+
+    return {
+      hosts: hosts.map((h) => `${h.name}=${h.dest}`),
+      b1,
+      first_deploy: first,
+      code_only: { builds, runs, median: aMedian },
+      round_trips: { build: bRt, run: rt.fig, calls, per_host: perHost, wall_ms: Math.round(rt.fig.seconds * 1000) },
+      new_venv: { build: bv, run: nv },
+      rollback: { run: rb, to: back },
+      classic: { first: cFirst, code_only: cCode, new_venv: cVenv, rollback: cRb },
+    };
+  } finally {
+    await f.stop();
+    log(`[fleet A] stopped`);
+  }
+}
+
+// --- fleet B: 3 vs 12 hosts, --batch 25% ---------------------------------------------------
+
+interface FleetBFigures {
+  b1: Built;
+  first_deploy: CommandFigures;
+  three: CommandFigures[];
+  twelve: CommandFigures[];
+  three_median_s: number;
+  twelve_median_s: number;
+}
+
+async function fleetB(): Promise<FleetBFigures> {
+  log(`\n[fleet B] starting ${FLEET_B} hosts (fleetApp)`);
+  const f = await fleetApp(FLEET_B);
+  try {
+    const hosts = f.hosts;
+    const three = hosts.slice(0, 3);
+    const b1 = await slipwayBuild(f, "b1");
+    log(`[B] build b1: ${S(b1.seconds)} (venv ${b1.venv_cache})`);
+    const first = (await slipwayCommand(f, "first deploy to 12 (b1, venv sent)", ["deploy", b1.artifact, "--target", "fleet", "--batch", "25%"], hosts)).fig;
+    await expectBuild(hosts, "b1");
+    log(`[B] slipway deploy b1 to ${FLEET_B} hosts (first, with venv, batch 25%): ${S(first.seconds)}`);
+    const r3: CommandFigures[] = [];
+    const r12: CommandFigures[] = [];
+    for (let i = 1; i <= SCALE_REPS; i++) {
+      await codeChange(f, `s3-${i}`);
+      const b3 = await slipwayBuild(f, `s3-${i}`);
+      const d3 = (await slipwayCommand(f, `code-only to 3 (batch 25%) #${i}`, ["deploy", b3.artifact, "--target", "fleet", "--hosts", three.map((h) => h.dest).join(","), "--batch", "25%"], three)).fig;
+      await expectBuild(three, b3.build_id);
+      r3.push(d3);
+      log(`[B] code-only ${b3.build_id} to 3 hosts, batch 25% (${(d3.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"} batches): ${S(d3.seconds)}`);
+      await codeChange(f, `s12-${i}`);
+      const b12 = await slipwayBuild(f, `s12-${i}`);
+      const d12 = (await slipwayCommand(f, `code-only to 12 (batch 25%) #${i}`, ["deploy", b12.artifact, "--target", "fleet", "--batch", "25%"], hosts)).fig;
+      await expectBuild(hosts, b12.build_id);
+      r12.push(d12);
+      log(`[B] code-only ${b12.build_id} to 12 hosts, batch 25% (${(d12.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"} batches): ${S(d12.seconds)}`);
+    }
+    return {
+      b1,
+      first_deploy: first,
+      three: r3,
+      twelve: r12,
+      three_median_s: median(r3.map((r) => r.seconds)),
+      twelve_median_s: median(r12.map((r) => r.seconds)),
+    };
+  } finally {
+    await f.stop();
+    log(`[fleet B] stopped`);
+  }
+}
+
+// --- main ----------------------------------------------------------------------------------
+
+const STEP_ORDER = ["lock", "preflight", "clean", "send", "unpack", "migrate", "hooks", "switch", "restart", "after-hooks", "record", "prune", "list", "unlock"];
+
+function stepTable(fig: CommandFigures): string {
+  const names = STEP_ORDER.filter((s) => fig.hosts.some((h) => h.steps_ms[s] !== undefined));
+  return table([
+    ["host", ...names, "sum excl. restart", "span", "wall"],
+    ...fig.hosts.map((h) => [h.host, ...names.map((s) => (h.steps_ms[s] === undefined ? "-" : String(h.steps_ms[s]))), String(h.overhead_ms), String(h.span_ms), String(Math.round(fig.seconds * 1000))]),
+  ]);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} does not exist: run \`npm run build\` first`);
+  if (process.getuid?.() !== 0) throw new Error("the deploy bench needs root (network and mount namespaces for the fleet)");
+  const started = new Date();
+  const t0 = performance.now();
+  const work = await tmpDir("slipway-bench-deploy");
+  log(`slipway deploy benchmark — ${os.cpus().length} cores, node ${process.version}, ${PYTHON}; ${A_REPS} code-only runs, ${SCALE_REPS} scale runs per size`);
+  log(`temp dir ${work}`);
+
+  const A = await fleetA(work);
+  const Bf = await fleetB();
+
+  // ---- figures ----
+  const a = A.code_only.median;
+  const perHostA = A.hosts.map((_, i) => {
+    const sw = a.hosts[i]!;
+    const cl = A.classic.code_only.hosts[i]!;
+    return { host: sw.host, slipway_span_s: sw.span_ms / 1000, classic_s: cl.seconds, ratio: cl.seconds / (sw.span_ms / 1000) };
+  });
+  const perHostRatio = (sw: CommandFigures, cl: ClassicRun) => sw.hosts.map((h, i) => cl.hosts[i]!.seconds / (h.span_ms / 1000));
+  const cases = [
+    { name: "(a) code-only", sw: a, cl: A.classic.code_only },
+    { name: "(b) new venv", sw: A.new_venv.run, cl: A.classic.new_venv },
+    { name: "(c) rollback", sw: A.rollback.run, cl: A.classic.rollback },
+  ];
+  const ratios = Object.fromEntries(cases.map((c) => [c.name, {
+    per_host_min: Math.min(...perHostRatio(c.sw, c.cl)),
+    per_host_mean: mean(c.cl.hosts.map((h) => h.seconds)) / mean(c.sw.hosts.map((h) => h.span_ms / 1000)),
+    per_host_classic_over_slipway_wall: mean(c.cl.hosts.map((h) => h.seconds)) / c.sw.seconds,
+    total: c.cl.total_s / c.sw.seconds,
+  }]));
+  const aBuild = A.code_only.builds[A.code_only.runs.indexOf(a)]!;
+  const codeLimit = aBuild.code_layer_bytes * (1 + TARGETS.codeBytesSlack);
+  const aAllRuns = A.code_only.runs;
+  const maxSent = Math.max(...aAllRuns.flatMap((r) => r.hosts.map((h) => h.bytes_sent ?? Infinity)));
+  const maxSentOver = Math.max(...aAllRuns.flatMap((r, i) => r.hosts.map((h) => (h.bytes_sent ?? Infinity) / A.code_only.builds[i]!.code_layer_bytes)));
+  const maxRxOver = Math.max(...aAllRuns.flatMap((r, i) => r.hosts.map((h) => h.rx_bytes / A.code_only.builds[i]!.code_layer_bytes)));
+  const overheads = a.hosts.map((h) => h.overhead_ms);
+  const overheadMedianPerHost = A.hosts.map((_, i) => median(aAllRuns.map((r) => r.hosts[i]!.overhead_ms)));
+  const scaleRatio = Bf.twelve_median_s / Bf.three_median_s;
+  const pass = {
+    code_only_speedup_per_host: Math.min(...perHostA.map((p) => p.ratio)) >= TARGETS.codeOnlySpeedupPerHost,
+    code_only_bytes_sent: maxSentOver <= 1 + TARGETS.codeBytesSlack,
+    code_only_bytes_on_wire: maxRxOver <= 1 + TARGETS.codeBytesSlack,
+    host_overhead: Math.max(...overheads) <= TARGETS.hostOverheadMs,
+    scale_12_over_3: scaleRatio <= TARGETS.scale12over3,
+  };
+
+  // ---- print ----
+  log(`\n== results: fleet A (${FLEET_A} hosts), seconds ==`);
+  log(`slipway "wall" = the CLI process (node start, local verify, all hosts in parallel); "per host" = that host's first step start → last step done (from the --json events).`);
+  log(`classic "per host" = that host's 6 ssh steps; "total" = the loop over hosts, one after another. (a) = median of ${A_REPS} runs.\n`);
+  log(table([
+    ["case", "slipway wall", "slipway per host (mean)", "classic per host (mean)", "classic total", "per-host ratio (mean)", "per-host ratio (worst host)", "total ratio"],
+    ...cases.map((c) => {
+      const r = ratios[c.name]!;
+      return [c.name, S(c.sw.seconds), S(mean(c.sw.hosts.map((h) => h.span_ms / 1000))), S(mean(c.cl.hosts.map((h) => h.seconds))), S(c.cl.total_s), X(r.per_host_mean), X(r.per_host_min), X(r.total)];
+    }),
+  ]));
+  log(`\n(a) all runs: ${aAllRuns.map((r) => S(r.seconds)).join(", ")}; first deploy (b1 + venv): ${S(A.first_deploy.seconds)}; classic first release in parallel (setup): ${S(A.classic.first.total_s)}`);
+
+  log(`\nclassic per-host steps (ms):\n`);
+  log(table([
+    ["run", "host", ...CLASSIC_STEPS, "total"],
+    ...[A.classic.code_only, A.classic.new_venv].flatMap((c) => c.hosts.map((h) => [c.label, h.host, ...CLASSIC_STEPS.map((s) => String(h.steps_ms[s] ?? "-")), String(Math.round(h.seconds * 1000))])),
+    ...A.classic.rollback.hosts.map((h) => [A.classic.rollback.label, h.host, "-", "-", "-", "-", "-", "-", String(Math.round(h.seconds * 1000))]),
+  ]));
+
+  log(`\n== bytes per host ==`);
+  log(`code layer ${aBuild.code_layer_bytes} B (a, median run), venv layer ${A.new_venv.build.venv_layer_bytes} B (b); classic tarball ${A.classic.code_only.tarball_bytes} B\n`);
+  log(table([
+    ["case", "host", "slipway bytes_sent", "slipway rx delta", "rx / code layer", "classic rx delta"],
+    ...cases.flatMap((c) => c.sw.hosts.map((h, i) => {
+      const layer = c === cases[1] ? A.new_venv.build.code_layer_bytes + A.new_venv.build.venv_layer_bytes : aBuild.code_layer_bytes;
+      return [c.name, h.host, h.bytes_sent === undefined ? "- (none reported)" : `${h.bytes_sent} (${B(h.bytes_sent)})`, `${h.rx_bytes} (${B(h.rx_bytes)})`, c === cases[2] ? "-" : X(h.rx_bytes / layer), `${c.cl.hosts[i]!.rx_bytes} (${B(c.cl.hosts[i]!.rx_bytes)})`];
+    })),
+  ]));
+  log(`(for (b) "rx / code layer" is against code + venv layer)`);
+
+  log(`\n== host steps of the code-only deploy (median run, ms, from "host" events) ==\n`);
+  log(stepTable(a));
+  log(`\nhost-side overhead (sum of steps except restart) per host, median over the ${A_REPS} runs: ${A.hosts.map((_, i) => `${a.hosts[i]!.host}=${overheadMedianPerHost[i]} ms`).join(", ")}`);
+  log(`\n(b) new venv, host steps (ms):\n`);
+  log(stepTable(A.new_venv.run));
+  log(`\n(c) rollback, host steps (ms):\n`);
+  log(stepTable(A.rollback.run));
+
+  log(`\n== ssh invocations of one code-only deploy (rt1, through a logging ssh shim; wall ${A.round_trips.wall_ms} ms) ==\n`);
+  const kinds = [...new Set(Object.values(A.round_trips.per_host).flatMap((p) => Object.keys(p.by_kind)))];
+  const hostNames = Object.keys(A.round_trips.per_host);
+  log(table([
+    ["remote command", ...hostNames.map((h) => `${h} n`), ...hostNames.map((h) => `${h} ms`)],
+    ...kinds.map((k) => [k, ...hostNames.map((h) => String(A.round_trips.per_host[h]!.by_kind[k]?.n ?? 0)), ...hostNames.map((h) => String(A.round_trips.per_host[h]!.by_kind[k]?.ms ?? 0))]),
+    ["(ssh commands, excl. close)", ...hostNames.map((h) => String(A.round_trips.per_host[h]!.calls)), ...hostNames.map((h) => String(A.round_trips.per_host[h]!.ms))],
+  ]));
+  const firstDest = a.hosts[0]!.dest;
+  const firstHost = A.round_trips.calls.filter((c) => c.dest === firstDest || `root@${c.dest}` === firstDest).sort((x, y) => x.start - y.start);
+  if (firstHost.length) {
+    const base = firstHost[0]!.start;
+    log(`\ntimeline of ${a.hosts[0]!.host}'s ssh commands (ms from its first one: start +duration):`);
+    log("  " + firstHost.map((c) => `${Math.round(c.start - base)} ${c.what} +${c.ms}`).join("\n  "));
+  }
+
+  log(`\n== fleet B (${FLEET_B} hosts): code-only deploy, --batch 25% ==\n`);
+  log(table([
+    ["hosts", "runs (wall)", "median"],
+    ["3 (--hosts h1,h2,h3)", Bf.three.map((r) => S(r.seconds)).join(", "), S(Bf.three_median_s)],
+    ["12", Bf.twelve.map((r) => S(r.seconds)).join(", "), S(Bf.twelve_median_s)],
+  ]));
+  log(`12 / 3 = ${X(scaleRatio)}; first deploy of b1 (venv) to 12 hosts: ${S(Bf.first_deploy.seconds)}`);
+  const lastTwelve = Bf.twelve[Bf.twelve.length - 1]!;
+  log(`last 12-host run, timings_ms ${JSON.stringify(lastTwelve.timings_ms)}; host spans ${lastTwelve.hosts.map((h) => h.span_ms).join("/")} ms`);
+
+  const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+  log(`\n== targets ==\n`);
+  log(`${verdict(pass.code_only_speedup_per_host)}  code-only deploy per host: classic / slipway = ${perHostA.map((p) => `${p.host} ${p.classic_s.toFixed(2)}s/${p.slipway_span_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}  (worst host; target >= ${TARGETS.codeOnlySpeedupPerHost}x)`);
+  log(`info  code-only, classic per host (mean) / slipway CLI wall = ${X(ratios["(a) code-only"]!.per_host_classic_over_slipway_wall)}; classic total / slipway wall = ${X(ratios["(a) code-only"]!.total)}`);
+  log(`${verdict(pass.code_only_bytes_sent)}  code-only bytes_sent (slipway's result) max ${maxSent} B = ${(maxSentOver * 100).toFixed(1)}% of the code layer  (all ${A_REPS} runs, every host; target <= ${(100 + TARGETS.codeBytesSlack * 100).toFixed(0)}%, i.e. <= ${Math.floor(codeLimit)} B for the median run)`);
+  log(`${verdict(pass.code_only_bytes_on_wire)}  code-only bytes received on the host's interface max ${(maxRxOver * 100).toFixed(1)}% of the code layer  (rx delta incl. ssh/TCP overhead; same target)`);
+  log(`${verdict(pass.host_overhead)}  host-side overhead of a code-only deploy (sum of host steps except restart, median run): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}  (every host; target <= ${TARGETS.hostOverheadMs} ms)`);
+  log(`${verdict(pass.scale_12_over_3)}  12 hosts vs 3, batch 25%: ${S(Bf.twelve_median_s)} / ${S(Bf.three_median_s)} = ${X(scaleRatio)}  (target <= ${TARGETS.scale12over3}x)`);
+
+  const totalS = (performance.now() - t0) / 1000;
+  const stamp = started.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  const file = join(RESULTS_DIR, `deploy-${stamp}.json`);
+  const figures = {
+    bench: "deploy",
+    started_at: started.toISOString(),
+    total_s: totalS,
+    commit: await gitCommit(),
+    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, node: process.version, python: PYTHON, platform: `${os.platform()} ${os.release()}` },
+    params: { fleet_a_hosts: FLEET_A, fleet_b_hosts: FLEET_B, code_only_runs: A_REPS, scale_runs: SCALE_REPS },
+    fleet_a: A,
+    fleet_b: Bf,
+    summary: {
+      seconds: Object.fromEntries(cases.map((c) => [c.name, {
+        slipway_wall_s: c.sw.seconds,
+        slipway_per_host_s: c.sw.hosts.map((h) => h.span_ms / 1000),
+        classic_per_host_s: c.cl.hosts.map((h) => h.seconds),
+        classic_total_s: c.cl.total_s,
+      }])),
+      ratios,
+      code_only_per_host: perHostA,
+      bytes: Object.fromEntries(cases.map((c) => [c.name, c.sw.hosts.map((h, i) => ({ host: h.host, slipway_bytes_sent: h.bytes_sent ?? null, slipway_rx: h.rx_bytes, classic_rx: c.cl.hosts[i]!.rx_bytes }))])),
+      code_layer_bytes: aBuild.code_layer_bytes,
+      host_overhead_ms: Object.fromEntries(a.hosts.map((h) => [h.host, h.overhead_ms])),
+      host_overhead_median_ms: Object.fromEntries(a.hosts.map((h, i) => [h.host, overheadMedianPerHost[i]])),
+      ssh_commands_per_host: Object.fromEntries(Object.entries(A.round_trips.per_host).map(([h, p]) => [h, p.calls])),
+      scale: { three_s: Bf.three_median_s, twelve_s: Bf.twelve_median_s, ratio: scaleRatio },
+    },
+    targets: {
+      code_only_speedup_per_host: { min: TARGETS.codeOnlySpeedupPerHost, value: Math.min(...perHostA.map((p) => p.ratio)), pass: pass.code_only_speedup_per_host },
+      code_only_bytes_sent: { max_fraction_of_code_layer: 1 + TARGETS.codeBytesSlack, value: maxSentOver, pass: pass.code_only_bytes_sent },
+      code_only_bytes_on_wire: { max_fraction_of_code_layer: 1 + TARGETS.codeBytesSlack, value: maxRxOver, pass: pass.code_only_bytes_on_wire },
+      host_overhead_ms: { max: TARGETS.hostOverheadMs, value: Math.max(...overheads), pass: pass.host_overhead },
+      scale_12_over_3: { max: TARGETS.scale12over3, value: scaleRatio, pass: pass.scale_12_over_3 },
+    },
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await writeFile(file, JSON.stringify(figures, null, 2) + "\n");
+  log(`\nfigures written to ${file}`);
+  log(`total bench time ${S(totalS)}`);
+}
+
+// Ctrl-C / kill: exit through process.exit so the fleets' and tmpDir's exit hooks clean up.
+process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);
