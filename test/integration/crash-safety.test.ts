@@ -56,6 +56,7 @@ function deployAndKill(when: { event?: (e: Record<string, unknown>) => boolean; 
     };
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
+      e["received_ms"] = Date.now();
       events.push(e);
       if (when.event?.(e)) kill(`${e.host ?? ""} ${e.step ?? e.phase ?? e.type} ${e.status ?? ""}`);
       if (when.afterSendMs !== undefined && e.step === "send" && e.status === "start" && !timer) {
@@ -133,10 +134,12 @@ test("SIGKILL at each step boundary: current stays complete and serving; unlock 
 test("SIGKILL at 20 random points inside staging (seeded)", async () => {
   // Time staging once, then kill uniformly inside that window.
   const probe = await deployAndKill({});
-  const t = (pred: (e: Record<string, unknown>) => boolean) => probe.events.findIndex(pred);
-  assert.ok(t((e) => e.step === "send") >= 0 && t((e) => e.step === "unpack" && e.status === "done") >= 0);
+  const at = (pred: (e: Record<string, unknown>) => boolean) => probe.events.filter(pred).map((e) => Number(e["received_ms"]));
+  const sendStart = Math.min(...at((e) => e.step === "send" && e.status === "start"));
+  const unpackDone = Math.max(...at((e) => e.step === "unpack" && e.status === "done"));
+  assert.ok(Number.isFinite(sendStart) && unpackDone > sendStart, "staging was observed");
   await reset();
-  const window = 1500;
+  const window = unpackDone - sendStart;
   let seed = Number(process.env["SLIPWAY_CRASH_SEED"] ?? 20261126);
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   console.log(`crash trials: seed ${process.env["SLIPWAY_CRASH_SEED"] ?? 20261126}, window ${window} ms`);
