@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import { describeHolder, parseAcquire, peekLock, releaseLock } from "../deploy/lock.js";
+import { describeHolder, parseLockReply, peekLock, releaseLock } from "../deploy/lock.js";
 import { withTarget, type TargetOptions } from "./target-context.js";
 
 export interface UnlockResult {
@@ -15,7 +15,7 @@ export async function unlock(opts: TargetOptions & { confirm: (held: string[]) =
   return withTarget(opts, async ({ config, name, sessions }) => {
     const root = config.app.root;
     const states = await Promise.all(sessions.map(async (s) => {
-      const peek = parseAcquire((await s.run("unlock", peekLock(root))).stdout);
+      const peek = parseLockReply((await s.run("unlock", peekLock(root))).stdout);
       const held = peek.state === "held";
       return { s, held, holder: peek.state === "held" ? describeHolder(peek.holder) : undefined };
     }));

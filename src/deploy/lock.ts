@@ -63,12 +63,13 @@ export function peekLock(root: string): string[] {
   return sh(PEEK, root);
 }
 
-/** Parses both `acquireLock` ("acquired") and `peekLock` ("free", meaning nobody holds it). */
-export type LockOutcome = { state: "acquired" } | { state: "held"; holder?: LockInfo; raw: string };
+/** The reply of `acquireLock` ("acquired" or "held") or of `peekLock` ("free" or "held"). */
+export type LockState = { state: "acquired" | "free" } | { state: "held"; holder?: LockInfo; raw: string };
 
-export function parseAcquire(stdout: string): LockOutcome {
+export function parseLockReply(stdout: string): LockState {
   const [first, ...rest] = stdout.split("\n");
-  if (first?.trim() === "acquired" || first?.trim() === "free") return { state: "acquired" };
+  const word = first?.trim();
+  if (word === "acquired" || word === "free") return { state: word };
   const raw = rest.join("\n").trim();
   return { state: "held", holder: parseInfo(raw), raw };
 }

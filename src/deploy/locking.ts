@@ -1,7 +1,7 @@
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import { LockedError } from "../errors.js";
-import { acquireLock, describeHolder, parseAcquire, peekLock, releaseLock, type LockInfo } from "./lock.js";
+import { acquireLock, describeHolder, parseLockReply, peekLock, releaseLock, type LockInfo } from "./lock.js";
 import type { HostSession } from "./session.js";
 
 export function lockInfo(action: string, target: string, buildId?: string): LockInfo {
@@ -23,14 +23,14 @@ export function lockInfo(action: string, target: string, buildId?: string): Lock
  */
 export async function lockAll(sessions: readonly HostSession[], root: string, info: LockInfo, target: string): Promise<void> {
   // Look first without writing: a lock held anywhere must leave every host untouched.
-  const peeks = await Promise.all(sessions.map(async (s) => parseAcquire((await s.run("lock", peekLock(root))).stdout)));
+  const peeks = await Promise.all(sessions.map(async (s) => parseLockReply((await s.run("lock", peekLock(root))).stdout)));
   const heldNow = sessions.flatMap((s, i) => {
     const p = peeks[i]!;
     return p.state === "held" ? [`${s.host}: locked by ${describeHolder(p.holder)}`] : [];
   });
   if (heldNow.length) throw lockedError(target, heldNow);
   const outcomes = await Promise.allSettled(
-    sessions.map((s) => s.step("lock", async () => parseAcquire((await s.run("lock", acquireLock(root, info))).stdout))),
+    sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", acquireLock(root, info))).stdout))),
   );
   const taken = sessions.filter((_, i) => {
     const o = outcomes[i]!;

@@ -22,8 +22,7 @@ export function deploySummary(r: DeployResult): (out: Out) => void {
     out(`deployed ${r.build_id} to ${r.target} (${r.hosts.length} host${r.hosts.length === 1 ? "" : "s"})`);
     for (const h of r.hosts) out(`  ${h.host.padEnd(28)} ${h.result}  previous ${h.previous ?? "—"}  sent ${bytes(h.bytes_sent)}`);
     if (r.migrations) out(`  migrations: ${r.migrations.pending} pending (checked on ${r.migrations.host})`);
-    const total = Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
-    out(`  verify ${duration(r.timings_ms["verify"] ?? 0)}, stage ${duration(r.timings_ms["stage"] ?? 0)}${total ? "" : ""}`);
+    out(`  verify ${duration(r.timings_ms["verify"] ?? 0)}, stage ${duration(r.timings_ms["stage"] ?? 0)}`);
   };
 }
 

@@ -20,7 +20,7 @@ const LABELS: Record<Phase, string> = {
 
 interface Row {
   label: string;
-  state: "running" | "done" | "waiting";
+  state: "running" | "done" | "waiting" | "failed";
   note?: string;
 }
 
@@ -98,7 +98,7 @@ export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
             row.state = "running";
             row.note = `${e.step}…`;
           } else {
-            row.state = e.status === "failed" ? "waiting" : "done";
+            row.state = e.status === "failed" ? "failed" : "done";
             row.note = `${e.step} ${e.status === "done" ? "✓" : e.status} ${duration(e.ms)}${e.detail ? `  ${e.detail}` : ""}`;
             if (!live) plain(`${e.status === "failed" ? c.red("✗") : c.green("✓")} ${e.host}  ${e.step}  ${c.dim([duration(e.ms), e.detail].filter(Boolean).join("  "))}`);
           }
@@ -133,6 +133,6 @@ export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
 }
 
 function formatRow(r: Row, c: Colors): string {
-  const mark = r.state === "done" ? c.green("✓") : r.state === "waiting" ? c.yellow("…") : c.cyan("›");
+  const mark = r.state === "done" ? c.green("✓") : r.state === "failed" ? c.red("✗") : r.state === "waiting" ? c.yellow("…") : c.cyan("›");
   return `${mark} ${r.label.padEnd(22)} ${c.dim(r.note ?? "")}`;
 }
