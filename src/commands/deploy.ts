@@ -16,8 +16,9 @@ import { parseProbe, probeHost, type HostState } from "../deploy/probe.js";
 import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
 import { parseBatch, resolveTarget } from "../deploy/target.js";
 import { layout } from "../deploy/layout.js";
+import { checkServers, closeBalancers, openBalancers } from "../lb/balancers.js";
+import { switchInBatches } from "../deploy/batches.js";
 import {
-  activateHost,
   countPending,
   deployEnv,
   historyRecord,
@@ -48,7 +49,8 @@ export interface DeployOptions {
 export interface HostOutcome {
   host: string;
   previous?: string;
-  result: "ok" | "failed" | "not-switched";
+  /** failed: its restart or health check failed (it was switched back); rolled-back: switched back because another host failed. */
+  result: "ok" | "failed" | "rolled-back" | "not-switched";
   bytes_sent: number;
   durations_ms: Record<string, number>;
   error?: string;
@@ -83,6 +85,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
   const work = await mkdtemp(path.join(os.tmpdir(), "slipway-deploy-"));
   const sessions = openSessions(hosts, target, emit, opts.transport);
+  const balancers = openBalancers(target);
   try {
     const head = await readHead(file);
     const m = head.manifest;
@@ -91,6 +94,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     timings["verify"] = verifyMs;
     await writeFile(path.join(work, "slipway.json"), head.manifestBytes);
     const manifestSha = sha256(head.manifestBytes);
+    await checkServers(balancers, hosts);
     const all = [...sessions.sessions.values()];
     const info = lockInfo("deploy", name, m.build_id);
     if (!opts.dryRun) await lockAll(all, m.root, info, name);
@@ -125,27 +129,17 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         })));
       }
 
-      for (const [index, hostsInBatch] of plan.batches.entries()) {
-        emit({ type: "batch", index, hosts: hostsInBatch });
-        await Promise.all(hostsInBatch.map(async (h) => {
-          const s = sessions.get(h);
-          const out = outcomes.get(h)!;
-          const t = performance.now();
-          try {
-            out.previous = await activateHost(s, m.root, m.build_id, target.restart, envFor(h));
-            for (const cmd of config.deploy.hooks.after_switch) {
-              await s.step("after-hooks", () => runUserCommand(s, "after-hooks", layout(m.root).current, cmd, envFor(h), "an after_switch hook failed"));
-            }
-            out.result = "ok";
-          } catch (err) {
-            out.result = "failed";
-            out.error = (err as Error).message;
-            throw err;
-          } finally {
-            out.durations_ms["switch"] = Math.round(performance.now() - t);
-          }
-        }));
-      }
+      await switchInBatches(plan, {
+        sessions: (h) => sessions.get(h),
+        activation: (h) => ({ session: sessions.get(h), root: m.root, target, balancers, env: envFor(h) }),
+        afterSwitch: config.deploy.hooks.after_switch,
+        currentDir: layout(m.root).current,
+        buildId: m.build_id,
+        targetName: name,
+        onFailure: target.on_failure,
+        outcomes,
+        emit,
+      });
       await Promise.all(all.map((s) => pruneHost(s, m.root, config.deploy.keep_releases)));
       return result(config, name, m, false, plan, outcomes, migrations, timings);
     } finally {
@@ -162,7 +156,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       if (!opts.dryRun) await unlockAll(all, m.root, info.token);
     }
   } finally {
-    await sessions.close();
+    await Promise.all([sessions.close(), closeBalancers(balancers)]);
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -4,8 +4,11 @@ import { batchesOf } from "../deploy/plan.js";
 import { lockAll, lockInfo, unlockAll } from "../deploy/locking.js";
 import { listHost, parseListing } from "../deploy/prune.js";
 import { layout } from "../deploy/layout.js";
-import { activateHost, historyRecord, record } from "../deploy/steps.js";
-import { withTarget, type TargetOptions } from "./target-context.js";
+import { historyRecord, record } from "../deploy/steps.js";
+import { activate } from "../deploy/activate.js";
+import type { HostSession } from "../deploy/session.js";
+import { checkServers, closeBalancers, openBalancers, type Balancer } from "../lb/balancers.js";
+import { withTarget, type TargetContext, type TargetOptions } from "./target-context.js";
 
 export interface RollbackResult {
   target: string;
@@ -13,48 +16,63 @@ export interface RollbackResult {
 }
 
 /**
- * Switch `current` back to `previous` (or to --to, a release kept on every host), restart and
- * record. Nothing is transferred: the release is already on the host.
+ * Switch `current` back to `previous` (or to --to, a release kept on every host): drained,
+ * restarted, health-checked and put back like a deploy, batch by batch, and recorded.
+ * Nothing is transferred: the release is already on the host.
  */
 export async function rollback(opts: TargetOptions & { to?: string }): Promise<RollbackResult> {
   if (opts.to !== undefined && !isValidBuildId(opts.to)) throw new UsageError(`--to ${JSON.stringify(opts.to)} is not a valid build id`);
-  return withTarget(opts, async ({ config, name, target, sessions, emit }) => {
-    const root = config.app.root;
-    const info = lockInfo("rollback", name, opts.to);
-    await lockAll(sessions, root, info, name);
-    const results: RollbackResult["hosts"] = [];
+  return withTarget(opts, async (ctx) => {
+    const balancers = openBalancers(ctx.target);
     try {
-      const plans = await Promise.all(sessions.map(async (s) => {
-        const l = parseListing((await s.step("list", () => s.run("list", listHost(root)))).stdout);
-        const to = opts.to ?? l.previous;
-        if (!to) throw new SlipwayError(`${s.host}: there is no previous release to roll back to`, "name one with --to BUILD_ID (see `slipway releases`)");
-        if (!l.releases.some((r) => r.id === to)) {
-          throw new SlipwayError(`${s.host}: release ${to} is not on this host`, `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`);
-        }
-        return { s, from: l.current, to };
-      }));
-      for (const [index, batch] of batchesOf(plans.map((p) => p.s.host), target.batch).entries()) {
-        emit({ type: "batch", index, hosts: batch });
-        await Promise.all(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
-          const env = {
-            SLIPWAY_APP: config.app.name, SLIPWAY_TARGET: name, SLIPWAY_HOST: s.host, SLIPWAY_BUILD_ID: to,
-            SLIPWAY_PREVIOUS_BUILD_ID: from ?? "", SLIPWAY_ROOT: root, SLIPWAY_RELEASE_DIR: layout(root).release(to),
-          };
-          try {
-            await activateHost(s, root, to, target.restart, env);
-            results.push({ host: s.host, from, to, result: "ok" });
-          } catch (err) {
-            results.push({ host: s.host, from, to, result: "failed", error: (err as Error).message });
-            throw err;
-          } finally {
-            const r = results.find((x) => x.host === s.host);
-            await record(s, root, historyRecord({ action: "rollback", target: name, host: s.host, build_id: to, previous: from, result: r?.result ?? "failed", error: r?.error })).catch(() => {});
-          }
-        }));
+      await checkServers(balancers, ctx.hosts);
+      const info = lockInfo("rollback", ctx.name, opts.to);
+      await lockAll(ctx.sessions, ctx.config.app.root, info, ctx.name);
+      try {
+        return await rollBackHosts(ctx, balancers, opts.to);
+      } finally {
+        await unlockAll(ctx.sessions, ctx.config.app.root, info.token);
       }
-      return { target: name, hosts: results };
     } finally {
-      await unlockAll(sessions, root, info.token);
+      await closeBalancers(balancers);
     }
   });
+}
+
+async function rollBackHosts({ config, name, target, sessions, emit }: TargetContext, balancers: Balancer[], to?: string): Promise<RollbackResult> {
+  const root = config.app.root;
+  const plans = await Promise.all(sessions.map((s) => destination(s, root, to)));
+  const results: RollbackResult["hosts"] = [];
+  for (const [index, batch] of batchesOf(plans.map((p) => p.s.host), target.batch).entries()) {
+    emit({ type: "batch", index, hosts: batch });
+    await Promise.all(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
+      const env = {
+        SLIPWAY_APP: config.app.name, SLIPWAY_TARGET: name, SLIPWAY_HOST: s.host, SLIPWAY_BUILD_ID: to,
+        SLIPWAY_PREVIOUS_BUILD_ID: from ?? "", SLIPWAY_ROOT: root, SLIPWAY_RELEASE_DIR: layout(root).release(to),
+      };
+      const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
+      results.push(r);
+      try {
+        await activate({ session: s, root, target, balancers, env }, to);
+        r.result = "ok";
+      } catch (err) {
+        r.error = (err as Error).message;
+        throw err;
+      } finally {
+        await record(s, root, historyRecord({ action: "rollback", target: name, host: s.host, build_id: to, previous: from, result: r.result, error: r.error })).catch(() => {});
+      }
+    }));
+  }
+  return { target: name, hosts: results };
+}
+
+/** Where this host goes: --to, else its `previous`; the release must be on the host. */
+async function destination(s: HostSession, root: string, to?: string): Promise<{ s: HostSession; from?: string; to: string }> {
+  const l = parseListing((await s.step("list", () => s.run("list", listHost(root)))).stdout);
+  const dest = to ?? l.previous;
+  if (!dest) throw new SlipwayError(`${s.host}: there is no previous release to roll back to`, "name one with --to BUILD_ID (see `slipway releases`)");
+  if (!l.releases.some((r) => r.id === dest)) {
+    throw new SlipwayError(`${s.host}: release ${dest} is not on this host`, `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`);
+  }
+  return { s, from: l.current, to: dest };
 }

@@ -36,11 +36,17 @@ export function configReferenceMarkdown(): string {
         nested.push([`[${dotted}]`, prop, dotted]);
         continue;
       }
+      const table = prop.anyOf?.find((o) => o.type === "object" && o.properties);
+      if (table) {
+        // A table, or an array of such tables ([[...]]): documented once, as the table.
+        nested.push([`[${dotted}] or [[${dotted}]]`, { ...table, description: prop.description }, dotted]);
+        continue;
+      }
       const required = node.required?.includes(key) ? " **(required)**" : "";
       const meaning = prop.description ? escape(prop.description) : describeObject(prop);
       rows.push(`| \`${key}\` | ${typeOf(prop)} | ${defaultOf(prop)} | ${meaning}${required} |`);
     }
-    out.push(`### \`${title}\``, "", "| key | type | default | meaning |", "|---|---|---|---|", ...rows, "");
+    out.push(`### \`${title}\``, "", ...(node.description && title.includes("[[") ? [escape(node.description), ""] : []), "| key | type | default | meaning |", "|---|---|---|---|", ...rows, "");
     for (const [t, n, p] of nested) section(t, n, p);
   };
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {

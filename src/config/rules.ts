@@ -28,6 +28,13 @@ export function checkRules(config: Config): RuleProblem[] {
         hint: `list the ${restart.manager === "systemd" ? "units" : "programs"} to restart`,
       });
     }
+    if (restart.manager !== "systemd" && (restart.scope !== "system" || restart.action !== "restart")) {
+      problems.push({
+        path: at("restart", restart.scope !== "system" ? "scope" : "action"),
+        message: `is only used with manager = "systemd" (manager is "${restart.manager}")`,
+        hint: "remove it",
+      });
+    }
     if (restart.manager !== "command" && restart.command) {
       problems.push({
         path: at("restart", "command"),
@@ -52,11 +59,12 @@ export function checkRules(config: Config): RuleProblem[] {
       if (seen.has(h)) problems.push({ path: at("hosts", i), message: `lists ${h} twice` });
       seen.add(h);
     });
-    if (haproxy) {
-      for (const host of Object.keys(haproxy.servers)) {
+    const balancers = haproxy === undefined ? [] : Array.isArray(haproxy) ? haproxy : [haproxy];
+    for (const [i, lb] of balancers.entries()) {
+      for (const host of Object.keys(lb.servers)) {
         if (!target.hosts.includes(host)) {
           problems.push({
-            path: at("haproxy", "servers", host),
+            path: Array.isArray(haproxy) ? at("haproxy", i, "servers", host) : at("haproxy", "servers", host),
             message: `names ${host}, which is not in targets.${name}.hosts`,
             hint: "use the host exactly as written in hosts",
           });

@@ -120,6 +120,11 @@ const restartSchema = z.strictObject({
     .describe("supervisord programs or systemd units to restart."),
   conf: z.string().default("").describe("supervisord config file (supervisorctl -c)."),
   command: z.string().default("").describe('Restart command for manager = "command".'),
+  scope: z.enum(["system", "user"]).default("system").describe('systemd only: "user" manages the deploy user\'s units (systemctl --user).'),
+  action: z
+    .enum(["restart", "reload"])
+    .default("restart")
+    .describe('systemd only: "reload" for units whose ExecReload starts the new release (a plain HUP to gunicorn does not).'),
 });
 
 const healthSchema = z.strictObject({
@@ -152,7 +157,10 @@ export const targetSchema = z.strictObject({
   ssh: sshSchema.prefault({}),
   restart: restartSchema.prefault({}),
   health: healthSchema.prefault({}),
-  haproxy: haproxySchema.optional(),
+  haproxy: z
+    .union([haproxySchema, z.array(haproxySchema).min(1)])
+    .optional()
+    .describe("Drain each host in HAProxy before its restart. A table, or an array of tables when several load balancers front the backend."),
 });
 
 export const configSchema = z.strictObject({
@@ -168,4 +176,5 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type BuildConfig = z.infer<typeof buildSchema>;
+export type HaproxyConfig = z.infer<typeof haproxySchema>;
 export { BUILD_ID };

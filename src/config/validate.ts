@@ -16,7 +16,7 @@ export function issuesToProblems(
   prefix: readonly PropertyKey[] = [],
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  for (const issue of issues) {
+  for (const issue of issues.flatMap((i) => unwrapUnion(i))) {
     if (issue.code === "unrecognized_keys") {
       const known = keysAt(schema, issue.path);
       for (const key of issue.keys) {
@@ -42,6 +42,18 @@ export function issuesToProblems(
     });
   }
   return problems;
+}
+
+/**
+ * A union (say "a table, or an array of tables") reports one issue per branch. Report the
+ * branch the value was meant for: the one that did not fail on the value's type itself.
+ */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  // A union with its own message (e.g. batch: "a count or a percentage") says it best itself.
+  if (issue.code !== "invalid_union" || !issue.errors?.length || issue.message !== "Invalid input") return [issue];
+  const branch = issue.errors.find((errs) => !errs.some((e) => e.code === "invalid_type" && e.path.length === 0));
+  if (!branch) return [issue];
+  return branch.map((e) => ({ ...e, path: [...issue.path, ...e.path] }) as z.core.$ZodIssue).flatMap(unwrapUnion);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
@@ -102,23 +114,33 @@ export function lineOf(lines: Map<string, number>, path: readonly PropertyKey[])
   return undefined;
 }
 
-/** Keys allowed at a path of an object schema, seen through defaults, optionals and records. */
+/** Keys allowed at a path of an object schema, seen through defaults, optionals, records, arrays and unions. */
 export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let cur: unknown = schema;
-  const unwrap = () => {
+  type Def = { type?: string; innerType?: unknown; shape?: Record<string, unknown>; valueType?: unknown; element?: unknown; options?: unknown[] };
+  const defOf = (node: unknown): Def | undefined => (node as { _zod?: { def?: Def } })._zod?.def;
+  const unwrap = (node: unknown): unknown => {
     for (;;) {
-      const def = (cur as { _zod?: { def?: { type?: string; innerType?: unknown } } })._zod?.def;
-      if (def && (def.type === "default" || def.type === "optional" || def.type === "prefault") && def.innerType) {
-        cur = def.innerType;
-      } else return def;
+      const def = defOf(node);
+      if (def && (def.type === "default" || def.type === "optional" || def.type === "prefault") && def.innerType) node = def.innerType;
+      else return node;
     }
   };
-  for (const part of path) {
-    const def = unwrap() as { type?: string; shape?: Record<string, unknown>; valueType?: unknown } | undefined;
-    if (def?.type === "object" && def.shape) cur = def.shape[String(part)];
-    else if (def?.type === "record") cur = def.valueType;
-    else return [];
-  }
-  const def = unwrap() as { type?: string; shape?: Record<string, unknown> } | undefined;
-  return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
+  const step = (node: unknown, part: PropertyKey): unknown[] => {
+    const def = defOf(unwrap(node));
+    if (def?.type === "object" && def.shape) return [def.shape[String(part)]];
+    if (def?.type === "record") return [def.valueType];
+    if (def?.type === "array" && typeof part === "number") return [def.element];
+    if (def?.type === "union") return (def.options ?? []).flatMap((o) => step(o, part));
+    return [];
+  };
+  let nodes: unknown[] = [schema];
+  for (const part of path) nodes = nodes.flatMap((n) => step(n, part)).filter(Boolean);
+  const keys = new Set<string>();
+  const collect = (node: unknown): void => {
+    const def = defOf(unwrap(node));
+    if (def?.type === "object" && def.shape) Object.keys(def.shape).forEach((k) => keys.add(k));
+    else if (def?.type === "union") (def.options ?? []).forEach(collect);
+  };
+  nodes.forEach(collect);
+  return [...keys];
 }

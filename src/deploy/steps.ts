@@ -2,13 +2,12 @@ import { createReadStream } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Manifest } from "../artifact/manifest.js";
-import type { Config, TargetConfig } from "../config/schema.js";
+import type { Config } from "../config/schema.js";
 import type { Emit } from "../events.js";
-import { restartCommand, restartFailed } from "../procman/restart.js";
-import { RemoteStepError, type HostSession } from "./session.js";
+import type { HostSession } from "./session.js";
 import { layout } from "./layout.js";
 import { cleanStale, receiveFile, unpackRelease, unpackVenv } from "./stage.js";
-import { appendLine, runInDir, switchCurrent } from "./switch.js";
+import { appendLine, runInDir } from "./switch.js";
 import { listHost, parseListing, planPrune, removeItems, type PrunePlan } from "./prune.js";
 import type { HostPlan } from "./plan.js";
 
@@ -74,22 +73,6 @@ export function countPending(output: string): number {
 
 export async function runUserCommand(s: HostSession, step: "migrate" | "hooks" | "after-hooks", dir: string, command: string, env: Record<string, string>, hint: string) {
   return s.run(step, runInDir(dir, command, env), { hint });
-}
-
-/** SPEC §5 step 8 on one host: switch `current` (old one becomes `previous`), restart. */
-export async function activateHost(s: HostSession, root: string, buildId: string, restart: TargetConfig["restart"], env: Record<string, string>): Promise<string | undefined> {
-  const out = await s.step("switch", () => s.run("switch", switchCurrent(root, buildId)), () => `current → releases/${buildId}`);
-  const old = /^old=(.*)$/m.exec(out.stdout)?.[1];
-  const argv = restartCommand(restart, layout(root).current, env);
-  if (argv) {
-    await s.step("restart", async () => {
-      const r = await s.transport.exec(argv);
-      const output = `${r.stdout}${r.stderr}`;
-      if (restartFailed(restart.manager, r.code, output)) throw new RemoteStepError(s.host, "restart", argv, r.code, output, "the new release is current but the app did not restart; check the process manager's logs");
-      return r;
-    }, () => restart.manager);
-  }
-  return old ? /releases\/([^/]+)/.exec(old)?.[1] : undefined;
 }
 
 export interface HistoryRecord {

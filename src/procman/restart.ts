@@ -1,27 +1,38 @@
 import type { TargetConfig } from "../config/schema.js";
 import { runInDir } from "../deploy/switch.js";
 
+type Restart = TargetConfig["restart"];
+
 /**
  * The argv that restarts the app on a host. Restart, not reload: gunicorn resolves `current`
  * when its master starts, so a HUP would only reload the old release's code.
  * Returns undefined when there is nothing to restart (manager "command" with no command).
  */
-export function restartCommand(restart: TargetConfig["restart"], currentDir: string, env: Record<string, string>): string[] | undefined {
+export function restartCommand(restart: Restart, currentDir: string, env: Record<string, string>): string[] | undefined {
   switch (restart.manager) {
     case "supervisord":
       return ["supervisorctl", ...(restart.conf ? ["-c", restart.conf] : []), "restart", ...restart.programs];
     case "systemd":
-      return ["systemctl", "restart", ...restart.programs];
+      return ["systemctl", ...systemdScope(restart), restart.action, ...restart.programs];
     case "command":
       return restart.command ? runInDir(currentDir, restart.command, env) : undefined;
   }
+}
+
+function systemdScope(restart: Restart): string[] {
+  return restart.scope === "user" ? ["--user"] : [];
+}
+
+/** After a systemd restart, every unit must be active (a unit can fail right after `restart` returns). */
+export function restartVerifyCommand(restart: Restart): string[] | undefined {
+  return restart.manager === "systemd" ? ["systemctl", ...systemdScope(restart), "is-active", ...restart.programs] : undefined;
 }
 
 /**
  * supervisorctl prints ERROR lines but (in older versions) still exits 0, so its output is
  * read too. "ERROR (not running)" is only the stop half of restarting a stopped program.
  */
-export function restartFailed(manager: TargetConfig["restart"]["manager"], code: number, output: string): boolean {
+export function restartFailed(manager: Restart["manager"], code: number, output: string): boolean {
   if (code !== 0) return true;
   if (manager !== "supervisord") return false;
   return output.split("\n").some((line) => /\bERROR\b/.test(line) && !/ERROR \(not running\)/.test(line));

@@ -23,8 +23,9 @@ async function localTarget(ws: Workspace) {
     "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=5",
   ].join("\n"));
   const file = path.join(ws.app, "slipway.toml");
-  const text = (await readFile(file, "utf8")).replace(/\[targets\.local\.restart\][\s\S]*?(?=\[targets\.local\.health\])/,
-    `[targets.local.restart]\nmanager = "supervisord"\nprograms = ["hello"]\nconf = "${sup.conf}"\n\n`);
+  const text = (await readFile(file, "utf8"))
+    .replace(/\[targets\.local\.restart\][\s\S]*?(?=\[targets\.local\.health\])/, `[targets.local.restart]\nmanager = "supervisord"\nprograms = ["hello"]\nconf = "${sup.conf}"\n\n`)
+    .replace("http://127.0.0.1:8000/health", `http://127.0.0.1:${port}/health`);
   await writeFile(file, text);
   return { sup, url: `http://127.0.0.1:${port}/health` };
 }

@@ -83,7 +83,7 @@ describe("a valid config", () => {
       batch: 1,
       on_failure: "rollback-all",
       ssh: { config: "", identity: "", known_hosts: "", options: [] },
-      restart: { manager: "command", programs: [], conf: "", command: "" },
+      restart: { manager: "command", programs: [], conf: "", command: "", scope: "system", action: "restart" },
       health: { url: "", command: "", timeout: "30s" },
     });
     assert.equal(c.targets["s"]!.haproxy, undefined);

@@ -9,7 +9,7 @@ import { shJoin, shQuote } from "../../src/transport/quote.js";
 import { parseDestination, sshArgv } from "../../src/transport/ssh.js";
 import { acquireLock, parseLockReply, releaseLock, describeHolder, type LockInfo } from "../../src/deploy/lock.js";
 import { switchCurrent, runInDir, appendLine } from "../../src/deploy/switch.js";
-import { restartCommand, restartFailed } from "../../src/procman/restart.js";
+import { restartCommand, restartFailed, restartVerifyCommand } from "../../src/procman/restart.js";
 import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
 
 
@@ -120,10 +120,13 @@ test("tarExtract: GNU tar with owners ignored, the right decompressor", () => {
 });
 
 test("restart commands: supervisorctl restart (not HUP), systemctl restart, or the user's command in current", () => {
-  const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "" };
+  const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "", scope: "system" as const, action: "restart" as const };
   assert.deepEqual(restartCommand({ ...base, manager: "supervisord" }, "/srv/a/current", {}), ["supervisorctl", "-c", "/etc/supervisor/supervisord.conf", "restart", "gunicorn", "celery"]);
   assert.deepEqual(restartCommand({ ...base, conf: "", manager: "supervisord" }, "/srv/a/current", {}), ["supervisorctl", "restart", "gunicorn", "celery"]);
   assert.deepEqual(restartCommand({ ...base, manager: "systemd" }, "/srv/a/current", {}), ["systemctl", "restart", "gunicorn", "celery"]);
+  assert.deepEqual(restartCommand({ ...base, manager: "systemd", scope: "user", action: "reload" }, "/srv/a/current", {}), ["systemctl", "--user", "reload", "gunicorn", "celery"]);
+  assert.deepEqual(restartVerifyCommand({ ...base, manager: "systemd", scope: "user" }), ["systemctl", "--user", "is-active", "gunicorn", "celery"]);
+  assert.equal(restartVerifyCommand({ ...base, manager: "supervisord" }), undefined);
   assert.equal(restartCommand({ ...base, manager: "command" }, "/srv/a/current", {}), undefined);
   const cmd = restartCommand({ ...base, manager: "command", command: "kill -HUP $(cat app.pid)" }, "/srv/a/current", { SLIPWAY_BUILD_ID: "7" })!;
   assert.equal(cmd[0], "sh");

@@ -1,0 +1,109 @@
+import type { TargetConfig } from "../config/schema.js";
+import { SlipwayError } from "../errors.js";
+import { describeCheck, describeOutcome, healthCommand, parseHealth } from "../health/check.js";
+import { drainHost, readyHost, type Balancer } from "../lb/balancers.js";
+import { restartCommand, restartFailed, restartVerifyCommand } from "../procman/restart.js";
+import { layout } from "./layout.js";
+import { RemoteStepError, type HostSession } from "./session.js";
+import { switchCurrent } from "./switch.js";
+
+/** Everything one host's activation needs (SPEC §5 steps 7–10). */
+export interface Activation {
+  session: HostSession;
+  root: string;
+  target: TargetConfig;
+  balancers: readonly Balancer[];
+  env: Record<string, string>;
+}
+
+/** A host failed its restart or health check; it was switched back (see `rolledBackTo`). */
+export class ActivationError extends SlipwayError {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+    readonly rolledBackTo: string | undefined,
+    readonly rollbackProblem?: string,
+  ) {
+    super(
+      `${host}: ${reason}` +
+        (rolledBackTo
+          ? rollbackProblem
+            ? `\n${host}: switched back to ${rolledBackTo}, but it is not healthy either: ${rollbackProblem}`
+            : `\n${host}: switched back to ${rolledBackTo}, restarted, healthy and back in rotation`
+          : `\n${host}: there is no previous release to switch back to`),
+      rolledBackTo && !rollbackProblem ? "fix the release and deploy a new build" : "the host needs attention: check the app's logs on it",
+    );
+  }
+}
+
+/**
+ * Activate `buildId` on one host: drain it in HAProxy (wait for in-flight requests), switch
+ * `current`, restart, health-check on the host, put it back in rotation. If the restart or the
+ * check fails, switch back to the release that was current, restart, check it, put it back,
+ * and throw an ActivationError saying what was seen. Returns the release that was current.
+ */
+export async function activate(a: Activation, buildId: string, opts: { rollbackOnFailure: boolean } = { rollbackOnFailure: true }): Promise<string | undefined> {
+  const s = a.session;
+  await s.step("drain", () => drainHost(a.balancers, s.host), (d) => (d.drained ? `waited ${d.ms} ms${d.remaining ? `, ${d.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not behind HAProxy"));
+  const old = await switchTo(a, buildId);
+  try {
+    await restartAndCheck(a);
+  } catch (err) {
+    const reason = (err as Error).message.replace(new RegExp(`^${escapeRe(s.host)}: `), "");
+    if (!opts.rollbackOnFailure || !old || old === buildId) {
+      await s.step("ready", () => readyHost(a.balancers, s.host)).catch(() => undefined);
+      throw new ActivationError(s.host, reason, undefined);
+    }
+    let problem: string | undefined;
+    await s.step("rollback", async () => {
+      await switchTo(a, old);
+      try {
+        await restartAndCheck(a);
+      } catch (again) {
+        problem = (again as Error).message;
+      }
+    }, () => `back to ${old}`);
+    await s.step("ready", () => readyHost(a.balancers, s.host)).catch(() => undefined);
+    throw new ActivationError(s.host, reason, old, problem);
+  }
+  await s.step("ready", () => readyHost(a.balancers, s.host), (r) => r.status);
+  return old;
+}
+
+async function switchTo(a: Activation, buildId: string): Promise<string | undefined> {
+  const s = a.session;
+  const out = await s.step("switch", () => s.run("switch", switchCurrent(a.root, buildId)), () => `current → releases/${buildId}`);
+  const old = /^old=(.*)$/m.exec(out.stdout)?.[1];
+  return old ? /releases\/([^/]+)/.exec(old)?.[1] : undefined;
+}
+
+async function restartAndCheck(a: Activation): Promise<void> {
+  const s = a.session;
+  const current = layout(a.root).current;
+  const argv = restartCommand(a.target.restart, current, a.env);
+  if (argv) {
+    await s.step("restart", async () => {
+      const r = await s.transport.exec(argv);
+      const output = `${r.stdout}${r.stderr}`;
+      if (restartFailed(a.target.restart.manager, r.code, output)) {
+        throw new RemoteStepError(s.host, "restart", argv, r.code, output, "check the process manager's logs on the host");
+      }
+      const verify = restartVerifyCommand(a.target.restart);
+      if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+    }, () => a.target.restart.manager);
+  }
+  const check = healthCommand(a.target.health, current);
+  if (check) {
+    await s.step("health", async () => {
+      const r = await s.transport.exec(check);
+      const outcome = parseHealth(r.stdout);
+      if (r.code === 0 && outcome?.ok) return outcome;
+      const saw = outcome ? describeOutcome(outcome) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
+      throw new SlipwayError(`${s.host}: health check ${describeCheck(a.target.health)} failed: ${saw}`);
+    }, (o) => `${describeCheck(a.target.health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`);
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
