@@ -28,7 +28,17 @@ export interface FleetApp {
  * venv is built, and on every host, each with its own /srv), and a fleet whose hosts run the
  * app under supervisord from <root>/current, restarted by slipway.
  */
-export async function fleetApp(count: number, opts: { target?: Record<string, string>; fleet?: FleetOptions } = {}): Promise<FleetApp> {
+export async function fleetApp(
+  count: number,
+  opts: {
+    target?: Record<string, string>;
+    fleet?: FleetOptions;
+    /** The supervisord program's command line (default: the example's wsgiref server). */
+    command?: (root: string) => string;
+    /** Extra TOML appended after the [targets.fleet] tables (e.g. health, haproxy). */
+    extraToml?: string;
+  } = {},
+): Promise<FleetApp> {
   const dir = await tmpDir("slipway-fleet-app");
   const root = `/srv/slw-${randomBytes(4).toString("hex")}/hello`;
   const wheelhouse = await ensureWheelhouse();
@@ -37,7 +47,7 @@ export async function fleetApp(count: number, opts: { target?: Record<string, st
   const ws: Workspace = { dir, app, root, cache, wheelhouse, env: pythonEnv({ SLIPWAY_CACHE_DIR: cache }) };
   const program = [
     "[program:hello]",
-    `command=${root}/current/virtualenv/bin/python -m hello.serve --host 0.0.0.0 --port ${APP_PORT}`,
+    `command=${opts.command?.(root) ?? `${root}/current/virtualenv/bin/python -m hello.serve --host 0.0.0.0 --port ${APP_PORT}`}`,
     `directory=${root}/current`,
     "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
   ].join("\n");
@@ -55,7 +65,7 @@ ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hos
 manager = "supervisord"
 programs = ["hello"]
 conf = "${conf}"
-`;
+${opts.extraToml ?? ""}`;
   const file = path.join(app, "slipway.toml");
   await writeFile(file, (await readFile(file, "utf8")) + target);
   const stopAll = async () => {
