@@ -1,6 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { fleetApp, APP_PORT, type FleetApp } from "../support/fleet-app.js";
@@ -31,7 +31,7 @@ before(async () => {
   await appendFile(path.join(f.ws.app, "slipway.toml"), `
 [targets.fleet.health]
 url = "http://127.0.0.1:${APP_PORT}/health"
-timeout = "10s"
+timeout = "6s"
 [targets.fleet.haproxy]
 socket = "${lb.socket}"
 host = "local"
@@ -132,6 +132,45 @@ test("zero downtime under load: deploy B, deploy C, roll back to B, a broken D i
 
   report(samples);
   assert.ok(samples.length >= 10_000, `a real load: ${samples.length} requests`);
+});
+
+test("on_failure: rollback-all switches earlier batches back; stop leaves them; no request fails either way", { timeout: 300_000 }, async () => {
+  const ws = f.ws;
+  const config = path.join(ws.app, "slipway.toml");
+  const original = await readFile(config, "utf8");
+  // E is the example's code, healthy everywhere but on the last host (hostnames are h1, h2, h3).
+  await copyFile(new URL("../../examples/hello/hello/app.py", import.meta.url), path.join(ws.app, "hello/app.py"));
+  const last = f.hosts.at(-1)!;
+  await editApp("def application(environ, start_response):", `def application(environ, start_response):\n    import socket\n    if environ.get("PATH_INFO") == "/health" and socket.gethostname() == "${last.name}":\n        return _json(start_response, "503 Service Unavailable", {"status": "not on ${last.name}"})`);
+  const E = (await buildWith(ws, "E")).result.artifact;
+  const currentBefore = await Promise.all(f.hosts.map((h) => f.link(h, "current")));
+  const before = currentBefore[0]!.replace("releases/", "");
+  assert.ok(currentBefore.every((c) => c === currentBefore[0]), "the fleet starts on one release");
+
+  const load = startLoad(`http://127.0.0.1:${lb.port}/`, { concurrency: 8 });
+  try {
+    const rolled = await deploy({ cwd: ws.app, artifact: E, target: "fleet" }).then(() => undefined, (e: Error) => e);
+    assert.ok(rolled, "deploying E fails on the last host");
+    assert.match(rolled.message, new RegExp(`${last.dest.replace(/\./g, "\\.")}: health check .* failed: HTTP 503`));
+    assert.match(rolled.message, /rolled back \(on_failure = "rollback-all"\): /);
+    for (const h of f.hosts) assert.equal(await f.link(h, "current"), `releases/${before}`, `${h.name} is back on ${before}`);
+    const h1history = (await f.read(f.hosts[0]!, ".slipway/history.jsonl")).trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(h1history.at(-1).result, "rolled-back");
+
+    await writeFile(config, original.replace('on_failure = "rollback-all"', 'on_failure = "stop"'));
+    const stopped = await deploy({ cwd: ws.app, artifact: E, target: "fleet" }).then(() => undefined, (e: Error) => e);
+    assert.ok(stopped);
+    assert.match(stopped.message, /still on E \(on_failure = "stop"\)/);
+    const now = await Promise.all(f.hosts.map((h) => f.link(h, "current")));
+    assert.deepEqual(now, [...f.hosts.slice(0, -1).map(() => "releases/E"), `releases/${before}`]);
+  } finally {
+    await writeFile(config, original);
+    const samples = await load.stop();
+    const failed = samples.filter((x) => x.error || x.status < 200 || x.status >= 300);
+    assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 5))}`);
+    assert.ok(samples.length > 1000);
+  }
+  await rollback({ cwd: ws.app, target: "fleet", to: before, hosts: f.hosts.slice(0, -1).map((h) => h.dest).join(",") });
 });
 
 function report(samples: Sample[]): void {
