@@ -9,6 +9,7 @@ import { sh } from "../deploy/layout.js";
  */
 const POLL = `
 py=$1; shift
+export PATH="\${py%/python}:$PATH"  # a health command finds the release's tools, like hooks do
 exec "$py" -I -c '
 import json, subprocess, sys, time, urllib.request, urllib.error
 kind, target, timeout_ms, interval_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

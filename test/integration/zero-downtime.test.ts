@@ -173,6 +173,36 @@ test("on_failure: rollback-all switches earlier batches back; stop leaves them; 
   await rollback({ cwd: ws.app, target: "fleet", to: before, hosts: f.hosts.slice(0, -1).map((h) => h.dest).join(",") });
 });
 
+test("a server name HAProxy does not know is a preflight error (exit 2) before any host is touched; a health command works too", async () => {
+  const ws = f.ws;
+  const config = path.join(ws.app, "slipway.toml");
+  const original = await readFile(config, "utf8");
+  await copyFile(new URL("../../examples/hello/hello/app.py", import.meta.url), path.join(ws.app, "hello/app.py"));
+  await appendFile(path.join(ws.app, "hello/app.py"), "\n# F\n");
+  const artifact = (await buildWith(ws, "F")).result.artifact;
+  const current = await Promise.all(f.hosts.map((h) => f.link(h, "current")));
+  try {
+    await writeFile(config, original.replace(`"${f.hosts[1]!.dest}" = "${f.hosts[1]!.name}"`, `"${f.hosts[1]!.dest}" = "nosuch"`));
+    const err = await deploy({ cwd: ws.app, artifact, target: "fleet" }).then(() => undefined, (e: SlipwayError) => e);
+    assert.ok(err);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /backend app has no server nosuch \(for root@/);
+    assert.deepEqual(await Promise.all(f.hosts.map((h) => f.link(h, "current"))), current);
+    assert.equal((await f.hosts[0]!.exec(["sh", "-c", `ls ${ws.root}/releases 2>/dev/null || true`])).includes("F"), false, "nothing was sent");
+
+    await writeFile(config, original.replace(/\[targets\.fleet\.health\]\nurl = .*$/m, '[targets.fleet.health]\ncommand = "python -c \\"import urllib.request; urllib.request.urlopen(\'http://127.0.0.1:8000/health\')\\""'));
+    const events: string[] = [];
+    await deploy({ cwd: ws.app, artifact, target: "fleet", emit: (e) => {
+      if (e.type === "host" && e.step === "health" && e.status === "done") events.push(e.detail ?? "");
+    } });
+    assert.equal(events.length, 3);
+    assert.match(events[0]!, /^`python -c .*` ok in \d+ ms/);
+    for (const h of f.hosts) assert.equal((await f.health(h)).build_id, "F");
+  } finally {
+    await writeFile(config, original);
+  }
+});
+
 function report(samples: Sample[]): void {
   const lat = (xs: Sample[]) => xs.map((s) => s.end - s.start);
   const steady = samples.filter((s) => s.phase === "steady" || s.phase.startsWith("after"));
