@@ -4,8 +4,8 @@ import { runInDir } from "../deploy/switch.js";
 type Restart = TargetConfig["restart"];
 
 /**
- * The argv that restarts the app on a host. Restart, not reload: gunicorn resolves `current`
- * when its master starts, so a HUP would only reload the old release's code.
+ * The argv that restarts the app on a host. Restart, not reload: after a HUP gunicorn's master
+ * keeps the venv and directory it resolved through `current` when it started (the old release).
  * Returns undefined when there is nothing to restart (manager "command" with no command).
  */
 export function restartCommand(restart: Restart, currentDir: string, env: Record<string, string>): string[] | undefined {

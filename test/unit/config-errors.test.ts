@@ -1,5 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { balancerConfigs } from "../../src/lb/balancers.js";
 import { parseConfig } from "../../src/config/load.js";
 import { ConfigError, ExitCode, formatProblem, type ConfigProblem } from "../../src/errors.js";
 
@@ -162,8 +163,9 @@ drain_timeout = "35s"
     const c = parseConfig(text, FILE);
     assert.equal(c.app.python, "/usr/bin/python3.11");
     assert.deepEqual(c.deploy.shared, ["media", "logs"]);
-    assert.equal(c.targets["staging"]!.haproxy!.servers["deploy@app-02:2222"], "app2");
-    assert.equal(c.targets["staging"]!.haproxy!.drain_timeout, "35s");
+    const [lb] = balancerConfigs(c.targets["staging"]!);
+    assert.equal(lb!.servers["deploy@app-02:2222"], "app2");
+    assert.equal(lb!.drain_timeout, "35s");
   });
 
   test("valid batch forms: a count and percentages", () => {
