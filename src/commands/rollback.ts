@@ -53,7 +53,7 @@ async function rollBackHosts({ config, name, target, sessions, emit }: TargetCon
       const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
       results.push(r);
       try {
-        await activate({ session: s, root, target, balancers, env }, to);
+        await activate({ session: s, root, target, balancers, env, emit }, to);
         r.result = "ok";
       } catch (err) {
         r.error = (err as Error).message;

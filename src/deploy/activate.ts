@@ -1,5 +1,6 @@
 import type { TargetConfig } from "../config/schema.js";
 import { SlipwayError } from "../errors.js";
+import type { Emit } from "../events.js";
 import { describeCheck, describeOutcome, healthCommand, parseHealth } from "../health/check.js";
 import { drainHost, readyHost, type Balancer } from "../lb/balancers.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../procman/restart.js";
@@ -14,6 +15,7 @@ export interface Activation {
   target: TargetConfig;
   balancers: readonly Balancer[];
   env: Record<string, string>;
+  emit: Emit;
 }
 
 /** A host failed its restart or health check; it was switched back (see `rolledBackTo`). */
@@ -44,10 +46,14 @@ export class ActivationError extends SlipwayError {
  */
 export async function activate(a: Activation, buildId: string, opts: { rollbackOnFailure: boolean } = { rollbackOnFailure: true }): Promise<string | undefined> {
   const s = a.session;
-  await s.step("drain", () => drainHost(a.balancers, s.host), (d) => (d.drained ? `waited ${d.ms} ms${d.remaining ? `, ${d.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not behind HAProxy"));
+  const drained = await s.step("drain", () => drainHost(a.balancers, s.host), (d) => (d.drained ? `waited ${d.ms} ms${d.remaining ? `, ${d.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not behind HAProxy"));
+  if (drained.remaining > 0) {
+    a.emit({ type: "log", level: "warn", message: `${s.host}: ${drained.remaining} request(s) still in flight after drain_timeout; restarting anyway` });
+  }
   const old = await switchTo(a, buildId);
   try {
     await restartAndCheck(a);
+    await s.step("ready", () => readyHost(a.balancers, s.host), (r) => r.status);
   } catch (err) {
     const reason = (err as Error).message.replace(new RegExp(`^${escapeRe(s.host)}: `), "");
     if (!opts.rollbackOnFailure || !old || old === buildId) {
@@ -66,7 +72,6 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
     await s.step("ready", () => readyHost(a.balancers, s.host)).catch(() => undefined);
     throw new ActivationError(s.host, reason, old, problem);
   }
-  await s.step("ready", () => readyHost(a.balancers, s.host), (r) => r.status);
   return old;
 }
 

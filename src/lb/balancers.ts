@@ -91,7 +91,8 @@ export async function drainHost(balancers: readonly Balancer[], host: string): P
 
 /**
  * Put the host back in rotation, then wait until HAProxy's own check sees it UP (bounded by
- * drain_timeout), so the next batch never drains while this host is still out.
+ * drain_timeout), so the next batch never drains while this host is still out. A host that
+ * is not UP by then fails the step (and its activation).
  */
 export async function readyHost(balancers: readonly Balancer[], host: string): Promise<{ ms: number; status: string }> {
   const mine = [];
@@ -101,8 +102,13 @@ export async function readyHost(balancers: readonly Balancer[], host: string): P
   const deadline = t0 + Math.max(...mine.map((b) => parseDuration(b.config.drain_timeout)));
   for (;;) {
     const statuses = await Promise.all(mine.map(async (b) => findServer(await stats(b), b.config.backend, b.config.servers[host]!)?.status ?? "?"));
-    const up = statuses.every((s) => s.startsWith("UP") || s === "no check");
-    if (up || Date.now() >= deadline) return { ms: Date.now() - t0, status: statuses.join(",") };
+    // Exactly "UP": "UP 1/2" is a server that is up but already failing its checks.
+    const up = statuses.every((s) => s === "UP" || s === "no check");
+    if (up) return { ms: Date.now() - t0, status: statuses.join(",") };
+    if (Date.now() >= deadline) {
+      throw new SlipwayError(`${host}: HAProxy does not see the server UP ${Math.round((Date.now() - t0) / 1000)} s after \`state ready\` (status ${statuses.join(", ")})`,
+        "HAProxy's own health check disagrees with slipway's: compare its `option httpchk` with targets.<name>.health");
+    }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -143,6 +143,26 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
   }
 });
 
+test("redeploying a build id: the same artifact is reused; a different one under the same id is refused (exit 3)", async () => {
+  const ws = await exampleWorkspace("slipway-local");
+  const config = path.join(ws.app, "slipway.toml");
+  await writeFile(config, (await readFile(config, "utf8")).replace(/\[targets\.local\.restart\][\s\S]*$/, "[targets.local.restart]\nmanager = \"command\"\n"));
+  const b1 = await buildWith(ws, "same");
+  await deploy({ cwd: ws.app, artifact: b1.result.artifact, target: "local" });
+  const again = await deploy({ cwd: ws.app, artifact: b1.result.artifact, target: "local" });
+  assert.equal(again.hosts[0]!.bytes_sent, 0, "an identical release is reused, nothing sent");
+  assert.equal(again.plan.hosts[0]!.release, "present");
+  const before = await snapshotTree(ws.root);
+  await appendFile(path.join(ws.app, "hello/app.py"), "\n# different code, same id\n");
+  const other = await buildWith(ws, "same");
+  await assert.rejects(deploy({ cwd: ws.app, artifact: other.result.artifact, target: "local" }), (err: unknown) => {
+    assert.ok(err instanceof ArtifactError);
+    assert.match(err.message, /release same already exists with different contents/);
+    return true;
+  });
+  assert.deepEqual(await snapshotTree(ws.root), before, "nothing changed");
+});
+
 test("deploy refuses an artifact for another root or app before touching any host", async () => {
   const ws = await exampleWorkspace("slipway-local");
   const b1 = await buildWith(ws, "b1");
