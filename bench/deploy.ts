@@ -13,7 +13,7 @@
 //   and the classic flow, host after host (a for-loop script), over ssh with the fleet's key:
 //   for the same code-only change, for the new requirement, and a rollback (symlink + restart).
 // Fleet B (12 hosts): code-only deploys with --batch 25% to 3 of them (--hosts) and to all 12,
-//   BENCH_SCALE_REPS times each (default 2), alternating.
+//   BENCH_SCALE_REPS times each (default 3), alternating; medians compared.
 //
 // Prints seconds per case, bytes per host (slipway's result bytes_sent and the host's rx_bytes
 // delta), per-step host timings, ssh round trips, ratios and PASS/FAIL against the targets;
@@ -33,8 +33,13 @@ import { tmpDir } from "../test/support/tmp.js";
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
 const RESULTS_DIR = join(REPO, "bench", "results");
-const A_REPS = Math.max(1, Number(process.env["BENCH_DEPLOY_REPS"] ?? 3) || 3);
-const SCALE_REPS = Math.max(1, Number(process.env["BENCH_SCALE_REPS"] ?? 2) || 2);
+const A_REPS = Math.max(1, Number(process.env["BENCH_DEPLOY_REPS"] ?? 5) || 5);
+const SCALE_REPS = Math.max(1, Number(process.env["BENCH_SCALE_REPS"] ?? 3) || 3);
+/** Before each timed command, wait (up to QUIET_WAIT_MS) until this machine's CPUs are mostly idle: other work on it skews every figure. */
+const QUIET_BUSY = 0.25;
+const QUIET_WAIT_MS = 10_000;
+/** Total waiting allowed over the whole run (keeps it under ~8 minutes on a busy machine). */
+let quietBudgetMs = Number(process.env["BENCH_QUIET_BUDGET_MS"] ?? 120_000) || 0;
 const FLEET_A = 3;
 const FLEET_B = 12;
 const TARGETS = { codeOnlySpeedupPerHost: 20, codeBytesSlack: 0.05, hostOverheadMs: 300, scale12over3: 2 };
@@ -185,6 +190,40 @@ interface CommandFigures {
   hosts: HostFigures[];
   timings_ms?: Record<string, number>;
   plan?: Json;
+  /** Fraction of this machine's CPU time that was busy during the command (/proc/stat). */
+  cpu_busy: number;
+  /** The same, over a short sample just before the command (other load on the machine). */
+  baseline_busy: number;
+}
+
+/** Busy and total jiffies of all CPUs (/proc/stat): the fleet's hosts share this machine's CPUs with the deployer. */
+async function cpuTimes(): Promise<{ busy: number; total: number }> {
+  const first = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
+  const v = first.trim().split(/\s+/).slice(1).map(Number);
+  const total = sum(v.slice(0, 8));
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: total - idle, total };
+}
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+
+const noisy: string[] = [];
+/** Wait until the CPUs are mostly idle (300 ms samples, at most QUIET_WAIT_MS); returns the last sample's busy fraction. */
+async function settle(what: string): Promise<number> {
+  const t0 = Date.now();
+  const deadline = t0 + Math.min(QUIET_WAIT_MS, quietBudgetMs);
+  for (;;) {
+    const a = await cpuTimes();
+    await new Promise((r) => setTimeout(r, 300));
+    const b = await cpuTimes();
+    const busy = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    if (busy <= QUIET_BUSY || Date.now() > deadline) quietBudgetMs = Math.max(0, quietBudgetMs - (Date.now() - t0 - 300));
+    if (busy <= QUIET_BUSY) return busy;
+    if (Date.now() > deadline) {
+      noisy.push(`${what}: the machine was ${pct(busy)} busy just before it (other processes); its figures are skewed`);
+      console.log(`  ! ${noisy[noisy.length - 1]}`);
+      return busy;
+    }
+  }
 }
 
 const rxAll = (hosts: TestHost[]) => Promise.all(hosts.map((h) => h.rxBytes()));
@@ -202,7 +241,7 @@ function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
   return {
     host: h.name,
     dest: h.dest,
-    bytes_sent: outcome ? Number(outcome["bytes_sent"]) : undefined,
+    bytes_sent: typeof outcome?.["bytes_sent"] === "number" ? (outcome["bytes_sent"] as number) : undefined,
     rx_bytes: rx,
     steps_ms: steps,
     overhead_ms: overhead,
@@ -212,8 +251,11 @@ function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
 
 /** Run a deploy or rollback through the CLI on `hosts` (all of the target unless `--hosts` is in args), with rx deltas. */
 async function slipwayCommand(f: FleetApp, label: string, args: string[], hosts: TestHost[], extraEnv: Record<string, string> = {}): Promise<{ fig: CommandFigures; run: CliRun }> {
+  const baseline = await settle(label);
   const rx0 = await rxAll(hosts);
+  const c0 = await cpuTimes();
   const run = await cli(f, args, extraEnv);
+  const c1 = await cpuTimes();
   const rx1 = await rxAll(hosts);
   const res = run.result;
   if (Array.isArray(res["hosts"])) {
@@ -228,6 +270,8 @@ async function slipwayCommand(f: FleetApp, label: string, args: string[], hosts:
     hosts: hosts.map((h, i) => hostFigures(run, h, rx1[i]! - rx0[i]!)),
     timings_ms: res["timings_ms"] as Record<string, number> | undefined,
     plan: res["plan"] as Json | undefined,
+    cpu_busy: (c1.busy - c0.busy) / Math.max(1, c1.total - c0.total),
+    baseline_busy: baseline,
   };
   return { fig, run };
 }
@@ -272,7 +316,7 @@ for a in "$@"; do
 done
 /usr/bin/ssh "$@"; rc=$?
 last=\${!#}; last=\${last//$'\\n'/ }; last=\${last//$'\\t'/ }
-printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$t0" "$EPOCHREALTIME" "$rc" "\${ctl:-run}" "$dest" "\${last:0:400}" >> "$SLW_BENCH_SSH_LOG"
+printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$t0" "$EPOCHREALTIME" "$rc" "\${ctl:-run}" "$dest" "\${last:0:8000}" >> "$SLW_BENCH_SSH_LOG"
 exit $rc
 `;
 
@@ -357,10 +401,13 @@ interface ClassicHost {
   seconds: number;
   steps_ms: Record<string, number>;
   rx_bytes: number;
+  /** CPU busy fraction of this machine just before (other load); -1 when not sampled. */
+  baseline_busy: number;
 }
 
 /** One host, one release: each step is its own ssh command, as in a deploy.sh loop. */
-async function classicDeployHost(f: FleetApp, h: TestHost, tarball: string, rel: string): Promise<ClassicHost> {
+async function classicDeployHost(f: FleetApp, h: TestHost, tarball: string, rel: string, quiet = true): Promise<ClassicHost> {
+  const baseline = quiet ? await settle(`classic ${rel} on ${h.name}`) : -1;
   const R = `${CLASSIC}/releases/${rel}`;
   const cmds: Record<(typeof CLASSIC_STEPS)[number], string> = {
     upload: `cat > ${CLASSIC}/incoming/${rel}.tgz`,
@@ -381,16 +428,17 @@ async function classicDeployHost(f: FleetApp, h: TestHost, tarball: string, rel:
   const seconds = (performance.now() - t0) / 1000;
   const rx = (await h.rxBytes()) - rx0;
   await waitHealthy(`http://${h.ip}:${CLASSIC_PORT}/health`);
-  return { host: h.name, seconds, steps_ms: steps, rx_bytes: rx };
+  return { host: h.name, seconds, steps_ms: steps, rx_bytes: rx, baseline_busy: baseline };
 }
 
 async function classicRollbackHost(f: FleetApp, h: TestHost): Promise<ClassicHost> {
+  const baseline = await settle(`classic rollback on ${h.name}`);
   const rx0 = await h.rxBytes();
   const cmd = `cd ${CLASSIC} && prev=$(readlink previous) && cur=$(readlink current) && ln -sfn "$prev" current.tmp && mv -Tf current.tmp current && ln -sfn "$cur" previous && supervisorctl -c ${SUPERVISOR_CONF} restart classic`;
   const r = await ssh(f, h, cmd);
   const rx = (await h.rxBytes()) - rx0;
   await waitHealthy(`http://${h.ip}:${CLASSIC_PORT}/health`);
-  return { host: h.name, seconds: r.seconds, steps_ms: { "switch+restart": Math.round(r.seconds * 1000) }, rx_bytes: rx };
+  return { host: h.name, seconds: r.seconds, steps_ms: { "switch+restart": Math.round(r.seconds * 1000) }, rx_bytes: rx, baseline_busy: baseline };
 }
 
 interface ClassicRun {
@@ -402,11 +450,11 @@ interface ClassicRun {
   tarball_s?: number;
 }
 
+/** Host after host; the total is the sum of the hosts' times (not the loop's wall, which includes the waits for a quiet machine). */
 async function classicLoop(label: string, hosts: TestHost[], one: (h: TestHost) => Promise<ClassicHost>): Promise<ClassicRun> {
-  const t0 = performance.now();
   const out: ClassicHost[] = [];
   for (const h of hosts) out.push(await one(h));
-  return { label, total_s: (performance.now() - t0) / 1000, hosts: out };
+  return { label, total_s: sum(out.map((h) => h.seconds)), hosts: out };
 }
 
 // --- statistics and output -----------------------------------------------------------------
@@ -418,9 +466,14 @@ function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
-/** The run whose wall time is the median (the lower middle one for an even count). */
-function medianRun<T extends { seconds: number }>(runs: T[]): T {
-  const s = [...runs].sort((a, b) => a.seconds - b.seconds);
+/** Runs started on a quiet machine, or all of them if none was. */
+function quietRuns<T extends { baseline_busy: number }>(runs: T[]): T[] {
+  const q = runs.filter((r) => r.baseline_busy <= QUIET_BUSY);
+  return q.length ? q : runs;
+}
+/** The run whose wall time is the median of the quiet runs (the lower middle one for an even count). */
+function medianRun<T extends { seconds: number; baseline_busy: number }>(runs: T[]): T {
+  const s = [...quietRuns(runs)].sort((a, b) => a.seconds - b.seconds);
   return s[(s.length - 1) >> 1]!;
 }
 const S = (s: number) => `${s.toFixed(3)} s`;
@@ -436,6 +489,12 @@ function table(rows: string[][]): string {
 
 function log(msg: string): void {
   console.log(msg);
+}
+
+/** sha256 over every .js file under dist (what was measured: the working tree is edited by others while benches run). */
+async function distDigest(): Promise<string> {
+  const r = await runProcess(["sh", "-c", "find dist -name '*.js' -type f | LC_ALL=C sort | xargs sha256sum | sha256sum"], { cwd: REPO });
+  return r.stdout.split(" ")[0] ?? "";
 }
 
 async function gitCommit(): Promise<string | null> {
@@ -464,6 +523,10 @@ async function fleetA(work: string): Promise<FleetAFigures> {
   try {
     const hosts = f.hosts;
     log(`  hosts ${hosts.map((h) => `${h.name}=${h.ip}`).join(" ")}, root ${f.ws.root}`);
+    // Source tarballs for the classic flow are snapshots of the same tree slipway builds from;
+    // the classic runs come after slipway's, so neither measures the other's leftovers.
+    const tar0 = join(work, "classic-0.tgz");
+    const t0 = await sourceTarball(f, tar0);
 
     const b1 = await slipwayBuild(f, "b1");
     log(`[A] build b1: ${S(b1.seconds)} (venv ${b1.venv_cache}, key ${b1.venv_key}); code layer ${B(b1.code_layer_bytes)}, venv layer ${B(b1.venv_layer_bytes)}`);
@@ -471,40 +534,23 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     await expectBuild(hosts, "b1");
     log(`[A] slipway deploy b1 (first, with venv): ${S(first.seconds)}; rx ${first.hosts.map((h) => B(h.rx_bytes)).join(" / ")}`);
 
-    // Classic: wheelhouse and program on the hosts, and a first release on each (untimed setup, hosts in parallel).
-    await classicSetup(f, hosts, work);
-    const tar0 = join(work, "classic-0.tgz");
-    const t0 = await sourceTarball(f, tar0);
-    const cFirst: ClassicRun = { label: "classic first release (setup, hosts in parallel)", total_s: 0, hosts: [], tarball_bytes: t0.bytes, tarball_s: t0.seconds };
-    {
-      const tt = performance.now();
-      cFirst.hosts = await Promise.all(hosts.map((h) => classicDeployHost(f, h, tar0, "c0")));
-      cFirst.total_s = (performance.now() - tt) / 1000;
-    }
-    log(`[A] classic first release c0 (setup, parallel): ${S(cFirst.total_s)}; tarball ${B(t0.bytes)}`);
-
-    // (a) code-only deploys.
+    // (a) code-only deploys: b2 onto hosts running b1, then b3, b4 … onto the previous one.
     const builds: Built[] = [];
     const runs: CommandFigures[] = [];
-    for (let i = 1; i <= A_REPS; i++) {
-      await codeChange(f, `a${i}`);
-      const b = await slipwayBuild(f, `a${i}`);
-      if (b.venv_key !== b1.venv_key) throw new Error(`code-only build a${i} changed the venv key (${b1.venv_key} → ${b.venv_key})`);
-      const { fig } = await slipwayCommand(f, `code-only a${i}`, ["deploy", b.artifact, "--target", "fleet"], hosts);
+    for (let i = 0; i < A_REPS; i++) {
+      const id = `b${i + 2}`;
+      await codeChange(f, id);
+      const b = await slipwayBuild(f, id);
+      if (b.venv_key !== b1.venv_key) throw new Error(`code-only build ${id} changed the venv key (${b1.venv_key} → ${b.venv_key})`);
+      const { fig } = await slipwayCommand(f, `code-only ${id}`, ["deploy", b.artifact, "--target", "fleet"], hosts);
       await expectBuild(hosts, b.build_id);
       builds.push(b);
       runs.push(fig);
-      log(`[A] (a) code-only deploy ${b.build_id}: ${S(fig.seconds)}; bytes_sent ${fig.hosts.map((h) => h.bytes_sent).join("/")} (code layer ${b.code_layer_bytes}); rx ${fig.hosts.map((h) => h.rx_bytes).join("/")}; host overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}`);
+      log(`[A] (a) code-only deploy ${id} (build ${S(b.seconds)}): ${S(fig.seconds)}; bytes_sent ${fig.hosts.map((h) => h.bytes_sent).join("/")} (code layer ${b.code_layer_bytes}); rx ${fig.hosts.map((h) => h.rx_bytes).join("/")}; host overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}; cpu busy ${pct(fig.cpu_busy)}`);
     }
     const aMedian = medianRun(runs);
-
-    // The classic flow for the same code change, host after host.
     const tar1 = join(work, "classic-1.tgz");
     const t1 = await sourceTarball(f, tar1);
-    const cCode = await classicLoop("classic, code-only change", hosts, (h) => classicDeployHost(f, h, tar1, "c1"));
-    cCode.tarball_bytes = t1.bytes;
-    cCode.tarball_s = t1.seconds;
-    log(`[A] classic code-only (c1), host after host: ${S(cCode.total_s)}; per host ${cCode.hosts.map((h) => S(h.seconds)).join(" / ")}`);
 
     // One more code-only deploy through an ssh shim, to count and time every ssh invocation.
     const shimDir = join(work, "ssh-shim");
@@ -512,13 +558,14 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     await writeFile(join(shimDir, "ssh"), SSH_SHIM);
     await chmod(join(shimDir, "ssh"), 0o755);
     const shimLog = join(work, "ssh-calls.tsv");
-    await codeChange(f, "rt");
-    const bRt = await slipwayBuild(f, "rt1");
+    const rtId = `b${A_REPS + 2}`;
+    await codeChange(f, rtId);
+    const bRt = await slipwayBuild(f, rtId);
     const rt = await slipwayCommand(f, "code-only through the ssh shim", ["deploy", bRt.artifact, "--target", "fleet"], hosts, {
       PATH: `${shimDir}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
       SLW_BENCH_SSH_LOG: shimLog,
     });
-    await expectBuild(hosts, "rt1");
+    await expectBuild(hosts, rtId);
     const calls = await readShimLog(shimLog);
     const perHost: FleetAFigures["round_trips"]["per_host"] = {};
     for (const h of hosts) {
@@ -529,34 +576,49 @@ async function fleetA(work: string): Promise<FleetAFigures> {
         k.n++;
         k.ms += c.ms;
       }
-      perHost[h.name] = { calls: mine.filter((c) => c.kind === "run").length, ms: sum(mine.filter((c) => c.kind === "run").map((c) => c.ms)), by_kind: byKind };
+      const runsOnly = mine.filter((c) => c.kind === "run");
+      perHost[h.name] = { calls: runsOnly.length, ms: sum(runsOnly.map((c) => c.ms)), by_kind: byKind };
     }
-    log(`[A] code-only through the ssh shim (rt1): ${S(rt.fig.seconds)}; ssh invocations per host ${Object.entries(perHost).map(([h, p]) => `${h}=${p.calls}`).join(" ")}`);
+    log(`[A] code-only through the ssh shim (${rtId}): ${S(rt.fig.seconds)}; ssh commands per host ${Object.entries(perHost).map(([h, p]) => `${h}=${p.calls}`).join(" ")}`);
 
     // (b) new venv key.
     await appendFile(join(f.ws.app, "requirements.txt"), "\nslipfix==1.1.0\n");
-    const bv = await slipwayBuild(f, "v2");
+    const nvId = `b${A_REPS + 3}`;
+    const bv = await slipwayBuild(f, nvId);
     if (bv.venv_key === b1.venv_key) throw new Error("adding slipfix did not change the venv key");
-    log(`[A] build v2 (new venv): ${S(bv.seconds)} (venv ${bv.venv_cache}, key ${bv.venv_key}); venv layer ${B(bv.venv_layer_bytes)}`);
-    const nv = (await slipwayCommand(f, "new venv (v2)", ["deploy", bv.artifact, "--target", "fleet"], hosts)).fig;
-    await expectBuild(hosts, "v2");
-    for (const h of hosts) {
-      await h.exec([`${f.ws.root}/current/virtualenv/bin/python`, "-c", "import slipfix, fastcount"]);
-    }
-    log(`[A] (b) new-venv deploy v2: ${S(nv.seconds)}; bytes_sent ${nv.hosts.map((h) => h.bytes_sent).join("/")}; rx ${nv.hosts.map((h) => h.rx_bytes).join("/")}`);
+    log(`[A] build ${nvId} (new venv): ${S(bv.seconds)} (venv ${bv.venv_cache}, key ${bv.venv_key}); venv layer ${B(bv.venv_layer_bytes)}`);
+    const nv = (await slipwayCommand(f, `new venv (${nvId})`, ["deploy", bv.artifact, "--target", "fleet"], hosts)).fig;
+    await expectBuild(hosts, nvId);
+    for (const h of hosts) await h.exec([`${f.ws.root}/current/virtualenv/bin/python`, "-c", "import slipfix, fastcount"]);
+    log(`[A] (b) new-venv deploy ${nvId}: ${S(nv.seconds)}; bytes_sent ${nv.hosts.map((h) => h.bytes_sent).join("/")}; rx ${nv.hosts.map((h) => h.rx_bytes).join("/")}`);
     const tar2 = join(work, "classic-2.tgz");
     const t2 = await sourceTarball(f, tar2);
+
+    // (c) rollback.
+    const rb = (await slipwayCommand(f, "rollback", ["rollback", "--target", "fleet"], hosts)).fig;
+    await expectBuild(hosts, rtId);
+    log(`[A] (c) rollback → ${rtId}: ${S(rb.seconds)}; rx ${rb.hosts.map((h) => h.rx_bytes).join("/")}`);
+
+    // The classic flow: wheelhouse and program on the hosts and a first release (untimed setup,
+    // hosts in parallel), then the same code-only change and the new requirement host after
+    // host, then a rollback.
+    await classicSetup(f, hosts, work);
+    const cFirst: ClassicRun = { label: "classic first release (setup, hosts in parallel)", total_s: 0, hosts: [], tarball_bytes: t0.bytes, tarball_s: t0.seconds };
+    {
+      const tt = performance.now();
+      cFirst.hosts = await Promise.all(hosts.map((h) => classicDeployHost(f, h, tar0, "c0", false)));
+      cFirst.total_s = (performance.now() - tt) / 1000;
+    }
+    log(`[A] classic first release c0 (setup, hosts in parallel): ${S(cFirst.total_s)}; tarball ${B(t0.bytes)}`);
+    const cCode = await classicLoop("classic, code-only change", hosts, (h) => classicDeployHost(f, h, tar1, "c1"));
+    cCode.tarball_bytes = t1.bytes;
+    cCode.tarball_s = t1.seconds;
+    log(`[A] classic code-only (c1), host after host: ${S(cCode.total_s)}; per host ${cCode.hosts.map((h) => S(h.seconds)).join(" / ")}`);
     const cVenv = await classicLoop("classic, new requirement", hosts, (h) => classicDeployHost(f, h, tar2, "c2"));
     cVenv.tarball_bytes = t2.bytes;
     cVenv.tarball_s = t2.seconds;
     for (const h of hosts) await h.exec([`${CLASSIC}/current/venv/bin/python`, "-c", "import slipfix, fastcount"]);
     log(`[A] classic new requirement (c2), host after host: ${S(cVenv.total_s)}; per host ${cVenv.hosts.map((h) => S(h.seconds)).join(" / ")}`);
-
-    // (c) rollback.
-    const rb = (await slipwayCommand(f, "rollback", ["rollback", "--target", "fleet"], hosts)).fig;
-    const back = bRt.build_id;
-    await expectBuild(hosts, back);
-    log(`[A] (c) rollback → ${back}: ${S(rb.seconds)}; rx ${rb.hosts.map((h) => h.rx_bytes).join("/")}`);
     const cRb = await classicLoop("classic rollback (symlink + restart, one ssh per host)", hosts, (h) => classicRollbackHost(f, h));
     for (const h of hosts) {
       const cur = (await h.exec(["readlink", `${CLASSIC}/current`])).trim();
@@ -571,7 +633,7 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       code_only: { builds, runs, median: aMedian },
       round_trips: { build: bRt, run: rt.fig, calls, per_host: perHost, wall_ms: Math.round(rt.fig.seconds * 1000) },
       new_venv: { build: bv, run: nv },
-      rollback: { run: rb, to: back },
+      rollback: { run: rb, to: rtId },
       classic: { first: cFirst, code_only: cCode, new_venv: cVenv, rollback: cRb },
     };
   } finally {
@@ -623,8 +685,8 @@ async function fleetB(): Promise<FleetBFigures> {
       first_deploy: first,
       three: r3,
       twelve: r12,
-      three_median_s: median(r3.map((r) => r.seconds)),
-      twelve_median_s: median(r12.map((r) => r.seconds)),
+      three_median_s: median(quietRuns(r3).map((r) => r.seconds)),
+      twelve_median_s: median(quietRuns(r12).map((r) => r.seconds)),
     };
   } finally {
     await f.stop();
@@ -634,10 +696,15 @@ async function fleetB(): Promise<FleetBFigures> {
 
 // --- main ----------------------------------------------------------------------------------
 
-const STEP_ORDER = ["lock", "preflight", "clean", "send", "unpack", "migrate", "hooks", "switch", "restart", "after-hooks", "record", "prune", "list", "unlock"];
+const STEP_ORDER = ["lock", "list", "preflight", "clean", "send", "unpack", "migrate", "hooks", "drain", "switch", "restart", "health", "ready", "rollback", "after-hooks", "record", "prune", "unlock"];
+
+function stepNames(figs: CommandFigures[]): string[] {
+  const seen = new Set(figs.flatMap((f) => f.hosts.flatMap((h) => Object.keys(h.steps_ms))));
+  return [...STEP_ORDER.filter((s) => seen.has(s)), ...[...seen].filter((s) => !STEP_ORDER.includes(s))];
+}
 
 function stepTable(fig: CommandFigures): string {
-  const names = STEP_ORDER.filter((s) => fig.hosts.some((h) => h.steps_ms[s] !== undefined));
+  const names = stepNames([fig]);
   return table([
     ["host", ...names, "sum excl. restart", "span", "wall"],
     ...fig.hosts.map((h) => [h.host, ...names.map((s) => (h.steps_ms[s] === undefined ? "-" : String(h.steps_ms[s]))), String(h.overhead_ms), String(h.span_ms), String(Math.round(fig.seconds * 1000))]),
@@ -695,7 +762,7 @@ async function main(): Promise<void> {
   // ---- print ----
   log(`\n== results: fleet A (${FLEET_A} hosts), seconds ==`);
   log(`slipway "wall" = the CLI process (node start, local verify, all hosts in parallel); "per host" = that host's first step start → last step done (from the --json events).`);
-  log(`classic "per host" = that host's 6 ssh steps; "total" = the loop over hosts, one after another. (a) = median of ${A_REPS} runs.\n`);
+  log(`classic "per host" = that host's 6 ssh steps; "total" = the loop over hosts, one after another. (a) = the median of the ${A_REPS} runs (of those started on a quiet machine).\n`);
   log(table([
     ["case", "slipway wall", "slipway per host (mean)", "classic per host (mean)", "classic total", "per-host ratio (mean)", "per-host ratio (worst host)", "total ratio"],
     ...cases.map((c) => {
@@ -703,13 +770,14 @@ async function main(): Promise<void> {
       return [c.name, S(c.sw.seconds), S(mean(c.sw.hosts.map((h) => h.span_ms / 1000))), S(mean(c.cl.hosts.map((h) => h.seconds))), S(c.cl.total_s), X(r.per_host_mean), X(r.per_host_min), X(r.total)];
     }),
   ]));
-  log(`\n(a) all runs: ${aAllRuns.map((r) => S(r.seconds)).join(", ")}; first deploy (b1 + venv): ${S(A.first_deploy.seconds)}; classic first release in parallel (setup): ${S(A.classic.first.total_s)}`);
+  log(`\n(a) all runs: ${aAllRuns.map((r) => `${r.build_id} ${S(r.seconds)} (cpu busy ${pct(r.cpu_busy)}, before ${pct(r.baseline_busy)})`).join(", ")} — ${aAllRuns[0]!.build_id} is the first code-only deploy onto b1`);
+  log(`(b) cpu busy ${pct(A.new_venv.run.cpu_busy)}; (c) cpu busy ${pct(A.rollback.run.cpu_busy)}; first deploy (b1 + venv): ${S(A.first_deploy.seconds)}; classic first release, hosts in parallel (setup): ${S(A.classic.first.total_s)}`);
 
   log(`\nclassic per-host steps (ms):\n`);
   log(table([
-    ["run", "host", ...CLASSIC_STEPS, "total"],
-    ...[A.classic.code_only, A.classic.new_venv].flatMap((c) => c.hosts.map((h) => [c.label, h.host, ...CLASSIC_STEPS.map((s) => String(h.steps_ms[s] ?? "-")), String(Math.round(h.seconds * 1000))])),
-    ...A.classic.rollback.hosts.map((h) => [A.classic.rollback.label, h.host, "-", "-", "-", "-", "-", "-", String(Math.round(h.seconds * 1000))]),
+    ["run", "host", ...CLASSIC_STEPS, "total", "busy before"],
+    ...[A.classic.code_only, A.classic.new_venv].flatMap((c) => c.hosts.map((h) => [c.label, h.host, ...CLASSIC_STEPS.map((s) => String(h.steps_ms[s] ?? "-")), String(Math.round(h.seconds * 1000)), pct(h.baseline_busy)])),
+    ...A.classic.rollback.hosts.map((h) => [A.classic.rollback.label, h.host, "-", "-", "-", "-", "-", "-", String(Math.round(h.seconds * 1000)), pct(h.baseline_busy)]),
   ]));
 
   log(`\n== bytes per host ==`);
@@ -731,7 +799,7 @@ async function main(): Promise<void> {
   log(`\n(c) rollback, host steps (ms):\n`);
   log(stepTable(A.rollback.run));
 
-  log(`\n== ssh invocations of one code-only deploy (rt1, through a logging ssh shim; wall ${A.round_trips.wall_ms} ms) ==\n`);
+  log(`\n== ssh invocations of one code-only deploy (${A.round_trips.build.build_id}, through a logging ssh shim; wall ${A.round_trips.wall_ms} ms) ==\n`);
   const kinds = [...new Set(Object.values(A.round_trips.per_host).flatMap((p) => Object.keys(p.by_kind)))];
   const hostNames = Object.keys(A.round_trips.per_host);
   log(table([
@@ -747,12 +815,22 @@ async function main(): Promise<void> {
     log("  " + firstHost.map((c) => `${Math.round(c.start - base)} ${c.what} +${c.ms}`).join("\n  "));
   }
 
+  const rtHosts = Object.entries(A.round_trips.per_host);
+  const rtFig = A.round_trips.run;
+  log(`\nnot inside any host step event: ${rtHosts.map(([h, p]) => `${h} lock peek ${p.by_kind["lock: peek"]?.ms ?? 0} ms (the first ssh command: opens the master connection) + close ${p.by_kind["close (ssh -O exit)"]?.ms ?? 0} ms`).join("; ")}`);
+  log(`host-side overhead of this run incl. the peek: ${rtHosts.map(([h, p]) => `${h} ${(rtFig.hosts.find((x) => x.host === h)?.overhead_ms ?? 0) + (p.by_kind["lock: peek"]?.ms ?? 0)} ms`).join(", ")} (steps excl. restart: ${rtFig.hosts.map((x) => `${x.host} ${x.overhead_ms} ms`).join(", ")})`);
+
   log(`\n== fleet B (${FLEET_B} hosts): code-only deploy, --batch 25% ==\n`);
   log(table([
-    ["hosts", "runs (wall)", "median"],
-    ["3 (--hosts h1,h2,h3)", Bf.three.map((r) => S(r.seconds)).join(", "), S(Bf.three_median_s)],
-    ["12", Bf.twelve.map((r) => S(r.seconds)).join(", "), S(Bf.twelve_median_s)],
+    ["hosts", "runs (wall)", "median (quiet runs)", "batches", "busy before", "cpu busy", "host span (mean)"],
+    ["3 (--hosts h1,h2,h3)", Bf.three.map((r) => S(r.seconds)).join(", "), S(Bf.three_median_s), String((Bf.three[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.three.map((r) => pct(r.baseline_busy)).join(", "), Bf.three.map((r) => pct(r.cpu_busy)).join(", "), Bf.three.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", ")],
+    ["12", Bf.twelve.map((r) => S(r.seconds)).join(", "), S(Bf.twelve_median_s), String((Bf.twelve[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.twelve.map((r) => pct(r.baseline_busy)).join(", "), Bf.twelve.map((r) => pct(r.cpu_busy)).join(", "), Bf.twelve.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", ")],
   ]));
+  const stepMeans = (runs: CommandFigures[]) => Object.fromEntries(stepNames([...Bf.three, ...Bf.twelve]).map((st) => [st, Math.round(mean(runs.flatMap((r) => r.hosts.map((h) => h.steps_ms[st]).filter((v): v is number => v !== undefined))))]).filter(([, v]) => !Number.isNaN(v)));
+  const m3 = stepMeans(Bf.three);
+  const m12 = stepMeans(Bf.twelve);
+  log(`\nmean ms per host step, 3 vs 12 hosts:\n`);
+  log(table([["", ...Object.keys(m12)], ["3 hosts", ...Object.keys(m12).map((k) => String(m3[k] ?? "-"))], ["12 hosts", ...Object.keys(m12).map((k) => String(m12[k] ?? "-"))]]));
   log(`12 / 3 = ${X(scaleRatio)}; first deploy of b1 (venv) to 12 hosts: ${S(Bf.first_deploy.seconds)}`);
   const lastTwelve = Bf.twelve[Bf.twelve.length - 1]!;
   log(`last 12-host run, timings_ms ${JSON.stringify(lastTwelve.timings_ms)}; host spans ${lastTwelve.hosts.map((h) => h.span_ms).join("/")} ms`);
@@ -774,6 +852,8 @@ async function main(): Promise<void> {
     started_at: started.toISOString(),
     total_s: totalS,
     commit: await gitCommit(),
+    dist_sha256: await distDigest(),
+    warnings: noisy,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, node: process.version, python: PYTHON, platform: `${os.platform()} ${os.release()}` },
     params: { fleet_a_hosts: FLEET_A, fleet_b_hosts: FLEET_B, code_only_runs: A_REPS, scale_runs: SCALE_REPS },
     fleet_a: A,
@@ -804,6 +884,7 @@ async function main(): Promise<void> {
   };
   await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(file, JSON.stringify(figures, null, 2) + "\n");
+  for (const w of noisy) log(`WARN  ${w}`);
   log(`\nfigures written to ${file}`);
   log(`total bench time ${S(totalS)}`);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from "commander";
-import { ExitCode, SlipwayError, UsageError } from "./errors.js";
+import { Command, CommanderError } from "commander";
+import { ExitCode, SlipwayError } from "./errors.js";
 import type { Emit } from "./events.js";
 import { humanRenderer } from "./render/human.js";
 import { jsonRenderer } from "./render/json.js";
@@ -74,13 +74,12 @@ export function program(): Command {
     .description("build the artifact: venv (cached by key), build steps, minify, layers")
     .option("--build-id <id>", "build id (default: $BUILD_NUMBER, $GITHUB_RUN_NUMBER, $CI_PIPELINE_IID, else a UTC timestamp + short commit)")
     .option("--out <dir>", "output directory (default build.out)")
-    .addOption(new Option("--sign <keyfile>", "sign the manifest with an ed25519 key").hideHelp())
+    .option("--sign <keyfile>", "sign the manifest with this ed25519 private key (default build.signing_key)")
     .action((o: { buildId?: string; out?: string; sign?: string }) =>
       execute("build", globals(), async ({ cwd, emit, flags }) => {
-        if (o.sign) throw new UsageError("--sign is not available in this version yet", "build without --sign");
         const { build } = await import("./commands/build.js");
         const { buildSummary } = await import("./render/summaries.js");
-        const r = await build({ cwd, configPath: flags.config, buildId: o.buildId, out: o.out, emit });
+        const r = await build({ cwd, configPath: flags.config, buildId: o.buildId, out: o.out, sign: o.sign, emit });
         return { result: r, human: buildSummary(r, cwd) };
       }),
     );
@@ -178,12 +177,14 @@ export function program(): Command {
 
   cli
     .command("keygen")
-    .description("make an ed25519 key pair for signing (not in this version yet)")
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() =>
-      execute("keygen", globals(), async () => {
-        throw new UsageError("`slipway keygen` is not available in this version yet", "see the README for what this version does");
+    .description("make an ed25519 key pair for signing artifacts: PREFIX.key (private, mode 0600) and PREFIX.pub")
+    .requiredOption("--out <prefix>", "where to write the pair, e.g. ci-signing → ci-signing.key, ci-signing.pub")
+    .action((o: { out: string }) =>
+      execute("keygen", globals(), async ({ cwd, flags }) => {
+        const { keygen } = await import("./commands/keygen.js");
+        const { keygenSummary } = await import("./render/summaries.js");
+        const r = await keygen({ cwd, out: o.out, overwrite: flags.yes });
+        return { result: r, human: keygenSummary(r) };
       }),
     );
   return cli;

@@ -8,6 +8,9 @@ import { dottedPath } from "../config/toml.js";
 /** A manifest larger than this is not ours: refuse it before parsing. */
 export const MAX_MANIFEST_BYTES = 1 << 20;
 
+/** What to do about an artifact whose head is wrong: it is not what `slipway build` wrote. */
+const NOT_OURS = "the artifact is corrupt, was modified, or was not made by `slipway build`; copy it again or rebuild it";
+
 export interface MemberInfo {
   name: string;
   type: string;
@@ -47,7 +50,7 @@ export async function readAll(stream: Readable, limit: number, what: string): Pr
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new ArtifactError(`${what} is larger than ${limit} bytes`);
+    if (size > limit) throw new ArtifactError(`${what} is larger than ${limit} bytes`, NOT_OURS);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -65,14 +68,14 @@ export async function readHead(file: string): Promise<ArtifactHead> {
   let signature: Buffer | undefined;
   await scanMembers(file, async (m, stream) => {
     if (!manifestBytes) {
-      if (m.name !== MANIFEST_MEMBER) throw new ArtifactError(`${file}: the first member is ${m.name}, not ${MANIFEST_MEMBER}`);
-      manifestBytes = await readAll(stream, MAX_MANIFEST_BYTES, MANIFEST_MEMBER);
+      if (m.name !== MANIFEST_MEMBER) throw new ArtifactError(`${file}: the first member is ${JSON.stringify(m.name)}, not ${MANIFEST_MEMBER}`, NOT_OURS);
+      manifestBytes = await readAll(stream, MAX_MANIFEST_BYTES, `${file}: ${MANIFEST_MEMBER}`);
       return true;
     }
-    if (m.name === SIGNATURE_MEMBER) signature = await readAll(stream, 4096, SIGNATURE_MEMBER);
+    if (m.name === SIGNATURE_MEMBER) signature = await readAll(stream, 4096, `${file}: ${SIGNATURE_MEMBER}`);
     return false;
   });
-  if (!manifestBytes) throw new ArtifactError(`${file} is empty: it has no ${MANIFEST_MEMBER}`);
+  if (!manifestBytes) throw new ArtifactError(`${file} is empty: it has no ${MANIFEST_MEMBER}`, NOT_OURS);
   return { manifest: parseManifest(manifestBytes, file), manifestBytes, signature };
 }
 
@@ -81,7 +84,7 @@ export function parseManifest(bytes: Buffer, file: string): Manifest {
   try {
     raw = JSON.parse(bytes.toString("utf8"));
   } catch (err) {
-    throw new ArtifactError(`${file}: ${MANIFEST_MEMBER} is not valid JSON: ${(err as Error).message}`);
+    throw new ArtifactError(`${file}: ${MANIFEST_MEMBER} is not valid JSON: ${(err as Error).message}`, NOT_OURS);
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (format !== 1) {
@@ -93,7 +96,7 @@ export function parseManifest(bytes: Buffer, file: string): Manifest {
   const result = manifestSchema.safeParse(raw);
   if (!result.success) {
     const first = result.error.issues[0]!;
-    throw new ArtifactError(`${file}: ${MANIFEST_MEMBER} is invalid at ${dottedPath(first.path) || "(top)"}: ${first.message}`);
+    throw new ArtifactError(`${file}: ${MANIFEST_MEMBER} is invalid at ${dottedPath(first.path) || "(top)"}: ${first.message}`, NOT_OURS);
   }
   return result.data;
 }

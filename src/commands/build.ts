@@ -1,4 +1,6 @@
+import { createReadStream } from "node:fs";
 import { mkdtemp, rm, mkdir } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
@@ -15,8 +17,13 @@ import { resolveBuildId } from "../build/build-id.js";
 import { gitInfo } from "../build/git.js";
 import { writeLayer, type LayerStats } from "../artifact/layer-writer.js";
 import { LAYER_SUFFIX } from "../artifact/compress.js";
-import { ARTIFACT_FORMAT, artifactFileName, serializeManifest, type Manifest } from "../artifact/manifest.js";
+import { ARTIFACT_FORMAT, artifactFileName, manifestSchema, serializeManifest, type LayerInfo, type Manifest } from "../artifact/manifest.js";
 import { writeArtifact } from "../artifact/pack.js";
+import { checkLayer, rulesFor } from "../artifact/entries.js";
+import { loadPrivateKey, resolveKeyPath, type LoadedKey } from "../artifact/keys.js";
+import { signManifest } from "../artifact/signature.js";
+import { dottedPath } from "../config/toml.js";
+import { SlipwayError } from "../errors.js";
 import { VERSION } from "../version.js";
 
 export interface BuildOptions {
@@ -26,6 +33,8 @@ export interface BuildOptions {
   buildId?: string;
   /** Output directory; default build.out, relative to the app dir. */
   out?: string;
+  /** Private key file to sign the manifest with (relative to cwd); default build.signing_key. */
+  sign?: string;
   env?: NodeJS.ProcessEnv;
   emit?: Emit;
   now?: Date;
@@ -40,6 +49,8 @@ export interface BuildResult {
   venv: { key: string; path: string; cache: "hit" | "miss" | "restored" };
   venv_layer_cache: "hit" | "miss";
   layers: Record<"code" | "venv", LayerStats>;
+  /** The key id that signed the manifest, if it was signed. */
+  signed_by?: string;
   timings_ms: Record<string, number>;
 }
 
@@ -63,6 +74,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const buildId = resolveBuildId(opts.buildId, env, now, git?.commit.slice(0, 7));
   const outDir = opts.out ? path.resolve(opts.cwd, opts.out) : path.resolve(appDir, cfg.out);
   const exclude = withoutOutput(excludeMatcher(cfg.exclude), appDir, outDir);
+  // Read the key before the long part of the build, so a bad one fails in a second.
+  const signingKey = await signingKeyFor(opts, cfg.signing_key, appDir, emit);
 
   const { key, interpreter, inputs } = await phase("interpreter", () => computeEnvKey(config, appDir, configFile, env),
     (k) => `${k.interpreter.implementation} ${k.interpreter.version} ${k.interpreter.abi}, venv key ${k.key}`);
@@ -129,17 +142,22 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       layers: [layerInfo("code", codeLayer), layerInfo("venv", venvLayer.stats)],
       builder: { slipway_version: VERSION, hostname: os.hostname() },
     };
+    checkManifest(manifest);
+    const manifestBytes = serializeManifest(manifest);
     await mkdir(outDir, { recursive: true });
-    const artifact = await phase("artifact", () =>
-      writeArtifact(path.join(outDir, artifactFileName(app.name, buildId)), {
-        manifest: serializeManifest(manifest),
+    const artifact = await phase("artifact", async () => {
+      // What deploy would refuse is refused here, where the fix is: a new venv layer and every code layer.
+      await checkBuiltLayer(manifest, manifest.layers[0]!, codeFile);
+      if (venvLayer.cache === "miss") await checkBuiltLayer(manifest, manifest.layers[1]!, venvLayer.file);
+      return writeArtifact(path.join(outDir, artifactFileName(app.name, buildId)), {
+        manifest: manifestBytes,
+        signature: signingKey && signManifest(manifestBytes, signingKey.key),
         layers: [
           [manifest.layers[0]!.member, codeFile],
           [manifest.layers[1]!.member, venvLayer.file],
         ],
-      }, mtime),
-      (a) => `${a.path} (${a.size} bytes)`,
-    );
+      }, mtime);
+    }, (a) => `${a.path} (${a.size} bytes)${signingKey ? `, signed by key ${signingKey.id}` : ""}`);
     return {
       artifact: artifact.path,
       sha256: artifact.sha256,
@@ -149,10 +167,39 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       venv: { key, path: venv.path, cache: venv.cache },
       venv_layer_cache: venvLayer.cache,
       layers: { code: codeLayer, venv: venvLayer.stats },
+      ...(signingKey ? { signed_by: signingKey.id } : {}),
       timings_ms: timings,
     };
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+function signingKeyFor(opts: BuildOptions, configured: string, appDir: string, emit: Emit): Promise<LoadedKey | undefined> {
+  if (opts.sign) return loadPrivateKey(path.resolve(opts.cwd, opts.sign), "--sign", emit);
+  if (configured) return loadPrivateKey(resolveKeyPath(configured, appDir), "build.signing_key", emit);
+  return Promise.resolve(undefined);
+}
+
+/** The manifest must pass the checks every reader applies (limits, names), or the artifact is useless. */
+function checkManifest(m: Manifest): void {
+  const parsed = manifestSchema.safeParse(m);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  throw new SlipwayError(`the manifest of this build would be refused: ${dottedPath(issue.path) || "(top)"} ${issue.message}`,
+    "see docs/security.md for what an artifact may hold");
+}
+
+async function checkBuiltLayer(m: Manifest, layer: LayerInfo, file: string): Promise<void> {
+  const check = checkLayer(layer.compression, rulesFor(m, layer));
+  await pipeline(createReadStream(file), check.input);
+  try {
+    await check.result;
+  } catch (err) {
+    const fix = layer.name === "code"
+      ? "exclude it in build.exclude, or change it in the app (see docs/security.md)"
+      : "the virtualenv holds something hosts refuse (see docs/security.md); fix the package that installs it";
+    throw new SlipwayError(`the ${layer.name} layer would be refused by deploy: ${(err as Error).message}`, fix);
   }
 }
 

@@ -7,6 +7,7 @@ import { ArtifactError, SlipwayError, UsageError } from "../errors.js";
 import { silent, timed, type Emit, type PlanSummary } from "../events.js";
 import { readHead } from "../artifact/read.js";
 import { verifyArtifact } from "../artifact/verify.js";
+import { checkAgainstConfig } from "../artifact/admit.js";
 import type { Manifest } from "../artifact/manifest.js";
 import { sha256 } from "../util/hash.js";
 import { mapLimit } from "../util/pool.js";
@@ -77,7 +78,7 @@ const STAGE_PARALLEL = 8;
 export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const emit = opts.emit ?? silent;
   const timings: Record<string, number> = {};
-  const { config } = await loadConfig({ cwd: opts.cwd, configPath: opts.configPath });
+  const { config, appDir } = await loadConfig({ cwd: opts.cwd, configPath: opts.configPath });
   const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts);
   const batch = parseBatch(opts.batch) ?? target.batch;
   const file = path.resolve(opts.cwd, opts.artifact);
@@ -90,7 +91,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const head = await readHead(file);
     const m = head.manifest;
     checkManifestMatchesConfig(m, config);
-    const { ms: verifyMs } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work }));
+    const { signature } = await checkAgainstConfig(file, head, config, appDir);
+    if (signature?.trusted) emit({ type: "log", level: "info", message: `signed by trusted key ${signature.key_id}` });
+    const { ms: verifyMs } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work, head }));
     timings["verify"] = verifyMs;
     await writeFile(path.join(work, "slipway.json"), head.manifestBytes);
     const manifestSha = sha256(head.manifestBytes);
@@ -131,7 +134,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
       await switchInBatches(plan, {
         sessions: (h) => sessions.get(h),
-        activation: (h) => ({ session: sessions.get(h), root: m.root, target, balancers, env: envFor(h) }),
+        activation: (h) => ({ session: sessions.get(h), root: m.root, target, balancers, env: envFor(h), emit }),
         afterSwitch: config.deploy.hooks.after_switch,
         currentDir: layout(m.root).current,
         buildId: m.build_id,

@@ -9,6 +9,18 @@ export const SSH_DESTINATION =
 export const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/;
 export const BATCH_PERCENT = /^([1-9][0-9]?|100)%$/;
 
+/**
+ * Characters allowed in app.root, app.python and the paths a manifest names: they become
+ * arguments of host scripts and lines of host output, so no spaces, quotes, globs or controls.
+ */
+export const PATH_CHARS = /^[A-Za-z0-9._@+=,~/-]*$/;
+/** An absolute path of plain components: no `.`, `..` or empty ones, no trailing slash. */
+export const SAFE_ABSOLUTE_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._@+=,~-]+)+$/;
+/** A command found on PATH, e.g. `python3`. */
+export const COMMAND_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/;
+/** Text shown to people (manifest fields, tar names): control characters could rewrite a terminal. */
+export const NO_CONTROL_CHARS = /^[^\p{Cc}]*$/u;
+
 export function isValidBuildId(id: string): boolean {
   return BUILD_ID.test(id) && !id.includes("..");
 }

@@ -3,7 +3,10 @@ import {
   APP_NAME,
   BATCH_PERCENT,
   BUILD_ID,
+  COMMAND_NAME,
   DURATION,
+  PATH_CHARS,
+  SAFE_ABSOLUTE_PATH,
   SSH_DESTINATION,
   TARGET_NAME,
 } from "./patterns.js";
@@ -34,12 +37,19 @@ export const appSchema = z.strictObject({
     .describe("The application's name; used in artifact names and lock details."),
   root: absolutePath
     .refine((p) => p !== "/" && !p.endsWith("/"), { error: "must not be / or end with /" })
+    // It is an argument of every host step and a line of their output: plain names only.
+    .refine((p) => PATH_CHARS.test(p) && !/\/\/|(^|\/)\.(\/|$)/.test(p), {
+      error: "may hold only letters, digits and . _ - + @ = , ~ between single slashes (no spaces or . components)",
+    })
     .describe(
       "Absolute directory of the app on every host, and on the build machine: the virtualenv is built at <root>/virtualenvs/<key>.",
     ),
   python: z
     .string()
     .min(1)
+    .refine((p) => p === "" || SAFE_ABSOLUTE_PATH.test(p) || COMMAND_NAME.test(p), {
+      error: "must be an absolute path of plain names, such as /usr/bin/python3.11 (or a command name)",
+    })
     .default("/usr/bin/python3")
     .describe("Interpreter that builds the venv; must exist, same version/ABI, on every host."),
 });
@@ -72,7 +82,10 @@ export const buildSchema = z.strictObject({
     .describe("Globs of .js and .css files minified in place (esbuild) in the staging copy, after steps."),
   compression: z.enum(["zstd", "gzip"]).default("zstd").describe("Layer compression."),
   out: z.string().min(1).default("dist").describe("Directory the artifact is written to (relative to the app)."),
-  signing_key: z.string().default("").describe("Optional ed25519 private key file used to sign the manifest."),
+  signing_key: z
+    .string()
+    .default("")
+    .describe("Optional ed25519 private key file (PEM, from `slipway keygen`) used to sign the manifest; relative to the config's directory. `--sign` overrides it."),
 });
 
 export const migrationsSchema = z.strictObject({
@@ -91,7 +104,10 @@ export const hooksSchema = z.strictObject({
 
 export const deploySchema = z.strictObject({
   keep_releases: z.int().min(1).max(1000).default(5).describe("Releases kept per host (current and previous always kept)."),
-  trusted_keys: z.array(z.string().min(1)).prefault([]).describe("Public key files; non-empty ⇒ artifacts must be signed by one."),
+  trusted_keys: z
+    .array(z.string().min(1))
+    .prefault([])
+    .describe("Public key files (PEM, the .pub from `slipway keygen`), relative to the config's directory; non-empty ⇒ deploy refuses artifacts not signed by one of them."),
   shared: z
     .array(
       z

@@ -1,4 +1,5 @@
 import type { Compression } from "../artifact/compress.js";
+import { HOST_CHECK } from "./host-check.js";
 import { sh } from "./layout.js";
 
 /** Remove what a deploy that died while staging left behind. Only run while holding the lock. */
@@ -27,42 +28,51 @@ export function receiveFile(dest: string, sha256: string): string[] {
 }
 
 /**
- * GNU tar unpacking a layer (the script appends `-C <dir>`): owners in the archive ignored;
- * GNU tar itself refuses absolute names and `..` members unless told otherwise.
+ * GNU tar unpacking a layer (the script appends `-C <dir>`): owners in the archive ignored,
+ * modes minus the umask and never setuid, setgid or sticky (--no-same-permissions, even as
+ * root). GNU tar itself refuses `..` members, strips a leading `/`, and unpacks a symlink that
+ * points outside as a placeholder, so nothing is written through it.
  */
 export function tarExtract(file: string, compression: Compression): string[] {
   const codec = compression === "zstd" ? "--use-compress-program=zstd" : "--gzip";
-  return ["tar", "-x", codec, "-f", file, "--no-same-owner", "--no-overwrite-dir"];
+  return ["tar", "-x", codec, "-f", file, "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"];
 }
 
 /**
- * Unpack the venv layer beside its final place, mark it complete, then rename it into
- * <root>/virtualenvs/<key>: the venv directory only ever appears whole.
+ * Unpack the venv layer beside its final place, check it (host-check.ts), mark it complete,
+ * then rename it into <root>/virtualenvs/<key>: the venv directory only ever appears whole.
  */
-const UNPACK_VENV = `
+const UNPACK_VENV = `${HOST_CHECK}
 set -e
-root=$1 key=$2 file=$3; shift 3
+root=$1 key=$2 file=$3 py1=$4 py2=$5; shift 5
 final="$root/virtualenvs/$key"
 if [ -f "$final/.slipway-complete" ]; then rm -f "$file"; echo present; exit 0; fi
 tmp="$root/virtualenvs/.tmp-$key-$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
-"$@" -C "$tmp"
+untar "$tmp" venv "$@"
+reserved "$tmp" venv .slipway-complete
+check_tree "$tmp" venv "$py1" "$py2"
 : > "$tmp/.slipway-complete"
 rm -rf "$final"
 mv "$tmp" "$final"
 rm -f "$file"
 echo unpacked`;
 
-export function unpackVenv(root: string, key: string, file: string, compression: Compression): string[] {
-  return sh(UNPACK_VENV, root, key, file, ...tarExtract(file, compression));
+/**
+ * `interpreters`: the manifest's env.python.configured and .executable, the only places outside
+ * the venv its symlinks may lead to. Without them the host allows links to any executable python*.
+ */
+export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = []): string[] {
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", ...tarExtract(file, compression));
 }
 
 /**
- * Unpack the code layer into a temporary dir beside the releases, add the manifest, link the
- * venv and the shared dirs, then rename it to releases/<build_id>. A release that is already
- * there is reused if its manifest is byte-identical, refused (exit 3) otherwise.
+ * Unpack the code layer into a temporary dir beside the releases, check it (host-check.ts),
+ * add the manifest, link the venv and the shared dirs, then rename it to releases/<build_id>.
+ * A release that is already there is reused if its manifest is byte-identical, refused
+ * (exit 3) otherwise.
  */
-const UNPACK_RELEASE = `
+const UNPACK_RELEASE = `${HOST_CHECK}
 set -e
 root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6; shift 6
 final="$root/releases/$build"
@@ -72,7 +82,9 @@ if [ -d "$final" ]; then
 fi
 tmp="$root/releases/.tmp-$build-$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
-"$@" -C "$tmp"
+untar "$tmp" code "$@"
+reserved "$tmp" code slipway.json virtualenv
+check_tree "$tmp" code
 mv -f "$manifest" "$tmp/slipway.json"
 rm -rf "$tmp/virtualenv"
 ln -s "$root/virtualenvs/$key" "$tmp/virtualenv"

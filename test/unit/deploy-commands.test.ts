@@ -115,7 +115,7 @@ test("receiveFile: the host keeps the file only if its sha256 matches; a mismatc
 });
 
 test("tarExtract: GNU tar with owners ignored, the right decompressor", () => {
-  assert.deepEqual(tarExtract("/r/x.tar.zst", "zstd"), ["tar", "-x", "--use-compress-program=zstd", "-f", "/r/x.tar.zst", "--no-same-owner", "--no-overwrite-dir"]);
+  assert.deepEqual(tarExtract("/r/x.tar.zst", "zstd"), ["tar", "-x", "--use-compress-program=zstd", "-f", "/r/x.tar.zst", "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"]);
   assert.equal(tarExtract("/r/x.tar.gz", "gzip")[2], "--gzip");
 });
 

@@ -137,7 +137,25 @@ describe("manifestSchema / parseManifest: rejected", () => {
     rejects((m) => (m.root = "srv/acc"), /invalid at root/);
   });
   test("a root with ..", () => {
-    rejects((m) => (m.root = "/srv/../etc"), /invalid at root: must not contain \.\./);
+    rejects((m) => (m.root = "/srv/../etc"), /invalid at root: .*no \. or \.\. components/);
+  });
+  test("a root or interpreter with spaces, quotes or controls (they reach host scripts as arguments)", () => {
+    rejects((m) => (m.root = "/srv/my app"), /invalid at root/);
+    rejects((m) => (m.root = "/srv/a\nb"), /invalid at root/);
+    rejects((m) => (m.env.python.executable = "/usr/bin/python3 -c x"), /invalid at env\.python\.executable/);
+    rejects((m) => (m.env.python.configured = "/usr/bin/py*"), /invalid at env\.python\.configured/);
+    rejects((m) => (m.env.python.configured = "-c"), /invalid at env\.python\.configured/);
+  });
+  test("sizes and counts beyond the documented limits (a bomb declared up front)", () => {
+    rejects((m) => (m.layers[1].unpacked_size = 16 * 2 ** 30 + 1), /invalid at layers\[1\]\.unpacked_size: is more than slipway accepts \(at most 16 GiB unpacked per layer/);
+    rejects((m) => (m.layers[0].files = 1_000_001), /invalid at layers\[0\]\.files: is more than slipway accepts/);
+    rejects((m) => (m.layers[0].size = 2 ** 40), /invalid at layers\[0\]\.size: is more than slipway accepts/);
+    rejects((m) => (m.env.inputs = Array.from({ length: 10_001 }, (_, i) => ({ path: `r${i}.txt`, sha256: H1 }))), /invalid at env\.inputs: lists more than 10000 inputs/);
+  });
+  test("control characters in text inspect prints (they could rewrite a terminal)", () => {
+    rejects((m) => (m.builder.hostname = "ci\u001b[2J"), /invalid at builder\.hostname: must not contain control characters/);
+    rejects((m) => (m.env.python.platform = "linux\u009b31m"), /invalid at env\.python\.platform/);
+    rejects((m) => (m.env.inputs[0].path = "req\n.txt"), /invalid at env\.inputs\[0\]\.path/);
   });
   test('root "/" and a trailing /', () => {
     rejects((m) => (m.root = "/"), /invalid at root/);

@@ -1,0 +1,54 @@
+/*
+ * The host's own check of an unpacked layer, for an artifact that got past the deployer's
+ * checks (src/artifact/entries.ts) some other way. Shell functions prepended to the unpack
+ * scripts in stage.ts; they run in the temporary dir, before the rename, so a refusal
+ * (exit 3) removes the dir and the received layer and leaves the host as it was.
+ *
+ * check_tree is one walk of the dir (it runs on every deploy, so it stays one find): it names
+ * what must never be there — device nodes, FIFOs, sockets, setuid/setgid files (not dirs: a
+ * setgid <root> hands its bit to every new dir, and that only shares a group), names with a
+ * newline (which would split the lines read below) — and resolves every symlink with one
+ * realpath call: each must stay inside the dir, except, in a venv, the link to the manifest's
+ * interpreter (preflight made sure `executable` is its real path on this host). Hard links
+ * need no check: GNU tar strips `/` and `..` from their targets, so they name files inside.
+ * The callers set $file (the received layer), and $manifest if they have one, before calling
+ * any of these: a refusal removes them too.
+ */
+export const HOST_CHECK = `
+refuse() { rm -rf "$1"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "refused the $2 layer after unpacking it: $3" >&2; exit 3; }
+untar() {
+  d=$1 layer=$2; shift 2
+  if ! out=$("$@" -C "$d" 2>&1); then
+    case $out in
+      *"No space left"*|*"Disk quota"*|*"Read-only file system"*|*"Permission denied"*)
+        rm -rf "$d"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "$out" >&2; exit 1;;
+    esac
+    refuse "$d" "$layer" "tar refused it: $out"
+  fi
+}
+reserved() {
+  d=$1 layer=$2; shift 2
+  for n in "$@"; do
+    if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then refuse "$d" "$layer" "it has $n, which the host creates itself"; fi
+  done
+}
+check_tree() {
+  d=$(cd -P -- "$1" && pwd -P) layer=$2 py1=\${3-} py2=\${4-}
+  nl='
+'
+  found=$(find "$d" \\( -type b -o -type c -o -type p -o -type s -o -type f -perm -4000 -o -type f -perm -2000 -o -name "*$nl*" \\) \\
+      -exec printf 'unsafe:%s\\n' {} + -o -type l -exec realpath -m -- {} +) ||
+    refuse "$1" "$layer" "find or realpath failed on it (a directory it cannot read?)"
+  while IFS= read -r p; do
+    case $p in ""|"$d"|"$d"/*) continue;; esac
+    case $p in unsafe:*) refuse "$1" "$layer" "it has a device node, FIFO, socket, setuid or setgid file, or a name with a newline: \${p#unsafe:}";; esac
+    if [ "$p" = "$py1" ] || [ "$p" = "$py2" ]; then continue; fi
+    # No interpreter passed (an older caller): a venv may still link to an executable python*.
+    if [ "$layer" = venv ] && [ -z "$py1$py2" ]; then
+      case \${p##*/} in python*) if [ -f "$p" ] && [ -x "$p" ]; then continue; fi;; esac
+    fi
+    refuse "$1" "$layer" "a symlink in it resolves outside it, to $p"
+  done <<SLIPWAY_LINKS
+$found
+SLIPWAY_LINKS
+}`;

@@ -1,0 +1,141 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmod, lstat, mkdir, readdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { unpackRelease, unpackVenv } from "../../src/deploy/stage.js";
+import { shJoin } from "../../src/transport/quote.js";
+import { packLayer, rawEntry, type LayerEntry } from "../support/artifact-edit.js";
+import { tmpDir } from "../support/tmp.js";
+
+/*
+ * The host's own check (src/deploy/host-check.ts), run as a host runs it: the unpack scripts
+ * through sh, with real GNU tar and zstd, on layers the deployer's checks would have refused
+ * — as if someone had got them past it. A refusal exits 3 and leaves the root as it was.
+ */
+
+const KEY = "0123456789abcdef";
+const isRoot = process.getuid?.() === 0;
+
+async function host() {
+  const root = path.join(await tmpDir("slw-hostcheck"), "srv", "app");
+  await mkdir(path.join(root, "releases"), { recursive: true });
+  await mkdir(path.join(root, "virtualenvs"), { recursive: true });
+  await mkdir(path.join(root, ".slipway", "incoming"), { recursive: true });
+  return root;
+}
+
+const run = (argv: string[]) => spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8" });
+
+async function release(root: string, entries: LayerEntry[], buildId = "b1") {
+  const file = path.join(root, ".slipway", "incoming", `${buildId}-code.tar.zst`);
+  const manifest = path.join(root, ".slipway", "incoming", `${buildId}-slipway.json`);
+  await writeFile(file, await packLayer(entries, "zstd"));
+  await writeFile(manifest, "{}\n");
+  return { file, r: run(unpackRelease(root, buildId, KEY, file, manifest, ["data"], "zstd")) };
+}
+
+async function venv(root: string, entries: LayerEntry[], interpreters?: string[]) {
+  const file = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
+  await writeFile(file, await packLayer(entries, "zstd"));
+  return { file, r: run(unpackVenv(root, KEY, file, "zstd", interpreters)) };
+}
+
+const f = (name: string, data = "x", mode = 0o644): LayerEntry => ({ header: { name, type: "file", mode }, data: Buffer.from(data) });
+const l = (name: string, linkname: string): LayerEntry => ({ header: { name, type: "symlink", linkname } });
+const GOOD: LayerEntry[] = [{ header: { name: "app/", type: "directory", mode: 0o755 } }, f("app/main.py"), l("app/link", "main.py")];
+
+async function assertRefused(root: string, out: { file: string; r: ReturnType<typeof run> }, message: RegExp) {
+  assert.equal(out.r.status, 3, out.r.stderr);
+  assert.match(out.r.stderr, message);
+  assert.deepEqual(await readdir(path.join(root, "releases")), [], "no release and no temp dir left behind");
+  assert.deepEqual((await readdir(path.join(root, "virtualenvs"))), [], "no venv and no temp dir left behind");
+  assert.ok(!existsSync(out.file), "the received layer is removed too");
+}
+
+describe("host check after unpacking (code layer)", () => {
+  test("a clean layer unpacks into releases/<id> with its links", async () => {
+    const root = await host();
+    const { r } = await release(root, GOOD);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "unpacked");
+    assert.ok((await lstat(path.join(root, "releases", "b1", "app", "link"))).isSymbolicLink());
+  });
+
+  const cases: [string, LayerEntry[], RegExp, boolean?][] = [
+    ["a symlink chain out of the dir (s -> ., x -> s/..)", [l("s", "."), l("x", "s/..")], /refused the code layer after unpacking it: a symlink in it resolves outside it, to .*\/releases$/m],
+    ["an absolute symlink", [l("etc", "/etc")], /a symlink in it resolves outside it, to \/etc/],
+    ["a FIFO", [{ header: { name: "pipe", type: "fifo" } }], /device node, FIFO, socket, setuid or setgid file, or a name with a newline: .*\/pipe/],
+    ["a device node (created only as root)", [{ header: { name: "null", type: "character-device", devmajor: 1, devminor: 3 } }], /device node.*\/null/, true],
+    ["a name with a newline", [f("a\nb")], /or a name with a newline/],
+    ["its own slipway.json", [{ header: { name: "slipway.json/", type: "directory" } }], /it has slipway\.json, which the host creates itself/],
+    ["its own virtualenv link", [l("virtualenv", "elsewhere")], /it has virtualenv, which the host creates itself/],
+    ["a .. member (GNU tar refuses it)", [f("../escape")], /refused the code layer after unpacking it: tar refused it: .*\.\./],
+    ["a hard link to a host file (GNU tar keeps it inside)", [{ header: { name: "h", type: "link", linkname: "/etc/hostname" } }], /tar refused it: [\s\S]*Cannot hard link/],
+  ];
+  for (const [name, entries, message, rootOnly] of cases) {
+    test(`refused: ${name}`, async (t) => {
+      if (rootOnly && !isRoot) return t.skip("needs root");
+      const root = await host();
+      await assertRefused(root, await release(root, [...GOOD, ...entries]), message);
+    });
+  }
+
+  test("a symlink loop inside the dir leads nowhere: the host lets it be (the deployer refuses it)", async () => {
+    const root = await host();
+    assert.equal((await release(root, [...GOOD, l("a", "b"), l("b", "a")])).r.status, 0);
+  });
+
+  test("setuid and setgid bits never survive tar (--no-same-permissions, even as root)", async () => {
+    const root = await host();
+    const { r } = await release(root, [...GOOD, f("su", "#!/bin/sh\n", 0o4755), f("sg", "#!/bin/sh\n", 0o2755)]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const name of ["su", "sg"]) assert.equal((await lstat(path.join(root, "releases", "b1", name))).mode & 0o7000, 0, name);
+  });
+
+  test("a setgid <root> (shared group) hands its bit to new dirs: that is not refused", async () => {
+    const root = await host();
+    await chmod(path.join(root, "releases"), 0o2775);
+    const { r } = await release(root, GOOD);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(((await lstat(path.join(root, "releases", "b1", "app"))).mode & 0o2000) !== 0, "the dir did inherit setgid");
+  });
+
+  test("a symlink carrying data: tar-stream and GNU tar would disagree; the host still finds nothing unsafe or refuses", async () => {
+    const root = await host();
+    const raw = rawEntry({ name: "s", typeflag: "2", linkname: "app" }, Buffer.from("junk"));
+    const { r } = await release(root, [...GOOD, { header: { name: "s" }, raw }]);
+    assert.ok(r.status === 0 || r.status === 3, r.stderr);
+    if (r.status === 0) assert.ok((await lstat(path.join(root, "releases", "b1", "s"))).isSymbolicLink());
+  });
+});
+
+describe("host check after unpacking (venv layer)", () => {
+  const VENV: LayerEntry[] = [{ header: { name: "bin/", type: "directory", mode: 0o755 } }, l("bin/python3", "/usr/bin/python3"), l("bin/python", "python3"), f("pyvenv.cfg")];
+  const real = spawnSync("realpath", ["/usr/bin/python3"], { encoding: "utf8" }).stdout.trim();
+
+  test("links to the manifest's interpreter are the one way out", async () => {
+    const root = await host();
+    const { r } = await venv(root, VENV, ["/usr/bin/python3", real]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(path.join(root, "virtualenvs", KEY, ".slipway-complete")));
+  });
+
+  test("a link to anything else outside is refused", async () => {
+    const root = await host();
+    await assertRefused(root, await venv(root, [...VENV, l("bin/sh", "/bin/sh")], ["/usr/bin/python3", real]), /refused the venv layer after unpacking it: a symlink in it resolves outside it, to \/(usr\/)?bin\/(da)?sh/);
+  });
+
+  test("its own completion marker is refused", async () => {
+    const root = await host();
+    await assertRefused(root, await venv(root, [...VENV, f(".slipway-complete")], [real]), /it has \.slipway-complete/);
+  });
+
+  test("without the interpreters (an older caller) an executable python* is allowed, nothing else", async () => {
+    const root = await host();
+    assert.equal((await venv(root, VENV)).r.status, 0);
+    const other = await host();
+    await assertRefused(other, await venv(other, [...VENV, l("bin/sh", "/bin/sh")]), /resolves outside it/);
+  });
+});

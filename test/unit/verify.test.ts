@@ -1,0 +1,94 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { verifyArtifact } from "../../src/artifact/verify.js";
+import { readHead } from "../../src/artifact/read.js";
+import { signManifest } from "../../src/artifact/signature.js";
+import type { Manifest } from "../../src/artifact/manifest.js";
+import { ArtifactError } from "../../src/errors.js";
+import { manifestBytes, packLayer, sha256, totals, writeMembers, writeSidecar, type LayerEntry } from "../support/artifact-edit.js";
+import { tmpDir } from "../support/tmp.js";
+
+/* verifyArtifact on small artifacts made here (no build): members, order, signature, hashes, entries. */
+
+const CODE: LayerEntry[] = [
+  { header: { name: "app/", type: "directory", mode: 0o755 } },
+  { header: { name: "app/main.py", type: "file", mode: 0o644 }, data: Buffer.from("print('hi')\n".repeat(200)) },
+];
+const VENV: LayerEntry[] = [
+  { header: { name: "bin/", type: "directory", mode: 0o755 } },
+  { header: { name: "bin/python3", type: "symlink", linkname: "/usr/bin/python3" } },
+  { header: { name: "pyvenv.cfg", type: "file", mode: 0o644 }, data: Buffer.from("home = /usr/bin\n") },
+  // Incompressible, so the layer is big enough for writes to be in flight when it is cut short.
+  { header: { name: "lib/blob.so", type: "file", mode: 0o644 }, data: randomBytes(4 * 1024 * 1024) },
+];
+
+async function artifact(opts: { sign?: boolean; code?: LayerEntry[] } = {}) {
+  const dir = await tmpDir("slw-verify");
+  const code = await packLayer(opts.code ?? CODE, "zstd");
+  const venv = await packLayer(VENV, "zstd");
+  const layer = (name: "code" | "venv", data: Buffer, entries: LayerEntry[]) => ({
+    name, member: `${name}.tar.zst`, compression: "zstd", sha256: sha256(data), size: data.length, ...totals(entries),
+  });
+  const m = {
+    format: 1, app: "hello", build_id: "v1", created_at: "2026-01-01T00:00:00.000Z", git: null, root: "/srv/hello",
+    env: { key: "0123456789abcdef", python: { executable: "/usr/bin/python3.11", configured: "/usr/bin/python3", implementation: "cpython", version: "3.11.2", abi: "cpython-311-x86_64-linux-gnu", platform: "linux-x86_64/glibc-2.36" }, inputs: [] },
+    layers: [layer("code", code, opts.code ?? CODE), layer("venv", venv, VENV)],
+    builder: { slipway_version: "0.1.0", hostname: "t" },
+  } as Manifest;
+  const bytes = manifestBytes(m);
+  const file = path.join(dir, "hello-v1.tar");
+  const sig = opts.sign ? [{ name: "slipway.json.sig", data: signManifest(bytes, generateKeyPairSync("ed25519").privateKey) }] : [];
+  await writeMembers(file, [{ name: "slipway.json", data: bytes }, ...sig, { name: "code.tar.zst", data: code }, { name: "venv.tar.zst", data: venv }]);
+  await writeSidecar(file);
+  return { dir, file, m };
+}
+
+const refused = (p: Promise<unknown>, message: RegExp) =>
+  assert.rejects(p, (err: unknown) => err instanceof ArtifactError && message.test(err.message) && Boolean(err.hint));
+
+describe("verifyArtifact", () => {
+  test("a valid artifact: every layer hashed and entry-checked, the .sha256 matched", async () => {
+    const { file } = await artifact();
+    const r = await verifyArtifact(file);
+    assert.equal(r.checksumFile, "matched");
+    assert.deepEqual(r.layers.map((l) => [l.name, l.entries]), [["code", 2], ["venv", 4]]);
+    assert.equal(r.signature, undefined);
+  });
+
+  test("a signed one reports the key; the layers are extracted for sending when asked", async () => {
+    const { dir, file, m } = await artifact({ sign: true });
+    const out = path.join(dir, "out");
+    await mkdir(out);
+    const r = await verifyArtifact(file, { extractTo: out });
+    assert.match(r.signature?.key_id ?? "", /^[0-9a-f]{16}$/);
+    assert.deepEqual((await readdir(out)).sort(), ["code.tar.zst", "venv.tar.zst"]);
+    assert.equal(sha256(await readFile(path.join(out, "code.tar.zst"))), m.layers[0]!.sha256);
+  });
+
+  test("truncated anywhere, with extractTo: an ArtifactError, never a crash", async () => {
+    const { dir, file } = await artifact();
+    const whole = await readFile(file);
+    const out = path.join(dir, "out");
+    await mkdir(out);
+    for (const cut of [100, 600, 2000, Math.floor(whole.length / 2), whole.length - 1100, whole.length - 10]) {
+      const t = path.join(dir, `t${cut}.tar`);
+      await writeFile(t, whole.subarray(0, cut));
+      await assert.rejects(verifyArtifact(t, { extractTo: out }), (err: unknown) => err instanceof ArtifactError, `cut at ${cut}`);
+    }
+  });
+
+  test("the manifest read first must be the one found when verifying (the file cannot change in between)", async () => {
+    const a = await artifact();
+    const head = await readHead(a.file);
+    const b = await artifact({ code: [...CODE, { header: { name: "extra.py", type: "file" }, data: Buffer.from("x") }] });
+    await refused(verifyArtifact(b.file, { head }), /slipway\.json changed while it was being verified/);
+  });
+
+  test("a layer entry that is not safe is named with the layer and the artifact", async () => {
+    const { file } = await artifact({ code: [...CODE, { header: { name: "../../etc/x", type: "file" }, data: Buffer.from("x") }] });
+    await refused(verifyArtifact(file), /hello-v1\.tar: layer code \(code\.tar\.zst\) entry "\.\.\/\.\.\/etc\/x" has a \.\. component/);
+  });
+});
