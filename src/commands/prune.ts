@@ -2,6 +2,7 @@ import { UsageError } from "../errors.js";
 import { lockAll, lockInfo, unlockAll } from "../deploy/locking.js";
 import type { PrunePlan } from "../deploy/prune.js";
 import { historyRecord, pruneHost, record } from "../deploy/steps.js";
+import { settleAll } from "../util/pool.js";
 import { withTarget, type TargetOptions } from "./target-context.js";
 
 export interface PruneResult {
@@ -19,7 +20,7 @@ export async function prune(opts: TargetOptions & { keep?: string }): Promise<Pr
     const info = lockInfo("prune", name);
     await lockAll(sessions, root, info, name);
     try {
-      const hosts = await Promise.all(sessions.map(async (s) => {
+      const hosts = await settleAll(sessions.map(async (s) => {
         const plan = await pruneHost(s, root, keep);
         await record(s, root, historyRecord({ action: "prune", target: name, host: s.host, result: "ok", removed: [...plan.removeReleases, ...plan.removeVenvs] }));
         return { host: s.host, ...plan };

@@ -8,6 +8,7 @@ import { historyRecord, record } from "../deploy/steps.js";
 import { activate } from "../deploy/activate.js";
 import type { HostSession } from "../deploy/session.js";
 import { checkServers, closeBalancers, openBalancers, type Balancer } from "../lb/balancers.js";
+import { settleAll } from "../util/pool.js";
 import { withTarget, type TargetContext, type TargetOptions } from "./target-context.js";
 
 export interface RollbackResult {
@@ -41,11 +42,11 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
 
 async function rollBackHosts({ config, name, target, sessions, emit }: TargetContext, balancers: Balancer[], to?: string): Promise<RollbackResult> {
   const root = config.app.root;
-  const plans = await Promise.all(sessions.map((s) => destination(s, root, to)));
+  const plans = await settleAll(sessions.map((s) => destination(s, root, to)));
   const results: RollbackResult["hosts"] = [];
   for (const [index, batch] of batchesOf(plans.map((p) => p.s.host), target.batch).entries()) {
     emit({ type: "batch", index, hosts: batch });
-    await Promise.all(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
+    await settleAll(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
       const env = {
         SLIPWAY_APP: config.app.name, SLIPWAY_TARGET: name, SLIPWAY_HOST: s.host, SLIPWAY_BUILD_ID: to,
         SLIPWAY_PREVIOUS_BUILD_ID: from ?? "", SLIPWAY_ROOT: root, SLIPWAY_RELEASE_DIR: layout(root).release(to),

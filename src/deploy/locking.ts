@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { LockedError } from "../errors.js";
 import { acquireLock, describeHolder, parseLockReply, peekLock, releaseLock, type LockInfo } from "./lock.js";
 import type { HostSession } from "./session.js";
+import { settleAll } from "../util/pool.js";
 
 export function lockInfo(action: string, target: string, buildId?: string): LockInfo {
   return {
@@ -23,7 +24,7 @@ export function lockInfo(action: string, target: string, buildId?: string): Lock
  */
 export async function lockAll(sessions: readonly HostSession[], root: string, info: LockInfo, target: string): Promise<void> {
   // Look first without writing: a lock held anywhere must leave every host untouched.
-  const peeks = await Promise.all(sessions.map(async (s) => parseLockReply((await s.run("lock", peekLock(root))).stdout)));
+  const peeks = await settleAll(sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", peekLock(root))).stdout), (p) => (p.state === "free" ? "free" : "held"))));
   const heldNow = sessions.flatMap((s, i) => {
     const p = peeks[i]!;
     return p.state === "held" ? [`${s.host}: locked by ${describeHolder(p.holder)}`] : [];

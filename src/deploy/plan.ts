@@ -65,13 +65,14 @@ export function planDeploy(
   manifest: Manifest,
   states: ReadonlyMap<string, HostState>,
   batch: number | string,
+  manifestSize = 0,
 ): DeployPlan {
   const [code, venv] = manifest.layers;
   const hostPlans = hosts.map((host): HostPlan => {
     const s = states.get(host)!;
     const releasePresent = s.releaseManifestSha !== undefined;
     const sendVenv = !s.venvPresent && !releasePresent;
-    const bytes = releasePresent ? 0 : code!.size + (sendVenv ? venv!.size : 0);
+    const bytes = releasePresent ? 0 : manifestSize + code!.size + (sendVenv ? venv!.size : 0);
     return { host, sendVenv, releasePresent, bytes, current: s.current };
   });
   const m = config.deploy.migrations;

@@ -10,8 +10,10 @@ export interface HostListing {
   freeKb: number;
 }
 
+/** `du` costs ~100 ms per host on a few releases; only `slipway releases` shows sizes. */
 const LIST = `
-root=$1
+root=$1 sizes=$2
+kb() { if [ "$sizes" = 1 ]; then du -sk "$1" | cut -f1; else echo 0; fi; }
 cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
 echo "current=$(readlink current 2>/dev/null)"
 echo "previous=$(readlink previous 2>/dev/null)"
@@ -20,18 +22,18 @@ for r in releases/*/; do
   [ -d "$r" ] || continue
   r=\${r%/}; id=\${r#releases/}
   case "$id" in .*) continue;; esac
-  echo "release=$id $(stat -c %Y "$r") $(du -sk "$r" | cut -f1) $(readlink "$r/virtualenv" 2>/dev/null)"
+  echo "release=$id $(stat -c %Y "$r") $(kb "$r") $(readlink "$r/virtualenv" 2>/dev/null)"
 done
 for v in virtualenvs/*/; do
   [ -d "$v" ] || continue
   v=\${v%/}; key=\${v#virtualenvs/}
   case "$key" in .*) continue;; esac
   c=0; [ -f "$v/.slipway-complete" ] && c=1
-  echo "venv=$key $c $(du -sk "$v" | cut -f1)"
+  echo "venv=$key $c $(kb "$v")"
 done`;
 
-export function listHost(root: string): string[] {
-  return sh(LIST, root);
+export function listHost(root: string, sizes = false): string[] {
+  return sh(LIST, root, sizes ? "1" : "0");
 }
 
 export function parseListing(stdout: string): HostListing {
