@@ -96,7 +96,14 @@ export function checkLayer(compression: Compression, layerRules: LayerRules): La
         stop(new EntryProblem(`decompresses to more than its entries account for (over ${seen} bytes): a decompression bomb`));
       }
     });
-    codec.output.on("error", (err: Error) => extract.destroy(err));
+    // Whether the decompressor finished or failed by itself (zlib fails its stream; zstd ends it and exits non-zero).
+    let ended = false;
+    let failed: Error | undefined;
+    codec.output.on("end", () => (ended = true));
+    codec.output.on("error", (err: Error) => {
+      failed ??= err;
+      extract.destroy(err);
+    });
     codec.output.pipe(extract as unknown as NodeJS.WritableStream);
     try {
       for await (const entry of extract) {
@@ -110,12 +117,13 @@ export function checkLayer(compression: Compression, layerRules: LayerRules): La
       const first = stopped ?? (err instanceof EntryProblem ? err : undefined);
       stop(first ?? (err as Error));
       if (first) throw first;
-      // A parse error is usually the decompressor giving up: its reason is the better one.
-      throw (await decompressionProblem(exited, compression)) ?? new EntryProblem(`is not a valid tar stream: ${(err as Error).message}`);
+      // When the stream ended early, the decompressor usually gave up first: its reason is the better one.
+      const gaveUp = failed ? problemOf(failed, compression) : ended ? await decompressionProblem(exited, compression) : undefined;
+      throw gaveUp ?? new EntryProblem(`is not a valid tar stream: ${(err as Error).message}`);
     }
     if (stopped) throw stopped;
-    const failed = await decompressionProblem(exited, compression);
-    if (failed) throw failed;
+    const gaveUp = await decompressionProblem(exited, compression);
+    if (gaveUp) throw gaveUp;
     return rules.finish();
   })();
   result.catch(() => {}).finally(() => {
@@ -127,7 +135,10 @@ export function checkLayer(compression: Compression, layerRules: LayerRules): La
 
 async function decompressionProblem(exited: Promise<Error | undefined>, compression: Compression): Promise<EntryProblem | undefined> {
   const err = await exited;
-  if (!err) return undefined;
+  return err && problemOf(err, compression);
+}
+
+function problemOf(err: Error, compression: Compression): EntryProblem {
   const reason = err.message.replace(/^zstd exited with \d+: /, "").replace(/^zstd: /, "").split("\n")[0]!.trim();
   return new EntryProblem(`is not valid ${compression} data (truncated or corrupt): ${reason || "decompression failed"}`);
 }

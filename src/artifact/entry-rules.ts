@@ -1,5 +1,5 @@
 import { NO_CONTROL_CHARS } from "../config/patterns.js";
-import { LIMITS } from "./limits.js";
+import { LIMITS, type Limits } from "./limits.js";
 
 /** One tar entry as the parser reports it (after pax and GNU long-name records are applied). */
 export interface EntryHeader {
@@ -50,7 +50,7 @@ export class EntryRules {
 
   constructor(
     readonly rules: LayerRules,
-    private readonly limits: typeof LIMITS = LIMITS,
+    private readonly limits: Limits = LIMITS,
   ) {}
 
   /** Decompressed bytes the layer may have produced so far: file data plus framing; more is a bomb. */
@@ -190,7 +190,7 @@ function kindOf(h: EntryHeader): Kind {
 }
 
 /** A plain relative path: no leading `/`, no `..`, `.` or empty components, no control characters. */
-function checkName(name: string, limits: typeof LIMITS): string {
+function checkName(name: string, limits: Limits): string {
   if (!NO_CONTROL_CHARS.test(name)) throw new EntryProblem(`entry ${show(name)} has control characters in its name`);
   if (name.includes("\uFFFD")) throw new EntryProblem(`entry ${show(name)} has a name that is not valid UTF-8`);
   if (name.startsWith("/")) throw new EntryProblem(`entry ${show(name)} has an absolute path`);
@@ -203,7 +203,7 @@ function checkName(name: string, limits: typeof LIMITS): string {
   return name;
 }
 
-function checkLinkText(target: string, at: string, limits: typeof LIMITS): void {
+function checkLinkText(target: string, at: string, limits: Limits): void {
   if (target === "") throw new EntryProblem(`${at} is a link with an empty target`);
   if (!NO_CONTROL_CHARS.test(target)) throw new EntryProblem(`${at} is a link whose target ${show(target)} has control characters`);
   if (Buffer.byteLength(target) > limits.pathBytes) throw new EntryProblem(`${at} is a link with a target longer than the system allows`);

@@ -24,6 +24,8 @@ export const LIMITS = {
   framingSlack: 4 * 2 ** 20,
 } as const;
 
+export type Limits = { readonly [K in keyof typeof LIMITS]: number };
+
 /** "16 GiB", "1000000 entries": how limits read in messages. */
 export function describeBytes(n: number): string {
   if (n >= 2 ** 30 && n % 2 ** 30 === 0) return `${n / 2 ** 30} GiB`;

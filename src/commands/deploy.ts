@@ -10,7 +10,7 @@ import { verifyArtifact } from "../artifact/verify.js";
 import { checkAgainstConfig } from "../artifact/admit.js";
 import type { Manifest } from "../artifact/manifest.js";
 import { sha256 } from "../util/hash.js";
-import { mapLimit } from "../util/pool.js";
+import { mapLimit, settleAll } from "../util/pool.js";
 import { openSessions, type TransportFactory } from "../deploy/connect.js";
 import { lockAll, lockInfo, unlockAll } from "../deploy/locking.js";
 import { parseProbe, probeHost, type HostState } from "../deploy/probe.js";
@@ -107,7 +107,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     let touched = false; // history is written only once a host may have changed
     try {
       const states = await preflight(all, m);
-      plan = planDeploy(config, name, target, hosts, m, states, batch);
+      plan = planDeploy(config, name, target, hosts, m, states, batch, head.manifestBytes.length);
       rejectIncompatible(plan, m, manifestSha, states);
       emit({ type: "plan", plan: summarize(plan) });
       if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
@@ -127,7 +127,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       migrations = await runMigrations(config, first, release, envFor(first.host), emit);
       const hooks = config.deploy.hooks.before_switch;
       if (hooks.length) {
-        await Promise.all(all.map((s) => s.step("hooks", async () => {
+        await settleAll(all.map((s) => s.step("hooks", async () => {
           for (const cmd of hooks) await runUserCommand(s, "hooks", release, cmd, envFor(s.host), "a before_switch hook failed: no host was switched");
         })));
       }
@@ -143,7 +143,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         outcomes,
         emit,
       });
-      await Promise.all(all.map((s) => pruneHost(s, m.root, config.deploy.keep_releases)));
+      await settleAll(all.map((s) => pruneHost(s, m.root, config.deploy.keep_releases)));
       return result(config, name, m, false, plan, outcomes, migrations, timings);
     } finally {
       if (touched) {
@@ -175,7 +175,7 @@ function checkManifestMatchesConfig(m: Manifest, config: Config): void {
 }
 
 async function preflight(all: HostSession[], m: Manifest): Promise<Map<string, HostState>> {
-  const states = await Promise.all(all.map((s) =>
+  const states = await settleAll(all.map((s) =>
     s.step("preflight", async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key))).stdout),
       (st) => (st.venvPresent ? "venv present" : "venv missing")),
   ));

@@ -1,5 +1,6 @@
 import type { PythonInfo } from "../build/interpreter.js";
 import { PROBE_SCRIPT } from "../build/interpreter.js";
+import { isValidBuildId } from "../config/patterns.js";
 import { sh } from "./layout.js";
 
 /** What a host has, read in one round trip before anything is changed (SPEC §5 step 2). */
@@ -35,11 +36,11 @@ export function probeHost(root: string, python: string, buildId: string, key: st
   return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT);
 }
 
-/** `releases/<id>` (what current/previous point at) → `<id>`. */
+/** `releases/<id>` (what current/previous point at) → `<id>`; a link to anything else (`releases/..`) names no release. */
 export function buildIdOfLink(target: string | undefined): string | undefined {
   if (!target) return undefined;
   const m = /(?:^|\/)releases\/([^/]+)\/?$/.exec(target);
-  return m?.[1];
+  return m && isValidBuildId(m[1]!) ? m[1] : undefined;
 }
 
 export function parseProbe(stdout: string): HostState {

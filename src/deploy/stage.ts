@@ -44,7 +44,7 @@ export function tarExtract(file: string, compression: Compression): string[] {
  */
 const UNPACK_VENV = `${HOST_CHECK}
 set -e
-root=$1 key=$2 file=$3 py1=$4 py2=$5; shift 5
+root=$1 key=$2 file=$3 py1=$4 py2=$5 manifest=; shift 5
 final="$root/virtualenvs/$key"
 if [ -f "$final/.slipway-complete" ]; then rm -f "$file"; echo present; exit 0; fi
 tmp="$root/virtualenvs/.tmp-$key-$$"

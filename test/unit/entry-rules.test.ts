@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { EntryProblem, EntryRules, show, type EntryHeader, type LayerRules } from "../../src/artifact/entry-rules.js";
-import { LIMITS } from "../../src/artifact/limits.js";
+import { LIMITS, type Limits } from "../../src/artifact/limits.js";
 
 const file = (name: string, size = 3, mode = 0o644): EntryHeader => ({ name, type: "file", mode, size });
 const dir = (name: string): EntryHeader => ({ name: `${name}/`, type: "directory", mode: 0o755, size: 0 });
@@ -12,7 +12,7 @@ const VENV: Omit<LayerRules, "files" | "unpackedSize"> = { layer: "venv", allowe
 const CODE: Omit<LayerRules, "files" | "unpackedSize"> = { layer: "code", allowedTargets: [], reserved: ["slipway.json", "virtualenv"] };
 
 /** Run the entries through fresh rules whose manifest totals match them (unless `declared` says otherwise). */
-function run(entries: EntryHeader[], base = CODE, declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>, limits = LIMITS) {
+function run(entries: EntryHeader[], base = CODE, declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>, limits: Limits = LIMITS) {
   const rules = new EntryRules({
     ...base,
     files: declared?.files ?? entries.length,
@@ -22,7 +22,7 @@ function run(entries: EntryHeader[], base = CODE, declared?: Partial<Pick<LayerR
   return rules.finish();
 }
 
-function refused(entries: EntryHeader[], message: RegExp, base = CODE, declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>, limits = LIMITS) {
+function refused(entries: EntryHeader[], message: RegExp, base = CODE, declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>, limits: Limits = LIMITS) {
   assert.throws(() => run(entries, base, declared, limits), (err: unknown) => {
     assert.ok(err instanceof EntryProblem, `an EntryProblem, got ${String(err)}`);
     assert.match(err.message, message);
