@@ -38,6 +38,8 @@ export type HostStep =
   | "clean"
   | "send"
   | "unpack"
+  | "venv"
+  | "stage"
   | "migrate"
   | "hooks"
   | "drain"
@@ -50,6 +52,7 @@ export type HostStep =
   | "record"
   | "prune"
   | "unlock"
+  | "finish"
   | "list";
 
 /** What a deploy will do, as --dry-run prints it and as the first event of a deploy. */

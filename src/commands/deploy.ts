@@ -12,7 +12,10 @@ import type { Manifest } from "../artifact/manifest.js";
 import { sha256 } from "../util/hash.js";
 import { mapLimit, settleAll } from "../util/pool.js";
 import { openSessions, type TransportFactory } from "../deploy/connect.js";
-import { lockAll, lockInfo, unlockAll } from "../deploy/locking.js";
+import { lockAll, lockedError, lockInfo } from "../deploy/locking.js";
+import { describeHolder } from "../deploy/lock.js";
+import { finishHost, listingAfterSwitch } from "../deploy/finish.js";
+import { planPrune, pruneItems } from "../deploy/prune.js";
 import { parseProbe, probeHost, type HostState } from "../deploy/probe.js";
 import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
 import { parseBatch, resolveTarget } from "../deploy/target.js";
@@ -24,8 +27,6 @@ import {
   deployEnv,
   historyRecord,
   localFiles,
-  pruneHost,
-  record,
   runUserCommand,
   stageHost,
 } from "../deploy/steps.js";
@@ -90,7 +91,6 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   try {
     const head = await readHead(file);
     const m = head.manifest;
-    checkManifestMatchesConfig(m, config);
     const { signature } = await checkAgainstConfig(file, head, config, appDir);
     if (signature?.trusted) emit({ type: "log", level: "info", message: `signed by trusted key ${signature.key_id}` });
     const { ms: verifyMs } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work, head }));
@@ -99,22 +99,23 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const manifestSha = sha256(head.manifestBytes);
     await checkServers(balancers, hosts);
     const all = [...sessions.sessions.values()];
-    const info = lockInfo("deploy", name, m.build_id);
-    if (!opts.dryRun) await lockAll(all, m.root, info, name);
     const outcomes = new Map<string, HostOutcome>(hosts.map((h) => [h, { host: h, result: "not-switched", bytes_sent: 0, durations_ms: {} }]));
-    let migrations: DeployResult["migrations"];
-    let plan: DeployPlan | undefined;
-    let touched = false; // history is written only once a host may have changed
-    try {
-      const states = await preflight(all, m);
-      plan = planDeploy(config, name, target, hosts, m, states, batch, head.manifestBytes.length);
-      rejectIncompatible(plan, m, manifestSha, states);
-      emit({ type: "plan", plan: summarize(plan) });
-      if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
 
+    // Read-only first: lock, interpreter, disk, tools, what is there. Any refusal here leaves
+    // every host exactly as it was — nothing has been written yet.
+    const states = await preflight(all, m);
+    rejectLocked(states, name);
+    const plan = planDeploy(config, name, target, hosts, m, states, batch, head.manifestBytes.length);
+    rejectIncompatible(plan, m, manifestSha, states);
+    emit({ type: "plan", plan: summarize(plan) });
+    if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
+
+    const info = lockInfo("deploy", name, m.build_id);
+    await lockAll(all, m.root, info, name, { peeked: true, clean: true });
+    let migrations: DeployResult["migrations"];
+    try {
       const t0 = performance.now();
       const files = localFiles(work, m);
-      touched = true;
       await mapLimit(plan.hosts, opts.parallel ?? STAGE_PARALLEL, async (hp) => {
         const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, head.manifestBytes.length, files, hp, config.deploy.shared);
         outcomes.get(hp.host)!.bytes_sent = sent;
@@ -123,7 +124,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
       const release = layout(m.root).release(m.build_id);
       const first = sessions.get(hosts[0]!);
-      const envFor = (h: string) => deployEnv(config, name, h, m, plan!.hosts.find((x) => x.host === h)?.current);
+      const envFor = (h: string) => deployEnv(config, name, h, m, plan.hosts.find((x) => x.host === h)?.current);
       migrations = await runMigrations(config, first, release, envFor(first.host), emit);
       const hooks = config.deploy.hooks.before_switch;
       if (hooks.length) {
@@ -143,20 +144,23 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         outcomes,
         emit,
       });
-      await settleAll(all.map((s) => pruneHost(s, m.root, config.deploy.keep_releases)));
       return result(config, name, m, false, plan, outcomes, migrations, timings);
     } finally {
-      if (touched) {
-        await Promise.allSettled(all.map((s) => {
-          const o = outcomes.get(s.host)!;
-          return record(s, m.root, historyRecord({
-            action: "deploy", target: name, host: s.host, build_id: m.build_id,
-            previous: o.previous ?? plan?.hosts.find((x) => x.host === s.host)?.current,
-            result: o.result, durations_ms: { ...timings, ...o.durations_ms }, error: o.error,
-          }));
-        }));
-      }
-      if (!opts.dryRun) await unlockAll(all, m.root, info.token);
+      // Record, prune (planned from the preflight listing, only where the deploy succeeded)
+      // and unlock: one round trip per host, also when the deploy failed.
+      await Promise.allSettled(all.map((s) => {
+        const o = outcomes.get(s.host)!;
+        const record = historyRecord({
+          action: "deploy", target: name, host: s.host, build_id: m.build_id,
+          previous: o.previous ?? plan.hosts.find((x) => x.host === s.host)?.current,
+          result: o.result, durations_ms: { ...timings, ...o.durations_ms }, error: o.error,
+        });
+        const prune = o.result === "ok"
+          ? planPrune(listingAfterSwitch(states.get(s.host)!.listing, m.build_id, m.env.key), config.deploy.keep_releases)
+          : undefined;
+        return s.step("finish", () => s.run("finish", finishHost(m.root, JSON.stringify(record), info.token, prune ? pruneItems(prune) : [])),
+          () => (prune ? `recorded, pruned ${prune.removeReleases.length} release(s) and ${prune.removeVenvs.length} venv(s), unlocked` : "recorded, unlocked"));
+      }));
     }
   } finally {
     await Promise.all([sessions.close(), closeBalancers(balancers)]);
@@ -164,14 +168,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   }
 }
 
-function checkManifestMatchesConfig(m: Manifest, config: Config): void {
-  if (m.app !== config.app.name) {
-    throw new ArtifactError(`the artifact is for app ${m.app}, the config deploys ${config.app.name}`, "deploy the artifact built from this app");
-  }
-  if (m.root !== config.app.root) {
-    throw new ArtifactError(`the artifact was built for root ${m.root}, the config's app.root is ${config.app.root}`,
-      "the venv only works at the path it was built at: build again with this config");
-  }
+function rejectLocked(states: Map<string, HostState>, target: string): void {
+  const held = [...states].flatMap(([host, st]) => (st.lock.state === "held" ? [`${host}: locked by ${describeHolder(st.lock.holder)}`] : []));
+  if (held.length) throw lockedError(target, held);
 }
 
 async function preflight(all: HostSession[], m: Manifest): Promise<Map<string, HostState>> {

@@ -18,49 +18,63 @@ export interface LockInfo {
  * topmost directory the lock had to create is remembered, so releasing the lock of a deploy
  * that changed nothing leaves the host exactly as it was.
  */
-const ACQUIRE = `
-set -e
-top=""; d=$1; while [ ! -d "$d" ]; do top=$d; d=$(dirname "$d"); done
-mkdir -p "$1/.slipway"
-if mkdir "$1/.slipway/lock" 2>/dev/null; then
-  printf '%s\\n' "$2" > "$1/.slipway/lock/info"
-  printf '%s\\n' "$top" > "$1/.slipway/lock/created"
-  echo acquired
-else
-  echo held
-  cat "$1/.slipway/lock/info" 2>/dev/null || true
-fi`;
+const ACQUIRE_FN = `
+acquire_lock() {
+  top=""; d=$1; while [ ! -d "$d" ]; do top=$d; d=$(dirname "$d"); done
+  mkdir -p "$1/.slipway" || return 1
+  if mkdir "$1/.slipway/lock" 2>/dev/null; then
+    printf '%s\\n' "$2" > "$1/.slipway/lock/info"
+    printf '%s\\n' "$top" > "$1/.slipway/lock/created"
+    echo acquired
+  else
+    echo held
+    cat "$1/.slipway/lock/info" 2>/dev/null || true
+    return 4
+  fi
+}`;
 
-export function acquireLock(root: string, info: LockInfo): string[] {
-  return sh(ACQUIRE, root, JSON.stringify(info));
+/**
+ * Take the lock. With `clean`, also remove what a deploy that died while staging left behind
+ * (temporary release and venv dirs, half-received files) — safe only now that we hold it.
+ */
+export function acquireLock(root: string, info: LockInfo, clean = false): string[] {
+  const then = clean ? `\n${CLEAN_STALE}` : "";
+  // Held (4) is an answer, not a failure: the caller reads who holds it.
+  return sh(`${ACQUIRE_FN}\nacquire_lock "$1" "$2" || { rc=$?; [ $rc = 4 ] && exit 0; exit $rc; }${then}`, root, JSON.stringify(info));
 }
 
+/** Remove what a deploy that died while staging left behind. Only while holding the lock. */
+export const CLEAN_STALE = `rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
+mkdir -p "$1/releases" "$1/virtualenvs" "$1/.slipway/incoming"`;
+
 /** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty. */
-const RELEASE = `
-if [ ! -d "$1/.slipway/lock" ]; then echo absent; exit 0; fi
-if [ -z "$2" ] || grep -qF -- "$2" "$1/.slipway/lock/info" 2>/dev/null; then
-  top=$(cat "$1/.slipway/lock/created" 2>/dev/null || true)
-  rm -rf "$1/.slipway/lock"
-  rmdir "$1/.slipway" 2>/dev/null || true
-  if [ -n "$top" ]; then
-    d=$1
-    while rmdir "$d" 2>/dev/null && [ "$d" != "$top" ]; do d=$(dirname "$d"); done
+export const RELEASE_FN = `
+release_lock() {
+  if [ ! -d "$1/.slipway/lock" ]; then echo absent; return 0; fi
+  if [ -z "$2" ] || grep -qF -- "$2" "$1/.slipway/lock/info" 2>/dev/null; then
+    top=$(cat "$1/.slipway/lock/created" 2>/dev/null || true)
+    rm -rf "$1/.slipway/lock"
+    rmdir "$1/.slipway" 2>/dev/null || true
+    if [ -n "$top" ]; then
+      d=$1
+      while rmdir "$d" 2>/dev/null && [ "$d" != "$top" ]; do d=$(dirname "$d"); done
+    fi
+    echo released
+  else
+    echo not-ours
+    cat "$1/.slipway/lock/info" 2>/dev/null || true
   fi
-  echo released
-else
-  echo not-ours
-  cat "$1/.slipway/lock/info" 2>/dev/null || true
-fi`;
+}`;
 
 export function releaseLock(root: string, token: string): string[] {
-  return sh(RELEASE, root, token);
+  return sh(`${RELEASE_FN}\nrelease_lock "$1" "$2"`, root, token);
 }
 
 /** Read-only: who holds the lock, if anyone. Used first, so a held lock anywhere changes nothing anywhere. */
-const PEEK = `if [ -d "$1/.slipway/lock" ]; then echo held; cat "$1/.slipway/lock/info" 2>/dev/null || true; else echo free; fi`;
+export const PEEK_FN = `peek_lock() { if [ -d "$1/.slipway/lock" ]; then echo held; cat "$1/.slipway/lock/info" 2>/dev/null || true; else echo free; fi; }`;
 
 export function peekLock(root: string): string[] {
-  return sh(PEEK, root);
+  return sh(`${PEEK_FN}\npeek_lock "$1"`, root);
 }
 
 /** The reply of `acquireLock` ("acquired" or "held") or of `peekLock` ("free" or "held"). */

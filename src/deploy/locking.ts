@@ -22,16 +22,25 @@ export function lockInfo(action: string, target: string, buildId?: string): Lock
  * Lock every host before anything else (SPEC §5 step 1). If any lock is held by someone
  * else, release the ones just taken and fail with exit 4 naming the holder: nothing changed.
  */
-export async function lockAll(sessions: readonly HostSession[], root: string, info: LockInfo, target: string): Promise<void> {
-  // Look first without writing: a lock held anywhere must leave every host untouched.
-  const peeks = await settleAll(sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", peekLock(root))).stdout), (p) => (p.state === "free" ? "free" : "held"))));
-  const heldNow = sessions.flatMap((s, i) => {
-    const p = peeks[i]!;
-    return p.state === "held" ? [`${s.host}: locked by ${describeHolder(p.holder)}`] : [];
-  });
-  if (heldNow.length) throw lockedError(target, heldNow);
+export async function lockAll(
+  sessions: readonly HostSession[],
+  root: string,
+  info: LockInfo,
+  target: string,
+  opts: { peeked?: boolean; clean?: boolean } = {},
+): Promise<void> {
+  // Look first without writing (unless the caller's preflight already did): a lock held
+  // anywhere must leave every host untouched.
+  if (!opts.peeked) {
+    const peeks = await settleAll(sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", peekLock(root))).stdout), (p) => (p.state === "free" ? "free" : "held"))));
+    const heldNow = sessions.flatMap((s, i) => {
+      const p = peeks[i]!;
+      return p.state === "held" ? [`${s.host}: locked by ${describeHolder(p.holder)}`] : [];
+    });
+    if (heldNow.length) throw lockedError(target, heldNow);
+  }
   const outcomes = await Promise.allSettled(
-    sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", acquireLock(root, info))).stdout))),
+    sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", acquireLock(root, info, opts.clean))).stdout))),
   );
   const taken = sessions.filter((_, i) => {
     const o = outcomes[i]!;
@@ -48,7 +57,7 @@ export async function lockAll(sessions: readonly HostSession[], root: string, in
   throw lockedError(target, held);
 }
 
-function lockedError(target: string, held: string[]): LockedError {
+export function lockedError(target: string, held: string[]): LockedError {
   return new LockedError(`target ${target} is locked — nothing was changed\n${held.join("\n")}`,
     `wait for that deploy to finish, or if it died, run \`slipway unlock --target ${target}\``);
 }

@@ -2,6 +2,8 @@ import type { PythonInfo } from "../build/interpreter.js";
 import { PROBE_SCRIPT } from "../build/interpreter.js";
 import { isValidBuildId } from "../config/patterns.js";
 import { sh } from "./layout.js";
+import { parseInfo, type LockState } from "./lock.js";
+import { LIST_FN, parseListing, type HostListing } from "./prune.js";
 
 /** What a host has, read in one round trip before anything is changed (SPEC §5 step 2). */
 export interface HostState {
@@ -15,9 +17,18 @@ export interface HostState {
   releaseManifestSha?: string;
   current?: string;
   previous?: string;
+  /** Whether a deploy lock is held, and by whom (read, never taken, here). */
+  lock: LockState;
+  /** Releases and venvs on the host, for planning the prune of this deploy without another round trip. */
+  listing: HostListing;
 }
 
-const PROBE = `
+/**
+ * One read-only round trip: the interpreter, disk, tools, what is already there, the lock and
+ * the release listing. Nothing is written, so a deploy refused now leaves the host untouched.
+ */
+const PROBE = `${LIST_FN}
+
 root=$1 py=$2 build=$3 key=$4
 echo "slipway-probe=1"
 if out=$("$py" -I -c "$5" 2>/dev/null); then echo "python=$out"; fi
@@ -28,8 +39,8 @@ echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
 for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
 [ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
 if [ -f "$root/releases/$build/slipway.json" ]; then echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)"; fi
-if [ -L "$root/current" ]; then echo "current=$(readlink "$root/current")"; fi
-if [ -L "$root/previous" ]; then echo "previous=$(readlink "$root/previous")"; fi
+if [ -d "$root/.slipway/lock" ]; then echo "lock=held"; echo "lock_info=$(head -n 1 "$root/.slipway/lock/info" 2>/dev/null)"; fi
+list_host "$root" 0
 exit 0`;
 
 export function probeHost(root: string, python: string, buildId: string, key: string): string[] {
@@ -66,5 +77,7 @@ export function parseProbe(stdout: string): HostState {
     releaseManifestSha: kv.get("release_sha"),
     current: buildIdOfLink(kv.get("current")),
     previous: buildIdOfLink(kv.get("previous")),
+    lock: kv.get("lock") === "held" ? { state: "held", holder: parseInfo(kv.get("lock_info") ?? ""), raw: kv.get("lock_info") ?? "" } : { state: "free" },
+    listing: parseListing(stdout),
   };
 }

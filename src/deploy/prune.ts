@@ -11,29 +11,31 @@ export interface HostListing {
 }
 
 /** `du` costs ~100 ms per host on a few releases; only `slipway releases` shows sizes. */
-const LIST = `
-root=$1 sizes=$2
-kb() { if [ "$sizes" = 1 ]; then du -sk "$1" | cut -f1; else echo 0; fi; }
-cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
-echo "current=$(readlink current 2>/dev/null)"
-echo "previous=$(readlink previous 2>/dev/null)"
-echo "free_kb=$(df -Pk . | awk 'NR==2 {print $4}')"
-for r in releases/*/; do
-  [ -d "$r" ] || continue
-  r=\${r%/}; id=\${r#releases/}
-  case "$id" in .*) continue;; esac
-  echo "release=$id $(stat -c %Y "$r") $(kb "$r") $(readlink "$r/virtualenv" 2>/dev/null)"
-done
-for v in virtualenvs/*/; do
-  [ -d "$v" ] || continue
-  v=\${v%/}; key=\${v#virtualenvs/}
-  case "$key" in .*) continue;; esac
-  c=0; [ -f "$v/.slipway-complete" ] && c=1
-  echo "venv=$key $c $(kb "$v")"
-done`;
+export const LIST_FN = `
+list_host() (
+  root=$1 sizes=$2
+  kb() { if [ "$sizes" = 1 ]; then du -sk "$1" | cut -f1; else echo 0; fi; }
+  cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
+  echo "current=$(readlink current 2>/dev/null)"
+  echo "previous=$(readlink previous 2>/dev/null)"
+  echo "free_kb=$(df -Pk . | awk 'NR==2 {print $4}')"
+  for r in releases/*/; do
+    [ -d "$r" ] || continue
+    r=\${r%/}; id=\${r#releases/}
+    case "$id" in .*) continue;; esac
+    echo "release=$id $(stat -c %Y "$r") $(kb "$r") $(readlink "$r/virtualenv" 2>/dev/null)"
+  done
+  for v in virtualenvs/*/; do
+    [ -d "$v" ] || continue
+    v=\${v%/}; key=\${v#virtualenvs/}
+    case "$key" in .*) continue;; esac
+    c=0; [ -f "$v/.slipway-complete" ] && c=1
+    echo "venv=$key $c $(kb "$v")"
+  done
+)`;
 
 export function listHost(root: string, sizes = false): string[] {
-  return sh(LIST, root, sizes ? "1" : "0");
+  return sh(`${LIST_FN}\nlist_host "$1" "$2"`, root, sizes ? "1" : "0");
 }
 
 export function parseListing(stdout: string): HostListing {
@@ -77,16 +79,23 @@ export function planPrune(listing: HostListing, keep: number): PrunePlan {
   return { keep: keepList, removeReleases, removeVenvs };
 }
 
-const REMOVE = `
-root=$1; shift
-for item in "$@"; do
-  case "$item" in
-    r:*) rm -rf -- "$root/releases/\${item#r:}";;
-    v:*) rm -rf -- "$root/virtualenvs/\${item#v:}";;
-  esac
-done`;
+export const REMOVE_FN = `
+remove_items() {
+  root=$1; shift
+  for item in "$@"; do
+    case "$item" in
+      r:*) rm -rf -- "$root/releases/\${item#r:}";;
+      v:*) rm -rf -- "$root/virtualenvs/\${item#v:}";;
+    esac
+  done
+}`;
+
+/** The items of a prune plan, as `remove_items` takes them (names validated by planPrune). */
+export function pruneItems(plan: PrunePlan): string[] {
+  return [...plan.removeReleases.map((r) => `r:${r}`), ...plan.removeVenvs.map((v) => `v:${v}`)];
+}
 
 export function removeItems(root: string, plan: PrunePlan): string[] | undefined {
-  const items = [...plan.removeReleases.map((r) => `r:${r}`), ...plan.removeVenvs.map((v) => `v:${v}`)];
-  return items.length ? sh(REMOVE, root, ...items) : undefined;
+  const items = pruneItems(plan);
+  return items.length ? sh(`${REMOVE_FN}\nremove_items "$@"`, root, ...items) : undefined;
 }

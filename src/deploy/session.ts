@@ -47,7 +47,7 @@ export class HostSession {
     const r = await this.transport.exec(argv, opts);
     if (r.code === 0) return r;
     const output = [r.stderr, r.stdout].filter((s) => s.trim()).join("\n");
-    if (r.code === 3 && (step === "send" || step === "unpack" || step === "switch")) {
+    if (r.code === 3 && (step === "send" || step === "unpack" || step === "stage" || step === "venv" || step === "switch")) {
       throw new ArtifactError(`${this.host}: ${step} refused: ${output.trim()}`, opts?.hint ?? "nothing was switched; fix the cause and deploy again");
     }
     throw new RemoteStepError(this.host, step, argv, r.code, output, opts?.hint);

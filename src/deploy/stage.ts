@@ -1,30 +1,27 @@
 import type { Compression } from "../artifact/compress.js";
 import { HOST_CHECK } from "./host-check.js";
 import { sh } from "./layout.js";
-
-/** Remove what a deploy that died while staging left behind. Only run while holding the lock. */
-const CLEAN = `
-rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
-mkdir -p "$1/releases" "$1/virtualenvs" "$1/.slipway/incoming"`;
+import { CLEAN_STALE } from "./lock.js";
 
 export function cleanStale(root: string): string[] {
-  return sh(CLEAN, root);
+  return sh(CLEAN_STALE, root);
 }
 
 /**
  * Receive a file on stdin into `<dest>.part`, check its sha256 on the host, and only then give
  * it its name. A mismatch removes it and exits 3.
  */
-const RECEIVE = `
-set -e
-part="$1.part"
-cat > "$part"
-actual=$(sha256sum "$part" | cut -d' ' -f1)
-if [ "$actual" != "$2" ]; then rm -f "$part"; echo "sha256 mismatch: got $actual, expected $2" >&2; exit 3; fi
-mv -f "$part" "$1"`;
+const RECEIVE_FN = `
+receive() {
+  part="$1.part"
+  if [ -n "$3" ]; then head -c "$3" > "$part"; else cat > "$part"; fi
+  actual=$(sha256sum "$part" | cut -d' ' -f1)
+  if [ "$actual" != "$2" ]; then rm -f "$part"; echo "sha256 mismatch for $(basename "$1"): got $actual, expected $2" >&2; exit 3; fi
+  mv -f "$part" "$1"
+}`;
 
 export function receiveFile(dest: string, sha256: string): string[] {
-  return sh(RECEIVE, dest, sha256);
+  return sh(`${RECEIVE_FN}\nset -e\nreceive "$1" "$2"`, dest, sha256);
 }
 
 /**
@@ -42,10 +39,11 @@ export function tarExtract(file: string, compression: Compression): string[] {
  * Unpack the venv layer beside its final place, check it (host-check.ts), mark it complete,
  * then rename it into <root>/virtualenvs/<key>: the venv directory only ever appears whole.
  */
-const UNPACK_VENV = `${HOST_CHECK}
+const UNPACK_VENV = `${HOST_CHECK}${RECEIVE_FN}
 set -e
-root=$1 key=$2 file=$3 py1=$4 py2=$5 manifest=; shift 5
+root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 manifest=; shift 6
 final="$root/virtualenvs/$key"
+if [ -n "$sha" ]; then mkdir -p "$(dirname "$file")"; receive "$file" "$sha"; fi
 if [ -f "$final/.slipway-complete" ]; then rm -f "$file"; echo present; exit 0; fi
 tmp="$root/virtualenvs/.tmp-$key-$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
@@ -62,8 +60,13 @@ echo unpacked`;
  * `interpreters`: the manifest's env.python.configured and .executable, the only places outside
  * the venv its symlinks may lead to. Without them the host allows links to any executable python*.
  */
-export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = []): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", ...tarExtract(file, compression));
+export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = [], receiveSha = ""): string[] {
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", receiveSha, ...tarExtract(file, compression));
+}
+
+/** Receive the venv layer on stdin, verify its sha256 on the host, and unpack it: one round trip. */
+export function stageVenv(root: string, key: string, file: string, sha256: string, compression: Compression, interpreters: readonly string[]): string[] {
+  return unpackVenv(root, key, file, compression, interpreters, sha256);
 }
 
 /**
@@ -72,10 +75,15 @@ export function unpackVenv(root: string, key: string, file: string, compression:
  * A release that is already there is reused if its manifest is byte-identical, refused
  * (exit 3) otherwise.
  */
-const UNPACK_RELEASE = `${HOST_CHECK}
+const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}
 set -e
-root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6; shift 6
+root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6 manifest_sha=$7 manifest_size=$8 code_sha=$9; shift 9
 final="$root/releases/$build"
+if [ -n "$code_sha" ]; then
+  mkdir -p "$root/.slipway/incoming"
+  receive "$manifest" "$manifest_sha" "$manifest_size"
+  receive "$file" "$code_sha"
+fi
 if [ -d "$final" ]; then
   if cmp -s "$manifest" "$final/slipway.json"; then rm -f "$file" "$manifest"; echo present; exit 0; fi
   echo "release $build already exists on this host with a different manifest" >&2; exit 3
@@ -112,5 +120,21 @@ export function unpackRelease(
   shared: readonly string[],
   compression: Compression,
 ): string[] {
-  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), ...tarExtract(file, compression));
+  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), "", "", "", ...tarExtract(file, compression));
+}
+
+/**
+ * Receive the manifest and the code layer on stdin (the manifest's `size` bytes first), verify
+ * both sha256 on the host, and unpack the release: one round trip for a code-only deploy.
+ */
+export function stageRelease(
+  root: string,
+  buildId: string,
+  key: string,
+  files: { code: string; codeSha: string; manifest: string; manifestSha: string; manifestSize: number },
+  shared: readonly string[],
+  compression: Compression,
+): string[] {
+  return sh(UNPACK_RELEASE, root, buildId, key, files.code, files.manifest, shared.join(":"),
+    files.manifestSha, String(files.manifestSize), files.codeSha, ...tarExtract(files.code, compression));
 }

@@ -1,4 +1,6 @@
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import os from "node:os";
 import path from "node:path";
 import type { Manifest } from "../artifact/manifest.js";
@@ -6,7 +8,7 @@ import type { Config } from "../config/schema.js";
 import type { Emit } from "../events.js";
 import type { HostSession } from "./session.js";
 import { layout } from "./layout.js";
-import { cleanStale, receiveFile, unpackRelease, unpackVenv } from "./stage.js";
+import { stageRelease, stageVenv } from "./stage.js";
 import { appendLine, runInDir } from "./switch.js";
 import { listHost, parseListing, planPrune, removeItems, type PrunePlan } from "./prune.js";
 import type { HostPlan } from "./plan.js";
@@ -18,38 +20,45 @@ export interface LocalFiles {
   venv: string;
 }
 
-/** Send one file to the host and have the host check its sha256 before it takes its name. */
-async function send(s: HostSession, emit: Emit, file: string, dest: string, sha256: string, size: number, layer: "code" | "venv" | "manifest") {
-  await s.run("send", receiveFile(dest, sha256), {
-    stdin: createReadStream(file, { highWaterMark: 1 << 20 }),
-    onSent: (sent) => emit({ type: "transfer", host: s.host, layer, sent, total: size }),
-  });
+/** A file as a stream, reporting how much of it went out. */
+function upload(files: readonly (string | Buffer)[], onSent: (sent: number) => void) {
+  return {
+    stdin: Readable.from((async function* () {
+      for (const f of files) {
+        if (Buffer.isBuffer(f)) yield f;
+        else yield* createReadStream(f, { highWaterMark: 1 << 20 });
+      }
+    })()),
+    onSent,
+  };
 }
 
 /**
- * SPEC §5 steps 3–4 on one host: send what it lacks, verify on the host, unpack beside the
- * old release and rename into place. Nothing here touches `current`.
+ * SPEC §5 steps 3–4 on one host: send what it lacks, verify it on the host, unpack beside the
+ * old release and rename into place — one round trip for the venv layer (only when the host
+ * lacks it) and one for the manifest and code layer. Nothing here touches `current`.
  */
 export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifestSha: string, manifestSize: number, files: LocalFiles, plan: HostPlan, shared: readonly string[]): Promise<number> {
+  if (plan.releasePresent) return 0;
   const L = layout(m.root);
   const [code, venv] = m.layers;
-  await s.step("clean", () => s.run("clean", cleanStale(m.root)));
-  if (plan.releasePresent) return 0;
   const inc = (name: string) => `${L.incoming}/${m.build_id}-${name}`;
   let sent = 0;
-  await s.step("send", async () => {
-    if (plan.sendVenv) {
-      await send(s, emit, files.venv, inc(venv!.member), venv!.sha256, venv!.size, "venv");
+  if (plan.sendVenv) {
+    await s.step("venv", async () => {
+      const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable]);
+      await s.run("venv", argv, upload([files.venv], (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })));
       sent += venv!.size;
-    }
-    await send(s, emit, files.manifest, inc("slipway.json"), manifestSha, manifestSize, "manifest");
-    await send(s, emit, files.code, inc(code!.member), code!.sha256, code!.size, "code");
+    }, () => `${venv!.size} bytes sent, verified, unpacked`);
+  }
+  await s.step("stage", async () => {
+    const argv = stageRelease(m.root, m.build_id, m.env.key, {
+      code: inc(code!.member), codeSha: code!.sha256, manifest: inc("slipway.json"), manifestSha, manifestSize,
+    }, shared, code!.compression);
+    const manifest = await readFile(files.manifest);
+    await s.run("stage", argv, upload([manifest, files.code], (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total: manifestSize + code!.size })));
     sent += manifestSize + code!.size;
-  }, () => `${sent} bytes${plan.sendVenv ? " (code + venv)" : " (code only)"}`);
-  await s.step("unpack", async () => {
-    if (plan.sendVenv) await s.run("unpack", unpackVenv(m.root, m.env.key, inc(venv!.member), venv!.compression));
-    await s.run("unpack", unpackRelease(m.root, m.build_id, m.env.key, inc(code!.member), inc("slipway.json"), shared, code!.compression));
-  });
+  }, () => `${manifestSize + code!.size} bytes sent (manifest + code), verified, unpacked`);
   return sent;
 }
 

@@ -26,11 +26,14 @@ export function parseDestination(dest: string): { target: string; port?: string 
 /** The ssh argv for one command: user config, agent and known_hosts apply; one master connection per host. */
 export function sshArgv(dest: string, settings: SshSettings, controlPath: string, remote: readonly string[]): string[] {
   const { target, port } = parseDestination(dest);
-  const argv = ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=60"];
+  // ssh takes the first value it sees for an option: the user's options come first, so they
+  // can override ours (e.g. a ControlPath/ControlPersist of their own, reused across deploys).
+  const argv = ["ssh"];
+  for (const o of settings.options) argv.push("-o", o);
+  argv.push("-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=60");
   if (settings.config) argv.push("-F", expandHome(settings.config));
   if (settings.identity) argv.push("-i", expandHome(settings.identity), "-o", "IdentitiesOnly=yes");
   if (settings.known_hosts) argv.push("-o", `UserKnownHostsFile=${expandHome(settings.known_hosts)}`);
-  for (const o of settings.options) argv.push("-o", o);
   if (port) argv.push("-p", port);
   argv.push("--", target, shJoin(remote));
   return argv;

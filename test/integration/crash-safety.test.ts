@@ -59,7 +59,7 @@ function deployAndKill(when: { event?: (e: Record<string, unknown>) => boolean; 
       e["received_ms"] = Date.now();
       events.push(e);
       if (when.event?.(e)) kill(`${e.host ?? ""} ${e.step ?? e.phase ?? e.type} ${e.status ?? ""}`);
-      if (when.afterSendMs !== undefined && e.step === "send" && e.status === "start" && !timer) {
+      if (when.afterSendMs !== undefined && e.step === "venv" && e.status === "start" && !timer) {
         timer = setTimeout(() => kill(`${when.afterSendMs} ms after the first send`), when.afterSendMs);
       }
     });
@@ -111,20 +111,18 @@ async function trial(name: string, when: Parameters<typeof deployAndKill>[0]): P
 
 const BOUNDARIES: [string, (e: Record<string, unknown>) => boolean][] = [
   ["after verify", (e) => e.phase === "verify" && e.status === "done"],
-  ["after the first lock", (e) => e.step === "lock" && e.status === "done"],
   ["after preflight", (e) => e.step === "preflight" && e.status === "done"],
-  ["after clean", (e) => e.step === "clean" && e.status === "done"],
-  ["at the start of send", (e) => e.step === "send" && e.status === "start"],
-  ["during a transfer", (e) => e.type === "transfer" && e.layer === "venv" && Number(e.sent) > 0],
-  ["after send", (e) => e.step === "send" && e.status === "done"],
-  ["at the start of unpack", (e) => e.step === "unpack" && e.status === "start"],
-  ["after unpack", (e) => e.step === "unpack" && e.status === "done"],
+  ["after the first lock (and clean)", (e) => e.step === "lock" && e.status === "done"],
+  ["at the start of the venv transfer", (e) => e.step === "venv" && e.status === "start"],
+  ["during the venv transfer", (e) => e.type === "transfer" && e.layer === "venv" && Number(e.sent) > 0],
+  ["after the venv is unpacked", (e) => e.step === "venv" && e.status === "done"],
+  ["at the start of staging the release", (e) => e.step === "stage" && e.status === "start"],
+  ["after the release is staged", (e) => e.step === "stage" && e.status === "done"],
   ["after migrations", (e) => e.step === "migrate" && e.status === "done"],
   ["at the first switch", (e) => e.step === "switch" && e.status === "start"],
   ["after the first switch", (e) => e.step === "switch" && e.status === "done"],
   ["after the first restart", (e) => e.step === "restart" && e.status === "done"],
-  ["at prune", (e) => e.step === "prune" && e.status === "start"],
-  ["at unlock", (e) => e.step === "unlock" && e.status === "start"],
+  ["at finish (record, prune, unlock)", (e) => e.step === "finish" && e.status === "start"],
 ];
 
 test("SIGKILL at each step boundary: current stays complete and serving; unlock + deploy completes", async () => {
@@ -135,8 +133,8 @@ test("SIGKILL at 20 random points inside staging (seeded)", async () => {
   // Time staging once, then kill uniformly inside that window.
   const probe = await deployAndKill({});
   const at = (pred: (e: Record<string, unknown>) => boolean) => probe.events.filter(pred).map((e) => Number(e["received_ms"]));
-  const sendStart = Math.min(...at((e) => e.step === "send" && e.status === "start"));
-  const unpackDone = Math.max(...at((e) => e.step === "unpack" && e.status === "done"));
+  const sendStart = Math.min(...at((e) => e.step === "venv" && e.status === "start"));
+  const unpackDone = Math.max(...at((e) => e.step === "stage" && e.status === "done"));
   assert.ok(Number.isFinite(sendStart) && unpackDone > sendStart, "staging was observed");
   await reset();
   const window = unpackDone - sendStart;

@@ -19,7 +19,8 @@ const manifest: Manifest = {
 };
 const state = (over: Partial<HostState> = {}): HostState => ({
   python: py, rootExists: true, rootWritable: true, freeKb: 10_000_000,
-  tools: { tar: true, zstd: true, gzip: true, sha256sum: true }, venvPresent: false, ...over,
+  tools: { tar: true, zstd: true, gzip: true, sha256sum: true }, venvPresent: false,
+  lock: { state: "free" }, listing: { releases: [], venvs: [], freeKb: 10_000_000 }, ...over,
 });
 const config = parseConfig(`[app]\nname="shop"\nroot="/srv/shop"\n[targets.prod]\nhosts=["a","b","c","d","e"]\nbatch="40%"\n`, "slipway.toml");
 
@@ -123,4 +124,43 @@ test("countPending: Django showmigrations lines with [ ]", () => {
   assert.equal(countPending("[X] 0001_initial\n[ ] 0002_add\n[ ] 0003_more\n"), 2);
   assert.equal(countPending("admin\n [X] 0001_initial\n [ ] 0002_logentry\n"), 1);
   assert.equal(countPending("No migrations\n"), 0);
+});
+
+test("listingAfterSwitch: the new release is newest and current, the old current is previous; prune plans on it", async () => {
+  const { listingAfterSwitch } = await import("../../src/deploy/finish.js");
+  const after = listingAfterSwitch(listing(), "r7", "cccccccccccccccc");
+  assert.equal(after.current, "r7");
+  assert.equal(after.previous, "r6");
+  assert.equal(after.releases[0]!.id, "r7");
+  assert.ok(after.venvs.some((v) => v.key === "cccccccccccccccc"));
+  const plan = planPrune(after, 2);
+  assert.deepEqual(plan.keep, ["r7", "r6"]);
+  assert.deepEqual(plan.removeVenvs, ["aaaaaaaaaaaaaaaa", "9999999999999999", "8888888888888888"], "r6 (previous) still uses bbbb…; the new venv is kept");
+  const redeploy = listingAfterSwitch(listing(), "r6", "bbbbbbbbbbbbbbbb");
+  assert.equal(redeploy.previous, "r5", "re-deploying the current release keeps previous");
+  assert.equal(redeploy.releases.filter((r) => r.id === "r6").length, 1);
+});
+
+test("finishHost: history line appended, prune items removed, our lock released — one script", async () => {
+  const { finishHost } = await import("../../src/deploy/finish.js");
+  const { acquireLock } = await import("../../src/deploy/lock.js");
+  const { shJoin } = await import("../../src/transport/quote.js");
+  const { spawnSync } = await import("node:child_process");
+  const { mkdtemp, mkdir, readFile } = await import("node:fs/promises");
+  const { existsSync } = await import("node:fs");
+  const root = await mkdtemp("/tmp/slw-finish-");
+  await mkdir(`${root}/releases/old`, { recursive: true });
+  await mkdir(`${root}/releases/keep`, { recursive: true });
+  await mkdir(`${root}/virtualenvs/8888888888888888`, { recursive: true });
+  const sh = (argv: string[]) => spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8" });
+  const info = { token: "tok", user: "u", from: "f", action: "deploy", target: "t", since: "s", pid: 1 };
+  assert.match(sh(acquireLock(root, info, true)).stdout, /^acquired/);
+  assert.ok(existsSync(`${root}/.slipway/incoming`), "clean ran with the lock");
+  const r = sh(finishHost(root, JSON.stringify({ a: "it's" }), "tok", ["r:old", "v:8888888888888888"]));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /released/);
+  assert.deepEqual(JSON.parse((await readFile(`${root}/.slipway/history.jsonl`, "utf8")).trim()), { a: "it's" });
+  assert.ok(!existsSync(`${root}/releases/old`) && existsSync(`${root}/releases/keep`));
+  assert.ok(!existsSync(`${root}/virtualenvs/8888888888888888`));
+  assert.ok(!existsSync(`${root}/.slipway/lock`));
 });
