@@ -696,7 +696,7 @@ async function fleetB(): Promise<FleetBFigures> {
 
 // --- main ----------------------------------------------------------------------------------
 
-const STEP_ORDER = ["lock", "list", "preflight", "clean", "send", "unpack", "migrate", "hooks", "drain", "switch", "restart", "health", "ready", "rollback", "after-hooks", "record", "prune", "unlock"];
+const STEP_ORDER = ["preflight", "lock", "list", "clean", "venv", "stage", "send", "unpack", "migrate", "hooks", "drain", "switch", "restart", "health", "ready", "rollback", "after-hooks", "record", "prune", "unlock", "finish"];
 
 function stepNames(figs: CommandFigures[]): string[] {
   const seen = new Set(figs.flatMap((f) => f.hosts.flatMap((h) => Object.keys(h.steps_ms))));
