@@ -90,10 +90,10 @@ export function program(): Command {
     .argument("<artifact>", "the .tar built by `slipway build`")
     .option("--verify", "re-hash every layer and the whole file; exit 3 on any mismatch")
     .action((artifact: string, o: { verify?: boolean }) =>
-      execute("inspect", globals(), async ({ cwd, emit }) => {
+      execute("inspect", globals(), async ({ cwd, emit, flags }) => {
         const { inspect } = await import("./commands/inspect.js");
         const { inspectSummary } = await import("./render/summaries.js");
-        const r = await inspect({ cwd, artifact, verify: o.verify, emit });
+        const r = await inspect({ cwd, artifact, verify: o.verify, configPath: flags.config, emit });
         return { result: r, human: inspectSummary(r) };
       }),
     );
