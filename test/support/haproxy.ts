@@ -8,6 +8,7 @@ import { freePort } from "./supervisor.js";
 export interface TestHaproxy {
   port: number;
   socket: string;
+  cfg: string;
   stop(): void;
 }
 
@@ -16,7 +17,11 @@ export interface TestHaproxy {
  * redispatch, and retry-on for connection failures and empty responses, so a request that
  * meets a restarting server is retried elsewhere instead of failing.
  */
-export async function startHaproxy(dir: string, servers: { name: string; addr: string }[]): Promise<TestHaproxy> {
+export async function startHaproxy(
+  dir: string,
+  servers: { name: string; addr: string }[],
+  opts: { backendLines?: readonly string[] } = {},
+): Promise<TestHaproxy> {
   const port = await freePort();
   const socket = path.join(dir, "haproxy-admin.sock");
   const pidfile = path.join(dir, "haproxy.pid");
@@ -41,12 +46,16 @@ export async function startHaproxy(dir: string, servers: { name: string; addr: s
     "  option httpchk GET /health",
     "  http-check expect status 200",
     "  default-server check inter 200ms fall 2 rise 2",
+    ...(opts.backendLines ?? []).map((l) => `  ${l}`),
     ...servers.map((s) => `  server ${s.name} ${s.addr}`),
     "",
   ].join("\n"));
   execFileSync("haproxy", ["-c", "-q", "-f", cfg]);
   execFileSync("haproxy", ["-f", cfg, "-D", "-p", pidfile]);
+  let stopped = false;
   const stop = () => {
+    if (stopped) return;
+    stopped = true;
     try {
       const pid = Number(readFileSync(pidfile, "utf8").trim());
       if (pid) process.kill(pid, "SIGTERM");
@@ -54,6 +63,7 @@ export async function startHaproxy(dir: string, servers: { name: string; addr: s
       /* gone */
     }
   };
-  process.on("exit", stop);
-  return { port, socket, stop };
+  // First among the exit hooks: one that throws (a tmp dir removal racing a dying host) skips the rest.
+  process.prependListener("exit", stop);
+  return { port, socket, cfg, stop };
 }

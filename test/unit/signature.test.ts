@@ -64,15 +64,16 @@ describe("keygen files", () => {
     await writeFile(path.join(dir, "rsa.pub"), rsa.publicKey.export({ format: "pem", type: "spki" }));
     await writeFile(path.join(dir, "junk.pub"), "hello\n");
     const { written } = await pair("k");
-    const cases: [Promise<unknown>, RegExp][] = [
-      [loadPublicKey(path.join(dir, "none.pub"), "deploy.trusted_keys[1]"), /^deploy\.trusted_keys\[1\]: cannot read .*none\.pub: ENOENT/],
-      [loadPublicKey(path.join(dir, "junk.pub"), "deploy.trusted_keys[0]"), /junk\.pub is not a PEM public key/],
-      [loadPublicKey(path.join(dir, "rsa.pub"), "deploy.trusted_keys[0]"), /rsa\.pub is an rsa key, not ed25519/],
-      [loadPublicKey(written.private_key, "deploy.trusted_keys[0]"), /is a private key/],
-      [loadPrivateKey(written.public_key, "--sign", () => {}), /^--sign: .*is not a PEM private key/],
+    // Thunks, not promises: each is started only when awaited, so none rejects unobserved.
+    const cases: [() => Promise<unknown>, RegExp][] = [
+      [() => loadPublicKey(path.join(dir, "none.pub"), "deploy.trusted_keys[1]"), /^deploy\.trusted_keys\[1\]: cannot read .*none\.pub: ENOENT/],
+      [() => loadPublicKey(path.join(dir, "junk.pub"), "deploy.trusted_keys[0]"), /junk\.pub is not a PEM public key/],
+      [() => loadPublicKey(path.join(dir, "rsa.pub"), "deploy.trusted_keys[0]"), /rsa\.pub is an rsa key, not ed25519/],
+      [() => loadPublicKey(written.private_key, "deploy.trusted_keys[0]"), /is a private key/],
+      [() => loadPrivateKey(written.public_key, "--sign", () => {}), /^--sign: .*is not a PEM private key/],
     ];
     for (const [p, message] of cases) {
-      await assert.rejects(p, (err: unknown) => err instanceof EnvironmentError && err.exitCode === ExitCode.usage && message.test(err.message));
+      await assert.rejects(p(), (err: unknown) => err instanceof EnvironmentError && err.exitCode === ExitCode.usage && message.test(err.message));
     }
   });
 
