@@ -39,7 +39,7 @@ import { appendFile, mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fleetApp, APP_PORT, type FleetApp } from "../test/support/fleet-app.js";
+import { behindHaproxy, fleetApp, gunicornCommand, APP_PORT, type FleetApp } from "../test/support/fleet-app.js";
 import { percentile, startLoad, type Sample } from "../test/support/load.js";
 import { startBenchHaproxy, type BenchHaproxy } from "./zero-downtime-haproxy.js";
 
@@ -453,23 +453,9 @@ async function main(): Promise<void> {
   };
   try {
     log(`zero-downtime bench: ${HOSTS} hosts, gunicorn under supervisord, HAProxy, load concurrency ${CONCURRENCY}`);
-    const gunicorn = (root: string) =>
-      `${root}/current/virtualenv/bin/gunicorn hello.app:application --bind 0.0.0.0:${APP_PORT} --workers 2 --threads 4 --graceful-timeout 30 --chdir ${root}/current`;
-    const fa = (f = await fleetApp(HOSTS, { command: gunicorn, target: { batch: "1", on_failure: '"rollback-all"' } }));
+    const fa = (f = await fleetApp(HOSTS, { command: gunicornCommand, target: { batch: "1", on_failure: '"rollback-all"' } }));
     const balancer = (lb = await startBenchHaproxy(fa.ws.dir, fa.hosts.map((h) => ({ name: h.name, addr: `${h.ip}:${APP_PORT}` }))));
-    const servers = fa.hosts.map((h) => `"${h.dest}" = "${h.name}"`).join(", ");
-    await appendFile(join(fa.ws.app, "slipway.toml"), `
-[targets.fleet.health]
-url = "http://127.0.0.1:${APP_PORT}/health"
-timeout = "6s"
-[targets.fleet.haproxy]
-socket = "${balancer.socket}"
-host = "local"
-backend = "app"
-servers = { ${servers} }
-drain_timeout = "${DRAIN_TIMEOUT}"
-`);
-    await appendFile(join(fa.ws.app, "requirements.txt"), "\ngunicorn\n");
+    await behindHaproxy(fa, balancer.socket, { drainTimeout: DRAIN_TIMEOUT, healthTimeout: "6s" });
     log(`[${since()}] fleet ${fa.hosts.map((h) => `${h.name}=${h.ip}`).join(" ")}; HAProxy on 127.0.0.1:${balancer.port}`);
 
     const A = await build(fa, "A");

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { appendFile, copyFile, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
-import { fleetApp, APP_PORT, type FleetApp } from "../support/fleet-app.js";
+import { behindHaproxy, fleetApp, gunicornCommand, APP_PORT, type FleetApp } from "../support/fleet-app.js";
 import { buildWith } from "../support/build-app.js";
 import { startHaproxy, type TestHaproxy } from "../support/haproxy.js";
 import { percentile, startLoad, type Sample } from "../support/load.js";
@@ -21,25 +21,9 @@ let f: FleetApp;
 let lb: TestHaproxy;
 
 before(async () => {
-  const gunicorn = (root: string) =>
-    `${root}/current/virtualenv/bin/gunicorn hello.app:application --bind 0.0.0.0:${APP_PORT} --workers 2 --threads 4 --graceful-timeout 30 --chdir ${root}/current`;
-  // HAProxy and its socket live in the root namespace ("local"); the target section is
-  // completed once the fleet's addresses are known.
-  f = await fleetApp(3, { command: gunicorn, target: { batch: "1", on_failure: '"rollback-all"' } });
+  f = await fleetApp(3, { command: gunicornCommand, target: { batch: "1", on_failure: '"rollback-all"' } });
   lb = await startHaproxy(f.ws.dir, f.hosts.map((h) => ({ name: h.name, addr: `${h.ip}:${APP_PORT}` })));
-  const servers = f.hosts.map((h) => `"${h.dest}" = "${h.name}"`).join(", ");
-  await appendFile(path.join(f.ws.app, "slipway.toml"), `
-[targets.fleet.health]
-url = "http://127.0.0.1:${APP_PORT}/health"
-timeout = "6s"
-[targets.fleet.haproxy]
-socket = "${lb.socket}"
-host = "local"
-backend = "app"
-servers = { ${servers} }
-drain_timeout = "15s"
-`);
-  await appendFile(path.join(f.ws.app, "requirements.txt"), "\ngunicorn\n");
+  await behindHaproxy(f, lb.socket, { drainTimeout: "15s", healthTimeout: "6s" });
 });
 after(async () => {
   lb?.stop();

@@ -1,7 +1,7 @@
 // The example app built for a root under /srv, and a target of N namespace hosts running it under supervisord.
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { readFile, symlink, writeFile } from "node:fs/promises";
+import { appendFile, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { startFleet, type FleetOptions, type TestFleet, type TestHost } from "./fleet.js";
 import { copyExampleApp, tmpDir } from "./tmp.js";
@@ -85,4 +85,28 @@ ${opts.extraToml ?? ""}`;
     link: (h, name) => h.exec(["sh", "-c", 'readlink "$1" || true', "sh", `${root}/${name}`]).then((s) => s.trim()),
     stop: stopAll,
   };
+}
+
+/** gunicorn from the release's venv, resolving `current` when its master starts (docs/zero-downtime.md). */
+export const gunicornCommand = (root: string): string =>
+  `${root}/current/virtualenv/bin/gunicorn hello.app:application --bind 0.0.0.0:${APP_PORT} --workers 2 --threads 4 --graceful-timeout 30 --chdir ${root}/current`;
+
+/**
+ * Put the fleet's target behind an HAProxy in the root namespace ("local" socket): health
+ * checks on the hosts, each host mapped to its server name, and gunicorn in the requirements.
+ */
+export async function behindHaproxy(f: FleetApp, socket: string, opts: { drainTimeout: string; healthTimeout: string }): Promise<void> {
+  const servers = f.hosts.map((h) => `"${h.dest}" = "${h.name}"`).join(", ");
+  await appendFile(path.join(f.ws.app, "slipway.toml"), `
+[targets.fleet.health]
+url = "http://127.0.0.1:${APP_PORT}/health"
+timeout = "${opts.healthTimeout}"
+[targets.fleet.haproxy]
+socket = "${socket}"
+host = "local"
+backend = "app"
+servers = { ${servers} }
+drain_timeout = "${opts.drainTimeout}"
+`);
+  await appendFile(path.join(f.ws.app, "requirements.txt"), "\ngunicorn\n");
 }
