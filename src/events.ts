@@ -33,7 +33,6 @@ export type SlipwayEvent =
 
 /** Per-host steps of deploy, rollback, prune and unlock (SPEC §5). */
 export type HostStep =
-  | "connect"
   | "lock"
   | "preflight"
   | "clean"

@@ -4,9 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
 import { ArtifactError, SlipwayError, UsageError } from "../errors.js";
-import { silent, timed, type Emit, type PlanSummary } from "../events.js";
+import { silent, type Emit, type PlanSummary } from "../events.js";
 import { readHead } from "../artifact/read.js";
-import { verifyArtifact } from "../artifact/verify.js";
 import { checkAgainstConfig } from "../artifact/admit.js";
 import type { Manifest } from "../artifact/manifest.js";
 import { sha256 } from "../util/hash.js";
@@ -16,11 +15,12 @@ import { lockAll, lockedError, lockInfo } from "../deploy/locking.js";
 import { describeHolder } from "../deploy/lock.js";
 import { finishHost, listingAfterSwitch } from "../deploy/finish.js";
 import { planPrune, pruneItems } from "../deploy/prune.js";
-import { parseProbe, probeHost, type HostState } from "../deploy/probe.js";
+import type { HostState } from "../deploy/probe.js";
+import { admit, verifyVenv } from "../deploy/admission.js";
 import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
 import { parseBatch, resolveTarget } from "../deploy/target.js";
 import { layout } from "../deploy/layout.js";
-import { checkServers, closeBalancers, openBalancers } from "../lb/balancers.js";
+import { closeBalancers, openBalancers } from "../lb/balancers.js";
 import { switchInBatches } from "../deploy/batches.js";
 import {
   countPending,
@@ -94,23 +94,19 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const { signature } = await checkAgainstConfig(file, head, config, appDir);
     if (signature?.trusted) emit({ type: "log", level: "info", message: `signed by trusted key ${signature.key_id}` });
     const all = [...sessions.sessions.values()];
-    // Open every host's ssh connection while the artifact is verified here: the handshake
-    // (~0.2 s a host) overlaps local work instead of adding to it. A failure surfaces at preflight.
-    const connecting = Promise.allSettled(all.map((s) => s.step("connect", () => s.transport.exec(["true"]))));
-    const { ms: verifyMs } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work, head }));
-    timings["verify"] = verifyMs;
-    await connecting;
-    await writeFile(path.join(work, "slipway.json"), head.manifestBytes);
-    const manifestSha = sha256(head.manifestBytes);
-    await checkServers(balancers, hosts);
     const outcomes = new Map<string, HostOutcome>(hosts.map((h) => [h, { host: h, result: "not-switched", bytes_sent: 0, durations_ms: {} }]));
+    const manifestSha = sha256(head.manifestBytes);
 
-    // Read-only first: lock, interpreter, disk, tools, what is there. Any refusal here leaves
-    // every host exactly as it was — nothing has been written yet.
-    const states = await preflight(all, m);
+    // Read-only first: the code layer verified here while every host is probed (lock,
+    // interpreter, disk, tools, what is there). Any refusal here leaves every host exactly as it
+    // was — nothing has been written yet.
+    const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit });
+    timings["verify"] = verifyMs;
     rejectLocked(states, name);
     const plan = planDeploy(config, name, target, hosts, m, states, batch, head.manifestBytes.length);
     rejectIncompatible(plan, m, manifestSha, states);
+    if (plan.hosts.some((h) => h.sendVenv)) timings["verify"] += await verifyVenv(file, head, work, emit);
+    await writeFile(path.join(work, "slipway.json"), head.manifestBytes);
     emit({ type: "plan", plan: summarize(plan) });
     if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
 
@@ -175,14 +171,6 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 function rejectLocked(states: Map<string, HostState>, target: string): void {
   const held = [...states].flatMap(([host, st]) => (st.lock.state === "held" ? [`${host}: locked by ${describeHolder(st.lock.holder)}`] : []));
   if (held.length) throw lockedError(target, held);
-}
-
-async function preflight(all: HostSession[], m: Manifest): Promise<Map<string, HostState>> {
-  const states = await settleAll(all.map((s) =>
-    s.step("preflight", async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key))).stdout),
-      (st) => (st.venvPresent ? "venv present" : "venv missing")),
-  ));
-  return new Map(all.map((s, i) => [s.host, states[i]!]));
 }
 
 function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, states: Map<string, HostState>): void {

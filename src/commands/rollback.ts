@@ -1,10 +1,13 @@
 import { SlipwayError, UsageError } from "../errors.js";
 import { isValidBuildId } from "../config/patterns.js";
 import { batchesOf } from "../deploy/plan.js";
-import { lockAll, lockInfo, unlockAll } from "../deploy/locking.js";
-import { listHost, parseListing } from "../deploy/prune.js";
+import { lockAll, lockedError, lockInfo } from "../deploy/locking.js";
+import { describeHolder, type LockInfo } from "../deploy/lock.js";
+import type { HostListing } from "../deploy/prune.js";
+import { parsePeek, peekHost } from "../deploy/probe.js";
+import { finishHost } from "../deploy/finish.js";
 import { layout } from "../deploy/layout.js";
-import { historyRecord, record } from "../deploy/steps.js";
+import { historyRecord } from "../deploy/steps.js";
 import { activate } from "../deploy/activate.js";
 import type { HostSession } from "../deploy/session.js";
 import { checkServers, closeBalancers, openBalancers, type Balancer } from "../lb/balancers.js";
@@ -24,15 +27,35 @@ export interface RollbackResult {
 export async function rollback(opts: TargetOptions & { to?: string }): Promise<RollbackResult> {
   if (opts.to !== undefined && !isValidBuildId(opts.to)) throw new UsageError(`--to ${JSON.stringify(opts.to)} is not a valid build id`);
   return withTarget(opts, async (ctx) => {
+    const root = ctx.config.app.root;
     const balancers = openBalancers(ctx.target);
     try {
-      await checkServers(balancers, ctx.hosts);
+      // Read-only first, together: the HAProxy servers, and on every host the lock and what it
+      // has (one round trip, which also opens the connection). A refusal changes nothing.
+      const [servers, ...peeked] = await Promise.allSettled([
+        checkServers(balancers, ctx.hosts),
+        ...ctx.sessions.map((s) => s.step("preflight", async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
+          (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`))),
+      ]);
+      for (const r of [servers, ...peeked]) if (r.status === "rejected") throw r.reason;
+      const peeks = peeked.map((r) => (r as PromiseFulfilledResult<ReturnType<typeof parsePeek>>).value);
+      const held = ctx.sessions.flatMap((s, i) => (peeks[i]!.lock.state === "held" ? [`${s.host}: locked by ${describeHolder((peeks[i]!.lock as { holder?: LockInfo }).holder)}`] : []));
+      if (held.length) throw lockedError(ctx.name, held);
+      const plans = ctx.sessions.map((s, i) => ({ s, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
+
       const info = lockInfo("rollback", ctx.name, opts.to);
-      await lockAll(ctx.sessions, ctx.config.app.root, info, ctx.name);
+      await lockAll(ctx.sessions, root, info, ctx.name, { peeked: true });
+      const results: RollbackResult["hosts"] = [];
       try {
-        return await rollBackHosts(ctx, balancers, opts.to);
+        await rollBackHosts(ctx, balancers, plans, results);
+        return { target: ctx.name, hosts: results };
       } finally {
-        await unlockAll(ctx.sessions, ctx.config.app.root, info.token);
+        // Record (hosts that were switched or tried) and unlock: one round trip per host.
+        await Promise.allSettled(ctx.sessions.map((s) => {
+          const r = results.find((x) => x.host === s.host);
+          const line = r ? JSON.stringify(historyRecord({ action: "rollback", target: ctx.name, host: s.host, build_id: r.to, previous: r.from, result: r.result, error: r.error })) : undefined;
+          return s.step("finish", () => s.run("finish", finishHost(root, line, info.token, [])), () => (r ? "recorded, unlocked" : "unlocked"));
+        }));
       }
     } finally {
       await closeBalancers(balancers);
@@ -40,10 +63,14 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
   });
 }
 
-async function rollBackHosts({ config, name, target, sessions, emit }: TargetContext, balancers: Balancer[], to?: string): Promise<RollbackResult> {
+interface HostRollback {
+  s: HostSession;
+  from?: string;
+  to: string;
+}
+
+async function rollBackHosts({ config, name, target, emit }: TargetContext, balancers: Balancer[], plans: HostRollback[], results: RollbackResult["hosts"]): Promise<void> {
   const root = config.app.root;
-  const plans = await settleAll(sessions.map((s) => destination(s, root, to)));
-  const results: RollbackResult["hosts"] = [];
   for (const [index, batch] of batchesOf(plans.map((p) => p.s.host), target.batch).entries()) {
     emit({ type: "batch", index, hosts: batch });
     await settleAll(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
@@ -59,21 +86,17 @@ async function rollBackHosts({ config, name, target, sessions, emit }: TargetCon
       } catch (err) {
         r.error = (err as Error).message;
         throw err;
-      } finally {
-        await record(s, root, historyRecord({ action: "rollback", target: name, host: s.host, build_id: to, previous: from, result: r.result, error: r.error })).catch(() => {});
       }
     }));
   }
-  return { target: name, hosts: results };
 }
 
-/** Where this host goes: --to, else its `previous`; the release must be on the host. */
-async function destination(s: HostSession, root: string, to?: string): Promise<{ s: HostSession; from?: string; to: string }> {
-  const l = parseListing((await s.step("list", () => s.run("list", listHost(root)))).stdout);
+/** Where a host goes (pure): --to, else its `previous`; the release must be on the host. */
+export function rollbackDestination(host: string, l: HostListing, to?: string): { from?: string; to: string } {
   const dest = to ?? l.previous;
-  if (!dest) throw new SlipwayError(`${s.host}: there is no previous release to roll back to`, "name one with --to BUILD_ID (see `slipway releases`)");
+  if (!dest) throw new SlipwayError(`${host}: there is no previous release to roll back to — nothing was changed`, "name one with --to BUILD_ID (see `slipway releases`)");
   if (!l.releases.some((r) => r.id === dest)) {
-    throw new SlipwayError(`${s.host}: release ${dest} is not on this host`, `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`);
+    throw new SlipwayError(`${host}: release ${dest} is not on this host — nothing was changed`, `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`);
   }
-  return { s, from: l.current, to: dest };
+  return { from: l.current, to: dest };
 }

@@ -6,7 +6,7 @@ import { drainHost, readyHost, type Balancer } from "../lb/balancers.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../procman/restart.js";
 import { layout } from "./layout.js";
 import { RemoteStepError, type HostSession } from "./session.js";
-import { switchCurrent } from "./switch.js";
+import { SWITCHED, switchCurrent, switchThenRun } from "./switch.js";
 
 /** Everything one host's activation needs (SPEC §5 steps 7–10). */
 export interface Activation {
@@ -50,9 +50,10 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
   if (drained.remaining > 0) {
     a.emit({ type: "log", level: "warn", message: `${s.host}: ${drained.remaining} request(s) still in flight after drain_timeout; restarting anyway` });
   }
-  const old = await switchTo(a, buildId);
+  const { old, restarted } = await switchAndRestart(a, buildId);
   try {
-    await restartAndCheck(a);
+    await restarted();
+    await healthCheck(a);
     await s.step("ready", () => readyHost(a.balancers, s.host), (r) => r.status);
   } catch (err) {
     const reason = (err as Error).message.replace(new RegExp(`^${escapeRe(s.host)}: `), "");
@@ -62,9 +63,10 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
     }
     let problem: string | undefined;
     await s.step("rollback", async () => {
-      await switchTo(a, old);
       try {
-        await restartAndCheck(a);
+        const back = await switchAndRestart(a, old);
+        await back.restarted();
+        await healthCheck(a);
       } catch (again) {
         problem = (again as Error).message;
       }
@@ -75,29 +77,48 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
   return old;
 }
 
-async function switchTo(a: Activation, buildId: string): Promise<string | undefined> {
+const releaseOf = (stdout: string) => /releases\/([^/\n]+)/.exec(/^old=(.*)$/m.exec(stdout)?.[1] ?? "")?.[1];
+
+/**
+ * Switch `current` and restart in one round trip (switch.ts switchThenRun): the "switch" step
+ * ends when the host reports the switch, then `restarted()` is the "restart" step, ending with
+ * the restart command. Resolves with the release that was current. A failed switch throws here,
+ * with nothing restarted.
+ */
+async function switchAndRestart(a: Activation, buildId: string): Promise<{ old: string | undefined; restarted: () => Promise<void> }> {
   const s = a.session;
-  const out = await s.step("switch", () => s.run("switch", switchCurrent(a.root, buildId)), () => `current → releases/${buildId}`);
-  const old = /^old=(.*)$/m.exec(out.stdout)?.[1];
-  return old ? /releases\/([^/]+)/.exec(old)?.[1] : undefined;
+  const restart = restartCommand(a.target.restart, layout(a.root).current, a.env);
+  if (!restart) {
+    const out = await s.step("switch", () => s.run("switch", switchCurrent(a.root, buildId)), () => `current → releases/${buildId}`);
+    return { old: releaseOf(out.stdout), restarted: async () => {} };
+  }
+  const argv = switchThenRun(a.root, buildId, restart);
+  let stdout = "";
+  let reportSwitched!: () => void;
+  const switched = new Promise<void>((r) => (reportSwitched = r));
+  const marker = new RegExp(`(^|\n)${SWITCHED}\n`);
+  const running = s.transport.exec(argv, { onStdout: (text) => { stdout += text; if (marker.test(stdout)) reportSwitched(); } });
+  running.catch(() => {}); // awaited below; this only keeps an early rejection from counting as unhandled
+  await s.step("switch", async () => {
+    const ended = await Promise.race([switched.then(() => undefined), running]);
+    if (ended && !marker.test(ended.stdout)) throw s.failure("switch", argv, ended.code === 0 ? { ...ended, code: 1 } : ended);
+  }, () => `current → releases/${buildId}`);
+  const old = releaseOf(stdout);
+  const restarted = () => s.step("restart", async () => {
+    const r = await running;
+    const output = `${r.stdout.slice(r.stdout.search(marker)).replace(marker, "")}${r.stderr}`;
+    if (restartFailed(a.target.restart.manager, r.code, output)) {
+      throw new RemoteStepError(s.host, "restart", restart, r.code, output, "check the process manager's logs on the host");
+    }
+    const verify = restartVerifyCommand(a.target.restart);
+    if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+  }, () => a.target.restart.manager);
+  return { old, restarted };
 }
 
-async function restartAndCheck(a: Activation): Promise<void> {
+async function healthCheck(a: Activation): Promise<void> {
   const s = a.session;
-  const current = layout(a.root).current;
-  const argv = restartCommand(a.target.restart, current, a.env);
-  if (argv) {
-    await s.step("restart", async () => {
-      const r = await s.transport.exec(argv);
-      const output = `${r.stdout}${r.stderr}`;
-      if (restartFailed(a.target.restart.manager, r.code, output)) {
-        throw new RemoteStepError(s.host, "restart", argv, r.code, output, "check the process manager's logs on the host");
-      }
-      const verify = restartVerifyCommand(a.target.restart);
-      if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
-    }, () => a.target.restart.manager);
-  }
-  const check = healthCommand(a.target.health, current);
+  const check = healthCommand(a.target.health, layout(a.root).current);
   if (check) {
     await s.step("health", async () => {
       const r = await s.transport.exec(check);

@@ -8,13 +8,14 @@ import { REMOVE_FN, type HostListing } from "./prune.js";
  */
 const FINISH = `${REMOVE_FN}${RELEASE_FN}
 root=$1 line=$2 token=$3; shift 3
-mkdir -p "$root/.slipway" && printf '%s\\n' "$line" >> "$root/.slipway/history.jsonl"
+if [ -n "$line" ]; then mkdir -p "$root/.slipway" && printf '%s\\n' "$line" >> "$root/.slipway/history.jsonl"; fi
 remove_items "$root" "$@"
 release_lock "$root" "$token"`;
 
-export function finishHost(root: string, historyLine: string, token: string, pruneItems: readonly string[]): string[] {
-  if (historyLine.includes("\n")) throw new Error("a history record must be one line");
-  return sh(FINISH, root, historyLine, token, ...pruneItems);
+/** `historyLine` undefined: nothing to record (a host the command never got to). */
+export function finishHost(root: string, historyLine: string | undefined, token: string, pruneItems: readonly string[]): string[] {
+  if (historyLine?.includes("\n")) throw new Error("a history record must be one line");
+  return sh(FINISH, root, historyLine ?? "", token, ...pruneItems);
 }
 
 /**

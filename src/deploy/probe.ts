@@ -27,7 +27,11 @@ export interface HostState {
  * One read-only round trip: the interpreter, disk, tools, what is already there, the lock and
  * the release listing. Nothing is written, so a deploy refused now leaves the host untouched.
  */
-const PROBE = `${LIST_FN}
+/** The lock, read (never taken): "lock=held" and the first line of its info when held. */
+const LOCK_STATE_FN = `
+lock_state() { if [ -d "$1/.slipway/lock" ]; then echo "lock=held"; echo "lock_info=$(head -n 1 "$1/.slipway/lock/info" 2>/dev/null)"; fi; }`;
+
+const PROBE = `${LIST_FN}${LOCK_STATE_FN}
 
 root=$1 py=$2 build=$3 key=$4
 echo "slipway-probe=1"
@@ -39,7 +43,7 @@ echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
 for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
 [ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
 if [ -f "$root/releases/$build/slipway.json" ]; then echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)"; fi
-if [ -d "$root/.slipway/lock" ]; then echo "lock=held"; echo "lock_info=$(head -n 1 "$root/.slipway/lock/info" 2>/dev/null)"; fi
+lock_state "$root"
 list_host "$root" 0
 exit 0`;
 
@@ -54,12 +58,33 @@ export function buildIdOfLink(target: string | undefined): string | undefined {
   return m && isValidBuildId(m[1]!) ? m[1] : undefined;
 }
 
-export function parseProbe(stdout: string): HostState {
+function keyValues(stdout: string): Map<string, string> {
   const kv = new Map<string, string>();
   for (const line of stdout.split("\n")) {
     const i = line.indexOf("=");
     if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
   }
+  return kv;
+}
+
+function lockOf(kv: Map<string, string>): LockState {
+  return kv.get("lock") === "held" ? { state: "held", holder: parseInfo(kv.get("lock_info") ?? ""), raw: kv.get("lock_info") ?? "" } : { state: "free" };
+}
+
+/**
+ * Read-only, one round trip, before a rollback takes any lock: whether a lock is held and what
+ * the host has (releases, current, previous).
+ */
+export function peekHost(root: string): string[] {
+  return sh(`${LIST_FN}${LOCK_STATE_FN}\nlock_state "$1"\nlist_host "$1" 0`, root);
+}
+
+export function parsePeek(stdout: string): { lock: LockState; listing: HostListing } {
+  return { lock: lockOf(keyValues(stdout)), listing: parseListing(stdout) };
+}
+
+export function parseProbe(stdout: string): HostState {
+  const kv = keyValues(stdout);
   if (kv.get("slipway-probe") !== "1") throw new Error(`unexpected probe output: ${stdout.slice(0, 200)}`);
   let python: PythonInfo | undefined;
   try {
@@ -77,7 +102,7 @@ export function parseProbe(stdout: string): HostState {
     releaseManifestSha: kv.get("release_sha"),
     current: buildIdOfLink(kv.get("current")),
     previous: buildIdOfLink(kv.get("previous")),
-    lock: kv.get("lock") === "held" ? { state: "held", holder: parseInfo(kv.get("lock_info") ?? ""), raw: kv.get("lock_info") ?? "" } : { state: "free" },
+    lock: lockOf(kv),
     listing: parseListing(stdout),
   };
 }

@@ -46,11 +46,16 @@ export class HostSession {
   async run(step: HostStep, argv: readonly string[], opts?: ExecOptions & { hint?: string }): Promise<ExecResult> {
     const r = await this.transport.exec(argv, opts);
     if (r.code === 0) return r;
+    throw this.failure(step, argv, r, opts?.hint);
+  }
+
+  /** The error for a remote step that exited non-zero (exit 3 from our staging scripts: a rejection of the artifact). */
+  failure(step: HostStep, argv: readonly string[], r: ExecResult, hint?: string): Error {
     const output = [r.stderr, r.stdout].filter((s) => s.trim()).join("\n");
     if (r.code === 3 && (step === "send" || step === "unpack" || step === "stage" || step === "venv" || step === "switch")) {
-      throw new ArtifactError(`${this.host}: ${step} refused: ${output.trim()}`, opts?.hint ?? "nothing was switched; fix the cause and deploy again");
+      return new ArtifactError(`${this.host}: ${step} refused: ${output.trim()}`, hint ?? "nothing was switched; fix the cause and deploy again");
     }
-    throw new RemoteStepError(this.host, step, argv, r.code, output, opts?.hint);
+    return new RemoteStepError(this.host, step, argv, r.code, output, hint);
   }
 }
 

@@ -6,19 +6,30 @@ import { sh } from "./layout.js";
  * becomes `previous` first. Prints the old target. Idempotent: switching to the release that
  * is already current changes nothing.
  */
-const SWITCH = `
-set -e
-cd "$1"
-[ -d "releases/$2" ] || { echo "releases/$2 is missing" >&2; exit 3; }
-old=$(readlink current 2>/dev/null || true)
-echo "old=$old"
-[ "$old" = "releases/$2" ] && exit 0
-if [ -n "$old" ]; then ln -sfn "$old" .previous.tmp && mv -Tf .previous.tmp previous; fi
-ln -sfn "releases/$2" .current.tmp
-mv -Tf .current.tmp current`;
+const SWITCH_FN = `
+switch_to() (
+  cd "$1" || exit 1
+  [ -d "releases/$2" ] || { echo "releases/$2 is missing" >&2; exit 3; }
+  old=$(readlink current 2>/dev/null || true)
+  echo "old=$old"
+  [ "$old" = "releases/$2" ] && exit 0
+  if [ -n "$old" ]; then ln -sfn "$old" .previous.tmp && mv -Tf .previous.tmp previous || exit 1; fi
+  ln -sfn "releases/$2" .current.tmp && mv -Tf .current.tmp current
+)`;
 
 export function switchCurrent(root: string, buildId: string): string[] {
-  return sh(SWITCH, root, buildId);
+  return sh(`${SWITCH_FN}\nswitch_to "$1" "$2"`, root, buildId);
+}
+
+/** Printed on its own line by switchThenRun once `current` is switched; what follows is the command's. */
+export const SWITCHED = "slipway-switched";
+
+/**
+ * Switch, then run `argv` (the restart) in the same round trip: the script prints SWITCHED
+ * between the two and exits with the command's status. No SWITCHED line: the switch failed.
+ */
+export function switchThenRun(root: string, buildId: string, argv: readonly string[]): string[] {
+  return sh(`${SWITCH_FN}\nswitch_to "$1" "$2" || exit $?\nshift 2\necho ${SWITCHED}\nexec "$@"`, root, buildId, ...argv);
 }
 
 /**

@@ -9,7 +9,11 @@ export function spawnCollect(argv: readonly string[], opts: ExecOptions = {}): P
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
+    const decoder = opts.onStdout ? new TextDecoder() : undefined;
+    child.stdout.on("data", (c: Buffer) => {
+      out.push(c);
+      if (decoder) opts.onStdout!(decoder.decode(c, { stream: true }));
+    });
     child.stderr.on("data", (c: Buffer) => err.push(c));
     child.on("error", reject);
     child.on("close", (code, signal) =>

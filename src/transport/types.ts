@@ -5,6 +5,8 @@ export interface ExecOptions {
   stdin?: Readable | Buffer | string;
   /** Called with the number of stdin bytes sent so far. */
   onSent?: (bytes: number) => void;
+  /** Called with stdout as it arrives (the result still holds all of it). */
+  onStdout?: (text: string) => void;
 }
 
 export interface ExecResult {

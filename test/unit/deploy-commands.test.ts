@@ -8,7 +8,8 @@ import path from "node:path";
 import { shJoin, shQuote } from "../../src/transport/quote.js";
 import { parseDestination, sshArgv } from "../../src/transport/ssh.js";
 import { acquireLock, parseLockReply, releaseLock, describeHolder, type LockInfo } from "../../src/deploy/lock.js";
-import { switchCurrent, runInDir, appendLine } from "../../src/deploy/switch.js";
+import { switchCurrent, switchThenRun, SWITCHED, runInDir, appendLine } from "../../src/deploy/switch.js";
+import { parsePeek, peekHost } from "../../src/deploy/probe.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../../src/procman/restart.js";
 import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
 
@@ -81,6 +82,45 @@ test("switch: rename(2) of a new symlink; old current becomes previous; idempote
   assert.ok(!existsSync(`${root}/.current.tmp`));
 });
 
+test("switchThenRun: switches, prints the marker, then runs the command (its exit status is the script's); no marker when the switch fails", async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), "slw-switchrun-"));
+  await mkdir(`${root}/releases/b1`, { recursive: true });
+  await mkdir(`${root}/releases/b2`, { recursive: true });
+  viaShell(switchCurrent(root, "b1"));
+  const r = viaShell(switchThenRun(root, "b2", ["sh", "-c", 'readlink "$1"; printf "%s\\n" "$2"; exit 7', "x", `${root}/current`, "it's $(id)"]));
+  assert.equal(r.status, 7, "the command's exit status");
+  assert.deepEqual(r.stdout.split("\n"), ["old=releases/b1", SWITCHED, "releases/b2", "it's $(id)", ""], "switched before the command ran; arguments are data");
+  assert.equal(await readlink(`${root}/previous`), "releases/b1");
+  const again = viaShell(switchThenRun(root, "b2", ["true"]));
+  assert.equal(again.status, 0);
+  assert.match(again.stdout, new RegExp(`^old=releases/b2\n${SWITCHED}\n$`), "already current: nothing switched, the command still runs");
+  const missing = viaShell(switchThenRun(root, "b9", ["touch", `${root}/ran`]));
+  assert.equal(missing.status, 3);
+  assert.ok(!missing.stdout.includes(SWITCHED));
+  assert.ok(!existsSync(`${root}/ran`), "the command does not run when the switch failed");
+  assert.equal(await readlink(`${root}/current`), "releases/b2");
+});
+
+test("peekHost: read-only lock state and listing in one script; a missing root is reported, not created", async () => {
+  const base = await mkdtemp(path.join(os.tmpdir(), "slw-peek-"));
+  const root = path.join(base, "app");
+  const none = parsePeek(viaShell(peekHost(root)).stdout);
+  assert.deepEqual(none.lock, { state: "free" });
+  assert.deepEqual(none.listing.releases, []);
+  assert.ok(!existsSync(root), "nothing written");
+  await mkdir(`${root}/releases/b1`, { recursive: true });
+  await mkdir(`${root}/releases/b2`, { recursive: true });
+  viaShell(switchCurrent(root, "b1"));
+  viaShell(switchCurrent(root, "b2"));
+  viaShell(acquireLock(root, info("tok-p")));
+  const p = parsePeek(viaShell(peekHost(root)).stdout);
+  assert.equal(p.lock.state, "held");
+  assert.equal(p.lock.state === "held" && p.lock.holder?.token, "tok-p");
+  assert.equal(p.listing.current, "b2");
+  assert.equal(p.listing.previous, "b1");
+  assert.deepEqual(p.listing.releases.map((r) => r.id).sort(), ["b1", "b2"]);
+});
+
 test("runInDir: the user's command runs in the dir with the venv on PATH and SLIPWAY_* set; values are data, not code", async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), "slw-run-"));
   await mkdir(`${dir}/virtualenv/bin`, { recursive: true });
@@ -138,3 +178,12 @@ test("restart commands: supervisorctl restart (not HUP), systemctl restart, or t
   assert.equal(restartFailed("command", 1, ""), true);
 });
 
+
+test("rollbackDestination: previous by default, --to among the host's releases; refusals say nothing changed", async () => {
+  const { rollbackDestination } = await import("../../src/commands/rollback.js");
+  const listing = { releases: [{ id: "b3", mtime: 3, kb: 0 }, { id: "b2", mtime: 2, kb: 0 }, { id: "b1", mtime: 1, kb: 0 }], venvs: [], current: "b3", previous: "b2", freeKb: 0 };
+  assert.deepEqual(rollbackDestination("h1", listing), { from: "b3", to: "b2" });
+  assert.deepEqual(rollbackDestination("h1", listing, "b1"), { from: "b3", to: "b1" });
+  assert.throws(() => rollbackDestination("h1", listing, "b9"), /h1: release b9 is not on this host — nothing was changed/);
+  assert.throws(() => rollbackDestination("h1", { ...listing, previous: undefined }), /h1: there is no previous release/);
+});

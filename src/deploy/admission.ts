@@ -1,0 +1,51 @@
+import { timed, type Emit } from "../events.js";
+import type { ArtifactHead } from "../artifact/read.js";
+import { verifyArtifact } from "../artifact/verify.js";
+import type { Manifest } from "../artifact/manifest.js";
+import { checkServers, type Balancer } from "../lb/balancers.js";
+import { parseProbe, probeHost, type HostState } from "./probe.js";
+import type { HostSession } from "./session.js";
+
+export interface Admission {
+  states: Map<string, HostState>;
+  verifyMs: number;
+}
+
+/**
+ * The read-only checks before anything is written anywhere, run together: the code layer
+ * verified and extracted here, the HAProxy servers looked up, and each host's preflight — the
+ * first command on a host, so its ssh handshake overlaps the local work. A failure is reported
+ * in that order of precedence (a bad artifact before an unknown server before a host problem).
+ * The venv layer is verified later, and only if some host lacks it (verifyVenv).
+ */
+export async function admit(a: {
+  file: string;
+  head: ArtifactHead;
+  work: string;
+  sessions: readonly HostSession[];
+  balancers: readonly Balancer[];
+  hosts: readonly string[];
+  emit: Emit;
+}): Promise<Admission> {
+  const m = a.head.manifest;
+  const [verified, servers, ...probed] = await Promise.allSettled([
+    timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head, layers: ["code"] }), () => "manifest and code layer"),
+    checkServers(a.balancers, a.hosts),
+    ...a.sessions.map((s) => preflightHost(s, m)),
+  ]);
+  for (const r of [verified, servers, ...probed]) if (r.status === "rejected") throw r.reason;
+  const states = new Map(a.sessions.map((s, i) => [s.host, (probed[i] as PromiseFulfilledResult<HostState>).value]));
+  return { states, verifyMs: (verified as PromiseFulfilledResult<{ ms: number }>).value.ms };
+}
+
+/** Verify and extract the venv layer: needed only when a host will be sent it. */
+export async function verifyVenv(file: string, head: ArtifactHead, work: string, emit: Emit): Promise<number> {
+  const { ms } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work, head, layers: ["venv"] }), () => "venv layer");
+  return ms;
+}
+
+function preflightHost(s: HostSession, m: Manifest): Promise<HostState> {
+  return s.step("preflight",
+    async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key))).stdout),
+    (st) => (st.venvPresent ? "venv present" : "venv missing"));
+}
