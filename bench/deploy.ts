@@ -10,17 +10,24 @@
 //       plus one extra run through an `ssh` shim that logs every ssh invocation (round trips);
 //   (b) deploy with a new venv (slipfix==1.1.0 added to requirements.txt: new key);
 //   (c) `slipway rollback --target fleet`;
+//   (a1) code-only deploys to one host (--hosts h1): the whole CLI's wall time, node start included;
+//   (a2) code-only deploys through a persistent ssh connection (the user's opt-in
+//        ssh.options = ControlPath + ControlPersist): one to open it, then BENCH_DEPLOY_REPS;
 //   and the classic flow, host after host (a for-loop script), over ssh with the fleet's key:
 //   for the same code-only change, for the new requirement, and a rollback (symlink + restart).
 // Fleet B (12 hosts): code-only deploys with --batch 25% to 3 of them (--hosts) and to all 12,
 //   BENCH_SCALE_REPS times each (default 3), alternating; medians compared.
 //
+// "Per host" for slipway is the time its steps on that host took (the sum of its step events,
+// ssh handshake and restart included); a host's span (first step start → last step done) is also
+// printed but includes waiting for the other batches' restarts. Deployer CPU (the CLI and its ssh
+// clients, in a cpuacct cgroup) is printed for fleet B: the hosts share this machine's 2 cores.
 // Prints seconds per case, bytes per host (slipway's result bytes_sent and the host's rx_bytes
 // delta), per-step host timings, ssh round trips, ratios and PASS/FAIL against the targets;
 // writes the figures to bench/results/deploy-<timestamp>.json; exits 0 either way (1 only if
 // the bench itself broke).
 import { spawn } from "node:child_process";
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream, existsSync, rmdirSync, writeFileSync } from "node:fs";
 import { appendFile, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -69,7 +76,7 @@ interface Ran {
   lines: { t: number; line: string }[];
 }
 
-function runProcess(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdinFile?: string } = {}): Promise<Ran> {
+function runProcess(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdinFile?: string; onSpawn?: (pid: number) => void } = {}): Promise<Ran> {
   return new Promise((resolveRun, reject) => {
     const t0 = performance.now();
     const child = spawn(argv[0]!, argv.slice(1), {
@@ -77,6 +84,7 @@ function runProcess(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
       env: opts.env ?? process.env,
       stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"],
     });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";
     let partial = "";
@@ -124,8 +132,35 @@ interface CliRun {
   stderr: string;
 }
 
+// --- deployer CPU: the CLI and everything it starts (ssh clients and masters) in a cpuacct cgroup ---
+
+const CGROUP = `/sys/fs/cgroup/cpuacct/slw-bench-deploy-${process.pid}`;
+let cgroupOk: boolean | undefined;
+async function cgroupReady(): Promise<boolean> {
+  if (cgroupOk === undefined) {
+    try {
+      await mkdir(CGROUP, { recursive: true });
+      await readFile(`${CGROUP}/cpuacct.usage`, "utf8");
+      cgroupOk = true;
+      process.on("exit", () => { try { rmdirSync(CGROUP); } catch { /* still has tasks, or gone */ } });
+    } catch {
+      cgroupOk = false;
+    }
+  }
+  return cgroupOk;
+}
+/** CPU ns used so far by the processes placed in the bench's cgroup. */
+async function deployerCpuNs(): Promise<number> {
+  return (await cgroupReady()) ? Number((await readFile(`${CGROUP}/cpuacct.usage`, "utf8")).trim()) : NaN;
+}
+/** Move a just-spawned CLI into the cgroup (before it starts any ssh: node takes ~50 ms to load). */
+function intoCgroup(pid: number): void {
+  if (cgroupOk) try { writeFileSync(`${CGROUP}/cgroup.procs`, String(pid)); } catch { /* exited already */ }
+}
+
 async function cli(f: FleetApp, args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
-  const r = await runProcess([process.execPath, CLI, ...args, "--json"], { cwd: f.ws.app, env: { ...f.ws.env, ...extraEnv } });
+  await cgroupReady();
+  const r = await runProcess([process.execPath, CLI, ...args, "--json"], { cwd: f.ws.app, env: { ...f.ws.env, ...extraEnv }, onSpawn: intoCgroup });
   const events: CliRun["events"] = [];
   for (const { t, line } of r.lines) {
     if (!line.trim()) continue;
@@ -178,6 +213,8 @@ interface HostFigures {
   steps_ms: Record<string, number>;
   /** Sum of the step durations except restart. */
   overhead_ms: number;
+  /** Sum of all step durations: the time this deploy spent working on this host. */
+  own_ms: number;
   /** First "start" to last "done" of this host's events (arrival times). */
   span_ms: number;
 }
@@ -194,6 +231,10 @@ interface CommandFigures {
   cpu_busy: number;
   /** The same, over a short sample just before the command (other load on the machine). */
   baseline_busy: number;
+  /** CPU seconds used by the deployer (the CLI, its ssh clients and masters); NaN without cgroups. */
+  deployer_cpu_s: number;
+  /** CPU seconds used on this whole machine during the command (deployer + hosts + anything else). */
+  machine_cpu_s: number;
 }
 
 /** Busy and total jiffies of all CPUs (/proc/stat): the fleet's hosts share this machine's CPUs with the deployer. */
@@ -204,6 +245,8 @@ async function cpuTimes(): Promise<{ busy: number; total: number }> {
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   return { busy: total - idle, total };
 }
+/** /proc/stat counts in USER_HZ: 100 on Linux. */
+const CLK_TCK = 100;
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
 const noisy: string[] = [];
@@ -245,6 +288,7 @@ function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
     rx_bytes: rx,
     steps_ms: steps,
     overhead_ms: overhead,
+    own_ms: Object.values(steps).reduce((x, y) => x + y, 0),
     span_ms: starts.length && ends.length ? Math.round(Math.max(...ends) - Math.min(...starts)) : 0,
   };
 }
@@ -254,8 +298,10 @@ async function slipwayCommand(f: FleetApp, label: string, args: string[], hosts:
   const baseline = await settle(label);
   const rx0 = await rxAll(hosts);
   const c0 = await cpuTimes();
+  const d0 = await deployerCpuNs();
   const run = await cli(f, args, extraEnv);
   const c1 = await cpuTimes();
+  const d1 = await deployerCpuNs();
   const rx1 = await rxAll(hosts);
   const res = run.result;
   if (Array.isArray(res["hosts"])) {
@@ -272,6 +318,8 @@ async function slipwayCommand(f: FleetApp, label: string, args: string[], hosts:
     plan: res["plan"] as Json | undefined,
     cpu_busy: (c1.busy - c0.busy) / Math.max(1, c1.total - c0.total),
     baseline_busy: baseline,
+    deployer_cpu_s: (d1 - d0) / 1e9,
+    machine_cpu_s: (c1.busy - c0.busy) / CLK_TCK,
   };
   return { fig, run };
 }
@@ -326,11 +374,13 @@ function classifyRemote(cmd: string): string {
     [/then echo held; cat/, "lock: peek"],
     [/mkdir "\$1\/\.slipway\/lock" 2>/, "lock: acquire"],
     [/slipway-probe/, "preflight"],
+    [/lock_state "\$1"\nlist_host/, "preflight (rollback)"],
     [/releases\/\.tmp-\*/, "clean"],
     [/part="\$1\.part"/, "send"],
     [/root=\$1 build=\$2 key=\$3/, "unpack: release"],
     [/root=\$1 key=\$2 file=\$3/, "unpack: venv"],
     [/dir=\$1 cmd=\$2/, "user command (migrate/hooks)"],
+    [/slipway-switched/, "switch + restart"],
     [/old=\$\(readlink current/, "switch"],
     [/supervisorctl|systemctl/, "restart"],
     [/for r in releases\/\*\//, "prune: list"],
@@ -511,6 +561,8 @@ interface FleetAFigures {
   b1: Built;
   first_deploy: CommandFigures;
   code_only: { builds: Built[]; runs: CommandFigures[]; median: CommandFigures };
+  single_host: { runs: CommandFigures[]; median: CommandFigures };
+  warm: { runs: CommandFigures[]; median: CommandFigures };
   round_trips: { build: Built; run: CommandFigures; calls: SshCall[]; per_host: Record<string, { calls: number; ms: number; by_kind: Record<string, { n: number; ms: number }> }>; wall_ms: number };
   new_venv: { build: Built; run: CommandFigures };
   rollback: { run: CommandFigures; to: string };
@@ -551,6 +603,43 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     const aMedian = medianRun(runs);
     const tar1 = join(work, "classic-1.tgz");
     const t1 = await sourceTarball(f, tar1);
+
+    // (a1) the same code-only change to one host alone: the CLI's whole wall time.
+    const single: CommandFigures[] = [];
+    for (let i = 1; i <= A_REPS; i++) {
+      const id = `one-${i}`;
+      await codeChange(f, id);
+      const b = await slipwayBuild(f, id);
+      const { fig } = await slipwayCommand(f, `code-only to h1 alone ${id}`, ["deploy", b.artifact, "--target", "fleet", "--hosts", hosts[0]!.dest], [hosts[0]!]);
+      await expectBuild([hosts[0]!], id);
+      single.push(fig);
+      log(`[A] (a1) code-only ${id} to h1 alone: ${S(fig.seconds)} wall; h1 steps ${fig.hosts[0]!.own_ms} ms`);
+    }
+
+    // (a2) through a persistent ssh connection, as a user opts in with ssh.options: the first
+    // deploy opens it (not counted), the next ones reuse it.
+    const cm = join(work, "cm");
+    await mkdir(cm, { recursive: true });
+    await appendFile(join(f.ws.app, "slipway.toml"), `
+[targets.warm]
+hosts = ${JSON.stringify(hosts.map((h) => h.dest))}
+ssh = { identity = "${f.fleet.ssh.identity}", known_hosts = "${f.fleet.ssh.known_hosts}", options = ["ControlPath=${cm}/%C", "ControlPersist=10m"] }
+[targets.warm.restart]
+manager = "supervisord"
+programs = ["hello"]
+conf = "${SUPERVISOR_CONF}"
+`);
+    const warm: CommandFigures[] = [];
+    for (let i = 0; i <= A_REPS; i++) {
+      const id = `warm-${i}`;
+      await codeChange(f, id);
+      const b = await slipwayBuild(f, id);
+      const { fig } = await slipwayCommand(f, `code-only, persistent ssh ${id}`, ["deploy", b.artifact, "--target", "warm"], hosts);
+      await expectBuild(hosts, id);
+      if (i > 0) warm.push(fig);
+      log(`[A] (a2) code-only ${id}, persistent ssh connection${i === 0 ? " (opens it; not counted)" : ""}: ${S(fig.seconds)}; host steps ${fig.hosts.map((h) => `${h.own_ms}ms`).join("/")}; overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}`);
+    }
+    await Promise.all(hosts.map((h) => runProcess(["ssh", "-o", `ControlPath=${cm}/%C`, "-O", "exit", h.dest])));
 
     // One more code-only deploy through an ssh shim, to count and time every ssh invocation.
     const shimDir = join(work, "ssh-shim");
@@ -631,6 +720,8 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       b1,
       first_deploy: first,
       code_only: { builds, runs, median: aMedian },
+      single_host: { runs: single, median: medianRun(single) },
+      warm: { runs: warm, median: medianRun(warm) },
       round_trips: { build: bRt, run: rt.fig, calls, per_host: perHost, wall_ms: Math.round(rt.fig.seconds * 1000) },
       new_venv: { build: bv, run: nv },
       rollback: { run: rb, to: rtId },
@@ -706,8 +797,8 @@ function stepNames(figs: CommandFigures[]): string[] {
 function stepTable(fig: CommandFigures): string {
   const names = stepNames([fig]);
   return table([
-    ["host", ...names, "sum excl. restart", "span", "wall"],
-    ...fig.hosts.map((h) => [h.host, ...names.map((s) => (h.steps_ms[s] === undefined ? "-" : String(h.steps_ms[s]))), String(h.overhead_ms), String(h.span_ms), String(Math.round(fig.seconds * 1000))]),
+    ["host", ...names, "sum excl. restart", "sum", "span", "wall"],
+    ...fig.hosts.map((h) => [h.host, ...names.map((s) => (h.steps_ms[s] === undefined ? "-" : String(h.steps_ms[s]))), String(h.overhead_ms), String(h.own_ms), String(h.span_ms), String(Math.round(fig.seconds * 1000))]),
   ]);
 }
 
@@ -728,9 +819,13 @@ async function main(): Promise<void> {
   const perHostA = A.hosts.map((_, i) => {
     const sw = a.hosts[i]!;
     const cl = A.classic.code_only.hosts[i]!;
-    return { host: sw.host, slipway_span_s: sw.span_ms / 1000, classic_s: cl.seconds, ratio: cl.seconds / (sw.span_ms / 1000) };
+    return { host: sw.host, slipway_own_s: sw.own_ms / 1000, slipway_span_s: sw.span_ms / 1000, classic_s: cl.seconds, ratio: cl.seconds / (sw.own_ms / 1000) };
   });
-  const perHostRatio = (sw: CommandFigures, cl: ClassicRun) => sw.hosts.map((h, i) => cl.hosts[i]!.seconds / (h.span_ms / 1000));
+  const warmPerHost = A.warm.median.hosts.map((sw, i) => {
+    const cl = A.classic.code_only.hosts[i]!;
+    return { host: sw.host, slipway_own_s: sw.own_ms / 1000, classic_s: cl.seconds, ratio: cl.seconds / (sw.own_ms / 1000) };
+  });
+  const perHostRatio = (sw: CommandFigures, cl: ClassicRun) => sw.hosts.map((h, i) => cl.hosts[i]!.seconds / (h.own_ms / 1000));
   const cases = [
     { name: "(a) code-only", sw: a, cl: A.classic.code_only },
     { name: "(b) new venv", sw: A.new_venv.run, cl: A.classic.new_venv },
@@ -738,7 +833,7 @@ async function main(): Promise<void> {
   ];
   const ratios = Object.fromEntries(cases.map((c) => [c.name, {
     per_host_min: Math.min(...perHostRatio(c.sw, c.cl)),
-    per_host_mean: mean(c.cl.hosts.map((h) => h.seconds)) / mean(c.sw.hosts.map((h) => h.span_ms / 1000)),
+    per_host_mean: mean(c.cl.hosts.map((h) => h.seconds)) / mean(c.sw.hosts.map((h) => h.own_ms / 1000)),
     per_host_classic_over_slipway_wall: mean(c.cl.hosts.map((h) => h.seconds)) / c.sw.seconds,
     total: c.cl.total_s / c.sw.seconds,
   }]));
@@ -761,13 +856,13 @@ async function main(): Promise<void> {
 
   // ---- print ----
   log(`\n== results: fleet A (${FLEET_A} hosts), seconds ==`);
-  log(`slipway "wall" = the CLI process (node start, local verify, all hosts in parallel); "per host" = that host's first step start → last step done (from the --json events).`);
+  log(`slipway "wall" = the CLI process (node start, local verify, all hosts in parallel); "per host" = the sum of that host's step durations (--json events: ssh handshake, restart and all), "span" = its first step start → last step done (includes waiting for other batches).`);
   log(`classic "per host" = that host's 6 ssh steps; "total" = the loop over hosts, one after another. (a) = the median of the ${A_REPS} runs (of those started on a quiet machine).\n`);
   log(table([
-    ["case", "slipway wall", "slipway per host (mean)", "classic per host (mean)", "classic total", "per-host ratio (mean)", "per-host ratio (worst host)", "total ratio"],
+    ["case", "slipway wall", "slipway per host (mean)", "span (mean)", "classic per host (mean)", "classic total", "per-host ratio (mean)", "per-host ratio (worst host)", "total ratio"],
     ...cases.map((c) => {
       const r = ratios[c.name]!;
-      return [c.name, S(c.sw.seconds), S(mean(c.sw.hosts.map((h) => h.span_ms / 1000))), S(mean(c.cl.hosts.map((h) => h.seconds))), S(c.cl.total_s), X(r.per_host_mean), X(r.per_host_min), X(r.total)];
+      return [c.name, S(c.sw.seconds), S(mean(c.sw.hosts.map((h) => h.own_ms / 1000))), S(mean(c.sw.hosts.map((h) => h.span_ms / 1000))), S(mean(c.cl.hosts.map((h) => h.seconds))), S(c.cl.total_s), X(r.per_host_mean), X(r.per_host_min), X(r.total)];
     }),
   ]));
   log(`\n(a) all runs: ${aAllRuns.map((r) => `${r.build_id} ${S(r.seconds)} (cpu busy ${pct(r.cpu_busy)}, before ${pct(r.baseline_busy)})`).join(", ")} — ${aAllRuns[0]!.build_id} is the first code-only deploy onto b1`);
@@ -816,16 +911,19 @@ async function main(): Promise<void> {
   }
 
   const rtHosts = Object.entries(A.round_trips.per_host);
-  const rtFig = A.round_trips.run;
-  log(`\nnot inside any host step event: ${rtHosts.map(([h, p]) => `${h} lock peek ${p.by_kind["lock: peek"]?.ms ?? 0} ms (the first ssh command: opens the master connection) + close ${p.by_kind["close (ssh -O exit)"]?.ms ?? 0} ms`).join("; ")}`);
-  log(`host-side overhead of this run incl. the peek: ${rtHosts.map(([h, p]) => `${h} ${(rtFig.hosts.find((x) => x.host === h)?.overhead_ms ?? 0) + (p.by_kind["lock: peek"]?.ms ?? 0)} ms`).join(", ")} (steps excl. restart: ${rtFig.hosts.map((x) => `${x.host} ${x.overhead_ms} ms`).join(", ")})`);
+  log(`\nnot inside any host step event: the close (ssh -O exit) ${rtHosts.map(([h, p]) => `${h} ${p.by_kind["close (ssh -O exit)"]?.ms ?? 0} ms`).join(", ")}; the first command (preflight) opens each host's connection.`);
 
   log(`\n== fleet B (${FLEET_B} hosts): code-only deploy, --batch 25% ==\n`);
   log(table([
-    ["hosts", "runs (wall)", "median (quiet runs)", "batches", "busy before", "cpu busy", "host span (mean)"],
-    ["3 (--hosts h1,h2,h3)", Bf.three.map((r) => S(r.seconds)).join(", "), S(Bf.three_median_s), String((Bf.three[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.three.map((r) => pct(r.baseline_busy)).join(", "), Bf.three.map((r) => pct(r.cpu_busy)).join(", "), Bf.three.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", ")],
-    ["12", Bf.twelve.map((r) => S(r.seconds)).join(", "), S(Bf.twelve_median_s), String((Bf.twelve[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.twelve.map((r) => pct(r.baseline_busy)).join(", "), Bf.twelve.map((r) => pct(r.cpu_busy)).join(", "), Bf.twelve.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", ")],
+    ["hosts", "runs (wall)", "median (quiet runs)", "batches", "busy before", "cpu busy", "host span (mean)", "deployer CPU", "machine CPU"],
+    ["3 (--hosts h1,h2,h3)", Bf.three.map((r) => S(r.seconds)).join(", "), S(Bf.three_median_s), String((Bf.three[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.three.map((r) => pct(r.baseline_busy)).join(", "), Bf.three.map((r) => pct(r.cpu_busy)).join(", "), Bf.three.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", "), Bf.three.map((r) => S(r.deployer_cpu_s)).join(", "), Bf.three.map((r) => S(r.machine_cpu_s)).join(", ")],
+    ["12", Bf.twelve.map((r) => S(r.seconds)).join(", "), S(Bf.twelve_median_s), String((Bf.twelve[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.twelve.map((r) => pct(r.baseline_busy)).join(", "), Bf.twelve.map((r) => pct(r.cpu_busy)).join(", "), Bf.twelve.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", "), Bf.twelve.map((r) => S(r.deployer_cpu_s)).join(", "), Bf.twelve.map((r) => S(r.machine_cpu_s)).join(", ")],
   ]));
+  const perHostCpu = (runs: CommandFigures[], n: number) => ({ deployer: mean(runs.map((r) => r.deployer_cpu_s)) / n, hosts: mean(runs.map((r) => r.machine_cpu_s - r.deployer_cpu_s)) / n });
+  const cpu3 = perHostCpu(Bf.three, 3);
+  const cpu12 = perHostCpu(Bf.twelve, FLEET_B);
+  log(`\nCPU per host and deploy (mean): deployer ${S(cpu3.deployer)} (3 hosts) / ${S(cpu12.deployer)} (12); everything else — the hosts' sshd, sh, tar, supervisorctl, the app — ${S(cpu3.hosts)} / ${S(cpu12.hosts)}.`);
+  log(`The 12 hosts' own work alone is ${S(cpu12.hosts * FLEET_B)} of CPU, ${S((cpu12.hosts * FLEET_B) / os.cpus().length)} on this machine's ${os.cpus().length} cores, which real hosts would each do on their own CPU.`);
   const stepMeans = (runs: CommandFigures[]) => Object.fromEntries(stepNames([...Bf.three, ...Bf.twelve]).map((st) => [st, Math.round(mean(runs.flatMap((r) => r.hosts.map((h) => h.steps_ms[st]).filter((v): v is number => v !== undefined))))]).filter(([, v]) => !Number.isNaN(v)));
   const m3 = stepMeans(Bf.three);
   const m12 = stepMeans(Bf.twelve);
@@ -837,7 +935,10 @@ async function main(): Promise<void> {
 
   const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
   log(`\n== targets ==\n`);
-  log(`${verdict(pass.code_only_speedup_per_host)}  code-only deploy per host: classic / slipway = ${perHostA.map((p) => `${p.host} ${p.classic_s.toFixed(2)}s/${p.slipway_span_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}  (worst host; target >= ${TARGETS.codeOnlySpeedupPerHost}x)`);
+  log(`${verdict(pass.code_only_speedup_per_host)}  code-only deploy per host: classic / slipway = ${perHostA.map((p) => `${p.host} ${p.classic_s.toFixed(2)}s/${p.slipway_own_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}  (worst host; target >= ${TARGETS.codeOnlySpeedupPerHost}x)`);
+  log(`info  the same with a persistent ssh connection (a2, median run): ${warmPerHost.map((p) => `${p.host} ${p.slipway_own_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}; host overhead ${A.warm.median.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}`);
+  log(`info  one host alone, the whole CLI (a1, median of ${A.single_host.runs.length}): ${S(A.single_host.median.seconds)} wall vs classic h1 ${S(A.classic.code_only.hosts[0]!.seconds)} = ${X(A.classic.code_only.hosts[0]!.seconds / A.single_host.median.seconds)}`);
+  log(`info  fleet, amortised: 12 hosts in ${S(Bf.twelve_median_s)} = ${S(Bf.twelve_median_s / FLEET_B)} a host vs classic ${S(mean(A.classic.code_only.hosts.map((h) => h.seconds)))} a host (host after host) = ${X(mean(A.classic.code_only.hosts.map((h) => h.seconds)) / (Bf.twelve_median_s / FLEET_B))}`);
   log(`info  code-only, classic per host (mean) / slipway CLI wall = ${X(ratios["(a) code-only"]!.per_host_classic_over_slipway_wall)}; classic total / slipway wall = ${X(ratios["(a) code-only"]!.total)}`);
   log(`${verdict(pass.code_only_bytes_sent)}  code-only bytes_sent (slipway's result) max ${maxSent} B = ${(maxSentOver * 100).toFixed(1)}% of the code layer  (all ${A_REPS} runs, every host; target <= ${(100 + TARGETS.codeBytesSlack * 100).toFixed(0)}%, i.e. <= ${Math.floor(codeLimit)} B for the median run)`);
   log(`${verdict(pass.code_only_bytes_on_wire)}  code-only bytes received on the host's interface max ${(maxRxOver * 100).toFixed(1)}% of the code layer  (rx delta incl. ssh/TCP overhead; same target)`);
@@ -861,7 +962,8 @@ async function main(): Promise<void> {
     summary: {
       seconds: Object.fromEntries(cases.map((c) => [c.name, {
         slipway_wall_s: c.sw.seconds,
-        slipway_per_host_s: c.sw.hosts.map((h) => h.span_ms / 1000),
+        slipway_per_host_s: c.sw.hosts.map((h) => h.own_ms / 1000),
+        slipway_span_s: c.sw.hosts.map((h) => h.span_ms / 1000),
         classic_per_host_s: c.cl.hosts.map((h) => h.seconds),
         classic_total_s: c.cl.total_s,
       }])),
@@ -872,7 +974,9 @@ async function main(): Promise<void> {
       host_overhead_ms: Object.fromEntries(a.hosts.map((h) => [h.host, h.overhead_ms])),
       host_overhead_median_ms: Object.fromEntries(a.hosts.map((h, i) => [h.host, overheadMedianPerHost[i]])),
       ssh_commands_per_host: Object.fromEntries(Object.entries(A.round_trips.per_host).map(([h, p]) => [h, p.calls])),
-      scale: { three_s: Bf.three_median_s, twelve_s: Bf.twelve_median_s, ratio: scaleRatio },
+      scale: { three_s: Bf.three_median_s, twelve_s: Bf.twelve_median_s, ratio: scaleRatio, cpu_per_host: { three: cpu3, twelve: cpu12 } },
+      single_host_wall_s: A.single_host.median.seconds,
+      warm_per_host: warmPerHost,
     },
     targets: {
       code_only_speedup_per_host: { min: TARGETS.codeOnlySpeedupPerHost, value: Math.min(...perHostA.map((p) => p.ratio)), pass: pass.code_only_speedup_per_host },

@@ -13,10 +13,9 @@ import { checkSignature } from "./trust.js";
 
 export interface VerifyReport {
   manifest: Manifest;
-  /** sha256 of the whole file (absent when only some layers were verified). */
-  sha256?: string;
-  /** Whether a `.sha256` file beside the artifact was found and matched ("not-checked": only some layers were verified). */
-  checksumFile: "matched" | "absent" | "not-checked";
+  sha256: string;
+  /** Whether a `.sha256` file beside the artifact was found and matched. */
+  checksumFile: "matched" | "absent";
   layers: { name: string; sha256: string; size: number; entries: number; unpacked_size: number }[];
   /** The key that signed the manifest (the signature matches; trust is the config's call). */
   signature?: { key_id: string };
@@ -32,11 +31,9 @@ const UNSAFE = "do not deploy it: it was tampered with or not made by `slipway b
  * and the `.sha256` file beside it. Any problem is an ArtifactError naming the member and entry.
  * With `extractTo`, the layers are also written there (as their member names) for sending;
  * with `head`, the manifest read earlier must be the one found now (the file cannot change
- * between being checked and being sent). With `layers`, only those layers are hashed, checked
- * and extracted (a deploy verifies what it sends); the others' members are still checked for
- * name, order and size, and the whole-file `.sha256` is not read (it covers unverified bytes).
+ * between being checked and being sent).
  */
-export async function verifyArtifact(file: string, opts: { extractTo?: string; head?: ArtifactHead; layers?: readonly string[] } = {}): Promise<VerifyReport> {
+export async function verifyArtifact(file: string, opts: { extractTo?: string; head?: ArtifactHead } = {}): Promise<VerifyReport> {
   const head = opts.head ?? (await readHead(file));
   const { manifest } = head;
   const signature = checkSignature(file, head);
@@ -58,17 +55,11 @@ export async function verifyArtifact(file: string, opts: { extractTo?: string; h
       return;
     }
     const layer = manifest.layers[seen.length - 1 - (head.signature ? 2 : 1)]!;
-    if (opts.layers && !opts.layers.includes(layer.name)) {
-      if (m.size !== layer.size) throw new ArtifactError(`${file}: layer ${layer.name} (${layer.member}) is ${m.size} bytes, the manifest says ${layer.size}`, CORRUPT);
-      return;
-    }
     layers.push(await verifyLayer(file, layer, manifest, m.size, stream, opts.extractTo));
   });
   if (seen.join(",") !== order.join(",")) {
     throw new ArtifactError(`${file}: members are [${seen.join(", ")}], expected [${order.join(", ")}]`, "the artifact is truncated or was modified");
   }
-  const partial = opts.layers !== undefined && layers.length < manifest.layers.length;
-  if (partial) return { manifest, checksumFile: "not-checked", layers, ...(signature ? { signature: { key_id: signature.key_id } } : {}) };
   const sha256 = await sha256File(file);
   const checksumFile = await checkSidecar(file, sha256);
   return { manifest, sha256, checksumFile, layers, ...(signature ? { signature: { key_id: signature.key_id } } : {}) };

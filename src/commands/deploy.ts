@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../config/load.js";
@@ -16,7 +16,8 @@ import { describeHolder } from "../deploy/lock.js";
 import { finishHost, listingAfterSwitch } from "../deploy/finish.js";
 import { planPrune, pruneItems } from "../deploy/prune.js";
 import type { HostState } from "../deploy/probe.js";
-import { admit, verifyVenv } from "../deploy/admission.js";
+import { admit } from "../deploy/admission.js";
+import { manifestPayload } from "../deploy/manifest-delta.js";
 import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
 import { parseBatch, resolveTarget } from "../deploy/target.js";
 import { layout } from "../deploy/layout.js";
@@ -103,10 +104,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit });
     timings["verify"] = verifyMs;
     rejectLocked(states, name);
-    const plan = planDeploy(config, name, target, hosts, m, states, batch, head.manifestBytes.length);
+    const manifests = new Map(hosts.map((h) => [h, manifestPayload(head.manifestBytes, m.root, states.get(h)!)]));
+    const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
     rejectIncompatible(plan, m, manifestSha, states);
-    if (plan.hosts.some((h) => h.sendVenv)) timings["verify"] += await verifyVenv(file, head, work, emit);
-    await writeFile(path.join(work, "slipway.json"), head.manifestBytes);
     emit({ type: "plan", plan: summarize(plan) });
     if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
 
@@ -117,7 +117,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       const t0 = performance.now();
       const files = localFiles(work, m);
       await mapLimit(plan.hosts, opts.parallel ?? STAGE_PARALLEL, async (hp) => {
-        const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, head.manifestBytes.length, files, hp, config.deploy.shared);
+        const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, manifests.get(hp.host)!, files, hp, config.deploy.shared);
         outcomes.get(hp.host)!.bytes_sent = sent;
       });
       timings["stage"] = Math.round(performance.now() - t0);

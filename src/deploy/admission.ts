@@ -12,11 +12,12 @@ export interface Admission {
 }
 
 /**
- * The read-only checks before anything is written anywhere, run together: the code layer
- * verified and extracted here, the HAProxy servers looked up, and each host's preflight — the
- * first command on a host, so its ssh handshake overlaps the local work. A failure is reported
- * in that order of precedence (a bad artifact before an unknown server before a host problem).
- * The venv layer is verified later, and only if some host lacks it (verifyVenv).
+ * The read-only checks before anything is written anywhere, run together: the artifact
+ * verified (every layer, also one no host will be sent: a damaged or tampered artifact is
+ * refused whole) and extracted here, the HAProxy servers looked up, and each host's preflight —
+ * the first command on a host, so its ssh handshake overlaps the local work. A failure is
+ * reported in that order of precedence (a bad artifact before an unknown server before a host
+ * problem).
  */
 export async function admit(a: {
   file: string;
@@ -29,19 +30,13 @@ export async function admit(a: {
 }): Promise<Admission> {
   const m = a.head.manifest;
   const [verified, servers, ...probed] = await Promise.allSettled([
-    timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head, layers: ["code"] }), () => "manifest and code layer"),
+    timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head })),
     checkServers(a.balancers, a.hosts),
     ...a.sessions.map((s) => preflightHost(s, m)),
   ]);
   for (const r of [verified, servers, ...probed]) if (r.status === "rejected") throw r.reason;
   const states = new Map(a.sessions.map((s, i) => [s.host, (probed[i] as PromiseFulfilledResult<HostState>).value]));
   return { states, verifyMs: (verified as PromiseFulfilledResult<{ ms: number }>).value.ms };
-}
-
-/** Verify and extract the venv layer: needed only when a host will be sent it. */
-export async function verifyVenv(file: string, head: ArtifactHead, work: string, emit: Emit): Promise<number> {
-  const { ms } = await timed(emit, "verify", () => verifyArtifact(file, { extractTo: work, head, layers: ["venv"] }), () => "venv layer");
-  return ms;
 }
 
 function preflightHost(s: HostSession, m: Manifest): Promise<HostState> {

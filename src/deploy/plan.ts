@@ -65,14 +65,15 @@ export function planDeploy(
   manifest: Manifest,
   states: ReadonlyMap<string, HostState>,
   batch: number | string,
-  manifestSize = 0,
+  /** Bytes of the manifest as each host would receive it (manifest-delta.ts); 0 if not given. */
+  manifestSize: (host: string) => number = () => 0,
 ): DeployPlan {
   const [code, venv] = manifest.layers;
   const hostPlans = hosts.map((host): HostPlan => {
     const s = states.get(host)!;
     const releasePresent = s.releaseManifestSha !== undefined;
     const sendVenv = !s.venvPresent && !releasePresent;
-    const bytes = releasePresent ? 0 : manifestSize + code!.size + (sendVenv ? venv!.size : 0);
+    const bytes = releasePresent ? 0 : manifestSize(host) + code!.size + (sendVenv ? venv!.size : 0);
     return { host, sendVenv, releasePresent, bytes, current: s.current };
   });
   const m = config.deploy.migrations;

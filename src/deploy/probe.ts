@@ -21,6 +21,8 @@ export interface HostState {
   lock: LockState;
   /** Releases and venvs on the host, for planning the prune of this deploy without another round trip. */
   listing: HostListing;
+  /** The bytes of the current release's slipway.json (the dictionary for sending the new one: manifest-delta.ts). */
+  currentManifest?: Buffer;
 }
 
 /**
@@ -44,6 +46,10 @@ for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "to
 [ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
 if [ -f "$root/releases/$build/slipway.json" ]; then echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)"; fi
 lock_state "$root"
+c=$(readlink "$root/current" 2>/dev/null || true)
+if [ -n "$c" ] && [ -f "$root/$c/slipway.json" ] && command -v base64 >/dev/null 2>&1; then
+  echo "current_manifest=$(base64 < "$root/$c/slipway.json" | tr -d '\n')"
+fi
 list_host "$root" 0
 exit 0`;
 
@@ -104,5 +110,6 @@ export function parseProbe(stdout: string): HostState {
     previous: buildIdOfLink(kv.get("previous")),
     lock: lockOf(kv),
     listing: parseListing(stdout),
+    currentManifest: kv.get("current_manifest") ? Buffer.from(kv.get("current_manifest")!, "base64") : undefined,
   };
 }

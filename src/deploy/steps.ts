@@ -1,5 +1,4 @@
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import os from "node:os";
 import path from "node:path";
@@ -12,10 +11,10 @@ import { stageRelease, stageVenv } from "./stage.js";
 import { appendLine, runInDir } from "./switch.js";
 import { listHost, parseListing, planPrune, removeItems, type PrunePlan } from "./prune.js";
 import type { HostPlan } from "./plan.js";
+import type { ManifestPayload } from "./manifest-delta.js";
 
-/** The layer files and manifest, verified and extracted locally once, sent to every host. */
+/** The layer files, verified and extracted locally once, sent to every host. */
 export interface LocalFiles {
-  manifest: string;
   code: string;
   venv: string;
 }
@@ -38,7 +37,7 @@ function upload(files: readonly (string | Buffer)[], onSent: (sent: number) => v
  * old release and rename into place — one round trip for the venv layer (only when the host
  * lacks it) and one for the manifest and code layer. Nothing here touches `current`.
  */
-export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifestSha: string, manifestSize: number, files: LocalFiles, plan: HostPlan, shared: readonly string[]): Promise<number> {
+export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifestSha: string, manifest: ManifestPayload, files: LocalFiles, plan: HostPlan, shared: readonly string[]): Promise<number> {
   if (plan.releasePresent) return 0;
   const L = layout(m.root);
   const [code, venv] = m.layers;
@@ -53,12 +52,13 @@ export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifes
   }
   await s.step("stage", async () => {
     const argv = stageRelease(m.root, m.build_id, m.env.key, {
-      code: inc(code!.member), codeSha: code!.sha256, manifest: inc("slipway.json"), manifestSha, manifestSize,
+      code: inc(code!.member), codeSha: code!.sha256, manifest: inc("slipway.json"), manifestSha, manifestSize: manifest.bytes.length,
+      manifestDictionary: manifest.dictionary, python: m.env.python.configured,
     }, shared, code!.compression);
-    const manifest = await readFile(files.manifest);
-    await s.run("stage", argv, upload([manifest, files.code], (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total: manifestSize + code!.size })));
-    sent += manifestSize + code!.size;
-  }, () => `${manifestSize + code!.size} bytes sent (manifest + code), verified, unpacked`);
+    const total = manifest.bytes.length + code!.size;
+    await s.run("stage", argv, upload([manifest.bytes, files.code], (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total })));
+    sent += total;
+  }, () => `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.dictionary ? ", as a delta," : ""} + code), verified, unpacked`);
   return sent;
 }
 
@@ -119,5 +119,5 @@ export async function pruneHost(s: HostSession, root: string, keep: number): Pro
 }
 
 export function localFiles(dir: string, m: Manifest): LocalFiles {
-  return { manifest: path.join(dir, "slipway.json"), code: path.join(dir, m.layers[0]!.member), venv: path.join(dir, m.layers[1]!.member) };
+  return { code: path.join(dir, m.layers[0]!.member), venv: path.join(dir, m.layers[1]!.member) };
 }

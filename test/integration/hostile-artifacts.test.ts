@@ -162,7 +162,7 @@ test("host side: layers that get past the deployer's checks are refused on the h
       await writeFile(path.join(dir, "code.tar.zst"), layer === "code" ? data : members[1]!.data);
       await writeFile(path.join(dir, "venv.tar.zst"), layer === "venv" ? data : members[2]!.data);
       const plan = { host: h.dest, sendVenv: layer === "venv", releasePresent: false, bytes: 0 };
-      await assert.rejects(stageHost(sessions.get(h.dest), () => {}, m, sha256(bytes), bytes.length, localFiles(dir, m), plan, config.deploy.shared),
+      await assert.rejects(stageHost(sessions.get(h.dest), () => {}, m, sha256(bytes), { bytes }, localFiles(dir, m), plan, config.deploy.shared),
         (err: unknown) => {
           assert.ok(err instanceof ArtifactError, `${name}: an ArtifactError (exit 3), got ${String(err)}`);
           assert.match(err.message, message, name);

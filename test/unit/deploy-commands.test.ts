@@ -187,3 +187,36 @@ test("rollbackDestination: previous by default, --to among the host's releases; 
   assert.throws(() => rollbackDestination("h1", listing, "b9"), /h1: release b9 is not on this host — nothing was changed/);
   assert.throws(() => rollbackDestination("h1", { ...listing, previous: undefined }), /h1: there is no previous release/);
 });
+
+test("manifest delta: deflated against the host's current manifest, inflated on the host by its python, sha256-checked; a wrong dictionary is refused", async () => {
+  const { manifestPayload } = await import("../../src/deploy/manifest-delta.js");
+  const { stageRelease } = await import("../../src/deploy/stage.js");
+  const { createHash } = await import("node:crypto");
+  const { writeFile: write } = await import("node:fs/promises");
+  const root = await mkdtemp(path.join(os.tmpdir(), "slw-delta-"));
+  const old = Buffer.from(JSON.stringify({ format: 1, app: "hello", build_id: "b1", layers: [{ sha256: "a".repeat(64), size: 7000 }], builder: { hostname: "ci" } }, null, 2));
+  const now = Buffer.from(old.toString().replace(/b1/g, "b2").replace("a".repeat(64), "b".repeat(64)));
+  await mkdir(`${root}/releases/b1`, { recursive: true });
+  await write(`${root}/releases/b1/slipway.json`, old);
+  const p = manifestPayload(now, root, { current: "b1", currentManifest: old });
+  assert.equal(p.dictionary, `${root}/releases/b1/slipway.json`);
+  assert.ok(p.bytes.length < now.length / 3, `the delta is small: ${p.bytes.length} of ${now.length} bytes`);
+  assert.deepEqual(manifestPayload(now, root, { current: undefined }), { bytes: now }, "no current release: sent as is");
+  // A code layer: an empty tar, zstd-compressed.
+  const code = execFileSync("sh", ["-c", "tar -cf - -T /dev/null | zstd -q -c"]);
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const viaShellBin = (argv: string[], input: Buffer) => spawnSync("sh", ["-c", shJoin(argv)], { input });
+  const ok = viaShellBin(stageRelease(root, "b2", "0123456789abcdef",
+    { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDictionary: p.dictionary, python: "/usr/bin/python3" },
+    [], "zstd"), Buffer.concat([p.bytes, code]));
+  assert.equal(ok.status, 0, ok.stderr.toString());
+  assert.deepEqual(await readFile(`${root}/releases/b2/slipway.json`), now, "the host holds the new manifest, byte for byte");
+  // Against another file than the one it was deflated with: inflates to something else (or fails), refused either way.
+  await write(`${root}/releases/b1/slipway.json`, Buffer.from(old.toString().replace("ci", "xx")));
+  const bad = viaShellBin(stageRelease(root, "b3", "0123456789abcdef",
+    { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDictionary: p.dictionary, python: "/usr/bin/python3" },
+    [], "zstd"), Buffer.concat([p.bytes, code]));
+  assert.equal(bad.status, 3, bad.stderr.toString());
+  assert.match(bad.stderr.toString(), /sha256 mismatch for slipway\.json|cannot inflate slipway\.json/);
+  assert.ok(!existsSync(`${root}/releases/b3`));
+});
