@@ -56,8 +56,16 @@ untar "$tmp" venv "$@"
 reserved "$tmp" venv .slipway-complete
 check_tree "$tmp" venv "$py1" "$py2"
 : > "$tmp/.slipway-complete"
-rm -rf "$final"
-mv "$tmp" "$final"
+# Never remove a complete venv: a deploy killed mid-way can leave this script running on the
+# host after the next deploy installed the same venv. Only an incomplete leftover is moved aside.
+if [ -d "$final" ] && [ ! -f "$final/.slipway-complete" ]; then
+  mv -T "$final" "$root/virtualenvs/.tmp-stale-$key-$$" && rm -rf "$root/virtualenvs/.tmp-stale-$key-$$"
+fi
+if ! mv -T "$tmp" "$final" 2>/dev/null; then
+  rm -rf "$tmp"; rm -f "$file"
+  [ -f "$final/.slipway-complete" ] && { echo present; exit 0; }
+  echo "cannot move the venv into $final" >&2; exit 1
+fi
 rm -f "$file"
 echo unpacked`;
 
@@ -113,7 +121,13 @@ if [ -n "$shared" ]; then
   done
   IFS=$old_ifs
 fi
-mv "$tmp" "$final"
+# rename(2) onto an existing release fails (-T: never "into" it): another run got there first.
+if ! mv -T "$tmp" "$final" 2>/dev/null; then
+  same=0; cmp -s "$tmp/slipway.json" "$final/slipway.json" && same=1
+  rm -rf "$tmp"; rm -f "$file"
+  [ $same = 1 ] && { echo present; exit 0; }
+  echo "cannot move the release into $final (another release $build is there)" >&2; exit 3
+fi
 rm -f "$file"
 echo unpacked`;
 

@@ -139,3 +139,28 @@ describe("host check after unpacking (venv layer)", () => {
     await assertRefused(other, await venv(other, [...VENV, l("bin/sh", "/bin/sh")]), /resolves outside it/);
   });
 });
+
+describe("unpack scripts never clobber what another run installed", () => {
+  test("an incomplete venv dir left behind (no .slipway-complete) is replaced by the complete one", async () => {
+    const root = await host();
+    await mkdir(path.join(root, "virtualenvs", KEY, "lib"), { recursive: true });
+    await writeFile(path.join(root, "virtualenvs", KEY, "lib", "half"), "x");
+    const { r } = await venv(root, [{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg", "home = /usr/bin\n")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "unpacked");
+    assert.ok(existsSync(path.join(root, "virtualenvs", KEY, ".slipway-complete")));
+    assert.ok(!existsSync(path.join(root, "virtualenvs", KEY, "lib", "half")), "the leftover is gone");
+    assert.deepEqual((await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")), [], "no temp dir left");
+  });
+
+  test("a release that appeared meanwhile with the same manifest is reused, never moved into", async () => {
+    const root = await host();
+    const first = await release(root, GOOD, "b7");
+    assert.equal(first.r.status, 0, first.r.stderr);
+    // Same build again, past the early "already there" check: what the rename fallback does.
+    const again = await release(root, GOOD, "b7");
+    assert.equal(again.r.status, 0, again.r.stderr);
+    assert.equal(again.r.stdout.trim(), "present");
+    assert.deepEqual((await readdir(path.join(root, "releases", "b7"))).filter((n) => n.startsWith(".tmp")), [], "nothing moved into the release");
+  });
+});
