@@ -36,12 +36,14 @@ function upload(files: readonly (string | Buffer)[], onSent: (sent: number) => v
  * SPEC §5 steps 3–4 on one host: send what it lacks, verify it on the host, unpack beside the
  * old release and rename into place — one round trip for the venv layer (only when the host
  * lacks it) and one for the manifest and code layer. Nothing here touches `current`.
+ * Received files are named per run (`runId`), so what a killed earlier run may still be
+ * receiving on the host never shares a name with this run's files.
  */
-export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifestSha: string, manifest: ManifestPayload, files: LocalFiles, plan: HostPlan, shared: readonly string[]): Promise<number> {
+export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifestSha: string, manifest: ManifestPayload, files: LocalFiles, plan: HostPlan, shared: readonly string[], runId = ""): Promise<number> {
   if (plan.releasePresent) return 0;
   const L = layout(m.root);
   const [code, venv] = m.layers;
-  const inc = (name: string) => `${L.incoming}/${m.build_id}-${name}`;
+  const inc = (name: string) => `${L.incoming}/${m.build_id}-${runId ? `${runId}-` : ""}${name}`;
   let sent = 0;
   if (plan.sendVenv) {
     await s.step("venv", async () => {
