@@ -10,6 +10,7 @@ import { MANIFEST_MEMBER, SIGNATURE_MEMBER, type LayerInfo, type Manifest } from
 import { MAX_MANIFEST_BYTES, readAll, readHead, scanMembers, type ArtifactHead } from "./read.js";
 import { checkLayer, rulesFor } from "./entries.js";
 import { checkSignature } from "./trust.js";
+import type { CheckedLayers } from "./checked-layers.js";
 
 export interface VerifyReport {
   manifest: Manifest;
@@ -33,7 +34,7 @@ const UNSAFE = "do not deploy it: it was tampered with or not made by `slipway b
  * with `head`, the manifest read earlier must be the one found now (the file cannot change
  * between being checked and being sent).
  */
-export async function verifyArtifact(file: string, opts: { extractTo?: string; head?: ArtifactHead } = {}): Promise<VerifyReport> {
+export async function verifyArtifact(file: string, opts: { extractTo?: string; head?: ArtifactHead; checked?: CheckedLayers } = {}): Promise<VerifyReport> {
   const head = opts.head ?? (await readHead(file));
   const { manifest } = head;
   const signature = checkSignature(file, head);
@@ -55,7 +56,7 @@ export async function verifyArtifact(file: string, opts: { extractTo?: string; h
       return;
     }
     const layer = manifest.layers[seen.length - 1 - (head.signature ? 2 : 1)]!;
-    layers.push(await verifyLayer(file, layer, manifest, m.size, stream, opts.extractTo));
+    layers.push(await verifyLayer(file, layer, manifest, m.size, stream, opts.extractTo, opts.checked));
   });
   if (seen.join(",") !== order.join(",")) {
     throw new ArtifactError(`${file}: members are [${seen.join(", ")}], expected [${order.join(", ")}]`, "the artifact is truncated or was modified");
@@ -65,11 +66,17 @@ export async function verifyArtifact(file: string, opts: { extractTo?: string; h
   return { manifest, sha256, checksumFile, layers, ...(signature ? { signature: { key_id: signature.key_id } } : {}) };
 }
 
-/** Hash, count and entry-check one layer member as it streams past (and copy it to `extractTo`). */
-async function verifyLayer(file: string, layer: LayerInfo, manifest: Manifest, memberSize: number, stream: Readable, extractTo?: string) {
+/**
+ * Hash, count and entry-check one layer member as it streams past (and copy it to `extractTo`).
+ * With `checked`, a layer recorded there as having passed under the same rules is only hashed:
+ * its sha256 matching the manifest's makes it those very bytes.
+ */
+async function verifyLayer(file: string, layer: LayerInfo, manifest: Manifest, memberSize: number, stream: Readable, extractTo?: string, checked?: CheckedLayers) {
   const where = `${file}: layer ${layer.name} (${layer.member})`;
   if (memberSize !== layer.size) throw new ArtifactError(`${where} is ${memberSize} bytes, the manifest says ${layer.size}`, CORRUPT);
-  const check = checkLayer(layer.compression, rulesFor(manifest, layer));
+  const rules = rulesFor(manifest, layer);
+  const known = await checked?.lookup(layer.sha256, rules);
+  const check = known ? undefined : checkLayer(layer.compression, rules);
   const sink = extractTo ? createWriteStream(path.join(extractTo, layer.member)) : undefined;
   sink?.on("error", () => {}); // a write error reaches `write` or `finish`; after a destroy there is none to report
   const hash = createHash("sha256");
@@ -79,27 +86,29 @@ async function verifyLayer(file: string, layer: LayerInfo, manifest: Manifest, m
       hash.update(chunk);
       bytes += chunk.length;
       if (sink) await write(sink, chunk);
-      await write(check.input, chunk);
+      if (check) await write(check.input, chunk);
     }
-    check.input.end();
+    check?.input.end();
     if (sink) {
       sink.end();
       await once(sink, "finish");
     }
   } catch (err) {
-    check.abort();
+    check?.abort();
     sink?.destroy();
     throw err;
   }
   const actual = hash.digest("hex");
   if (bytes !== layer.size || actual !== layer.sha256) {
-    check.abort();
+    check?.abort();
     throw new ArtifactError(bytes !== layer.size
       ? `${where} is ${bytes} bytes, the manifest says ${layer.size}`
       : `${where} has sha256 ${actual}, the manifest says ${layer.sha256}`, CORRUPT);
   }
+  if (!check) return { name: layer.name, sha256: actual, size: bytes, entries: known!.entries, unpacked_size: known!.bytes };
   try {
     const totals = await check.result;
+    await checked?.record(layer.sha256, rules, totals);
     return { name: layer.name, sha256: actual, size: bytes, entries: totals.entries, unpacked_size: totals.bytes };
   } catch (err) {
     throw new ArtifactError(`${where} ${(err as Error).message}`, UNSAFE);

@@ -20,6 +20,7 @@ import { LAYER_SUFFIX } from "../artifact/compress.js";
 import { ARTIFACT_FORMAT, artifactFileName, manifestSchema, serializeManifest, type LayerInfo, type Manifest } from "../artifact/manifest.js";
 import { writeArtifact } from "../artifact/pack.js";
 import { checkLayer, rulesFor } from "../artifact/entries.js";
+import { CheckedLayers } from "../artifact/checked-layers.js";
 import { loadPrivateKey, resolveKeyPath, type LoadedKey } from "../artifact/keys.js";
 import { signManifest } from "../artifact/signature.js";
 import { dottedPath } from "../config/toml.js";
@@ -147,8 +148,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await mkdir(outDir, { recursive: true });
     const artifact = await phase("artifact", async () => {
       // What deploy would refuse is refused here, where the fix is: a new venv layer and every code layer.
-      await checkBuiltLayer(manifest, manifest.layers[0]!, codeFile);
-      if (venvLayer.cache === "miss") await checkBuiltLayer(manifest, manifest.layers[1]!, venvLayer.file);
+      const checked = new CheckedLayers(cacheDir(env));
+      await checkBuiltLayer(manifest, manifest.layers[0]!, codeFile, checked);
+      if (venvLayer.cache === "miss") await checkBuiltLayer(manifest, manifest.layers[1]!, venvLayer.file, checked);
       return writeArtifact(path.join(outDir, artifactFileName(app.name, buildId)), {
         manifest: manifestBytes,
         signature: signingKey && signManifest(manifestBytes, signingKey.key),
@@ -190,11 +192,13 @@ function checkManifest(m: Manifest): void {
     "see docs/security.md for what an artifact may hold");
 }
 
-async function checkBuiltLayer(m: Manifest, layer: LayerInfo, file: string): Promise<void> {
-  const check = checkLayer(layer.compression, rulesFor(m, layer));
+/** Entry-check a layer this build wrote; a pass is recorded, so deploying it here does not unpack it again. */
+async function checkBuiltLayer(m: Manifest, layer: LayerInfo, file: string, checked: CheckedLayers): Promise<void> {
+  const rules = rulesFor(m, layer);
+  const check = checkLayer(layer.compression, rules);
   await pipeline(createReadStream(file), check.input);
   try {
-    await check.result;
+    await checked.record(layer.sha256, rules, await check.result);
   } catch (err) {
     const fix = layer.name === "code"
       ? "exclude it in build.exclude, or change it in the app (see docs/security.md)"

@@ -18,6 +18,8 @@ import { planPrune, pruneItems } from "../deploy/prune.js";
 import type { HostState } from "../deploy/probe.js";
 import { admit } from "../deploy/admission.js";
 import { manifestPayload } from "../deploy/manifest-delta.js";
+import { CheckedLayers } from "../artifact/checked-layers.js";
+import { cacheDir } from "../build/layer-cache.js";
 import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
 import { parseBatch, resolveTarget } from "../deploy/target.js";
 import { layout } from "../deploy/layout.js";
@@ -101,7 +103,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     // Read-only first: the code layer verified here while every host is probed (lock,
     // interpreter, disk, tools, what is there). Any refusal here leaves every host exactly as it
     // was — nothing has been written yet.
-    const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit });
+    const checked = new CheckedLayers(cacheDir(process.env));
+    const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
     timings["verify"] = verifyMs;
     rejectLocked(states, name);
     const manifests = new Map(hosts.map((h) => [h, manifestPayload(head.manifestBytes, m.root, states.get(h)!)]));

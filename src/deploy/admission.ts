@@ -1,6 +1,7 @@
 import { timed, type Emit } from "../events.js";
 import type { ArtifactHead } from "../artifact/read.js";
 import { verifyArtifact } from "../artifact/verify.js";
+import type { CheckedLayers } from "../artifact/checked-layers.js";
 import type { Manifest } from "../artifact/manifest.js";
 import { checkServers, type Balancer } from "../lb/balancers.js";
 import { parseProbe, probeHost, type HostState } from "./probe.js";
@@ -27,10 +28,12 @@ export async function admit(a: {
   balancers: readonly Balancer[];
   hosts: readonly string[];
   emit: Emit;
+  /** Layers this machine already entry-checked (checked-layers.ts): those are only re-hashed. */
+  checked?: CheckedLayers;
 }): Promise<Admission> {
   const m = a.head.manifest;
   const [verified, servers, ...probed] = await Promise.allSettled([
-    timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head })),
+    timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head, checked: a.checked })),
     checkServers(a.balancers, a.hosts),
     ...a.sessions.map((s) => preflightHost(s, m)),
   ]);

@@ -91,4 +91,28 @@ describe("verifyArtifact", () => {
     const { file } = await artifact({ code: [...CODE, { header: { name: "../../etc/x", type: "file" }, data: Buffer.from("x") }] });
     await refused(verifyArtifact(file), /hello-v1\.tar: layer code \(code\.tar\.zst\) entry "\.\.\/\.\.\/etc\/x" has a \.\. component/);
   });
+
+  test("checked layers: a pass is recorded by content and rules; a recorded layer is only re-hashed, and any byte or rule change means a full check", async () => {
+    const { CheckedLayers } = await import("../../src/artifact/checked-layers.js");
+    const { rulesFor } = await import("../../src/artifact/entries.js");
+    const { dir, file, m } = await artifact();
+    const checked = new CheckedLayers(path.join(dir, "cache"));
+    const first = await verifyArtifact(file, { checked });
+    assert.deepEqual(first.layers.map((l) => [l.name, l.entries]), [["code", 2], ["venv", 4]]);
+    for (const l of m.layers) assert.deepEqual(await checked.lookup(l.sha256, rulesFor(m, l)), { entries: l.name === "code" ? 2 : 4, bytes: l.unpacked_size }, `${l.name} recorded`);
+    assert.deepEqual((await verifyArtifact(file, { checked })).layers, first.layers, "the same report from the memo");
+
+    // A layer the entry checks refuse: refused without a record …
+    const bad = await artifact({ code: [...CODE, { header: { name: "../../etc/x", type: "file" }, data: Buffer.from("x") }] });
+    await refused(verifyArtifact(bad.file, { checked }), /has a \.\. component/);
+    assert.equal(await checked.lookup(bad.m.layers[0]!.sha256, rulesFor(bad.m, bad.m.layers[0]!)), undefined, "a refused layer is never recorded");
+    // … and a forged record for exactly those bytes and rules is what skips the unpacking (so the memo is really used):
+    await checked.record(bad.m.layers[0]!.sha256, rulesFor(bad.m, bad.m.layers[0]!), { entries: 3, bytes: 1 });
+    assert.equal((await verifyArtifact(bad.file, { checked })).layers[0]!.entries, 3);
+    // The same bytes under other rules (another declared file count) get a full check again.
+    const otherRules = { ...rulesFor(bad.m, bad.m.layers[0]!), files: 99 };
+    assert.equal(await checked.lookup(bad.m.layers[0]!.sha256, otherRules), undefined);
+    // Without the memo (inspect --verify), always the full check.
+    await refused(verifyArtifact(bad.file), /has a \.\. component/);
+  });
 });
