@@ -4,14 +4,19 @@
 //
 //   cd /work/main && npm run build && npx tsx bench/host-steps.ts      (needs root)
 //
-// Prints the median of 7 runs per script; writes nothing.
+// Also stages a release (manifest as a delta, and whole) as a code-only deploy does. Prints the
+// median of 7 runs per script; writes nothing.
 import { fleetApp } from "../test/support/fleet-app.js";
 import { SshTransport } from "../src/transport/ssh.js";
 import { probeHost } from "../src/deploy/probe.js";
 import { acquireLock, releaseLock } from "../src/deploy/lock.js";
 import { finishHost } from "../src/deploy/finish.js";
 import { switchThenRun } from "../src/deploy/switch.js";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { stageRelease } from "../src/deploy/stage.js";
+import { manifestPayload } from "../src/deploy/manifest-delta.js";
 import { shJoin } from "../src/transport/quote.js";
 
 const f = await fleetApp(1);
@@ -44,6 +49,31 @@ try {
     }
     const med = (xs: number[]) => xs.sort((a, b) => a - b)[3]!.toFixed(1);
     console.log(`${name.padEnd(40)} ssh ${med(ssh)} ms   in-host (nsenter) ${med(local)} ms`);
+  }
+  // Staging a release (manifest as a delta against m1's, code layer): what a code-only deploy's "stage" step runs.
+  const manifest = execFileSync("tar", ["-xOf", art, "slipway.json"]);
+  const m = JSON.parse(manifest.toString()) as { layers: { member: string; sha256: string }[] };
+  const code = execFileSync("tar", ["-xOf", art, m.layers[0]!.member]);
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const payload = manifestPayload(manifest, root, { current: "m1", currentManifest: readFileSync(`${h.srv}${root.slice("/srv".length)}/releases/m1/slipway.json`) });
+  const stage = (build: string, delta: boolean) => stageRelease(root, build, "0123456789abcdef", {
+    code: `${root}/.slipway/incoming/${build}-code.tar.zst`, codeSha: m.layers[0]!.sha256, manifest: `${root}/.slipway/incoming/${build}-slipway.json`,
+    manifestSha: sha(manifest), manifestSize: delta ? payload.bytes.length : manifest.length, manifestDictionary: delta ? payload.dictionary : undefined, python: "/usr/bin/python3",
+  }, [], "zstd");
+  for (const delta of [true, false]) {
+    const ssh: number[] = [], local: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const input = Buffer.concat([delta ? payload.bytes : manifest, code]);
+      let t0 = performance.now();
+      const x = await t.exec(stage(`st${delta ? "d" : "f"}${i}s`, delta), { stdin: input });
+      ssh.push(performance.now() - t0);
+      if (x.code !== 0) throw new Error(x.stderr);
+      t0 = performance.now();
+      await h.exec(["sh", "-c", shJoin(stage(`st${delta ? "d" : "f"}${i}l`, delta))], { input });
+      local.push(performance.now() - t0);
+    }
+    const med = (xs: number[]) => xs.sort((a, b) => a - b)[3]!.toFixed(1);
+    console.log(`${(delta ? "stage: manifest delta + code layer" : "stage: whole manifest + code layer").padEnd(40)} ssh ${med(ssh)} ms   in-host (nsenter) ${med(local)} ms`);
   }
   await t.close();
 } finally {
