@@ -48,14 +48,15 @@ export interface HealthOutcome {
   error?: string;
 }
 
-export const POLL_INTERVAL_MS = 200;
+/** Between attempts: a URL is cheap to ask (right after a restart the first attempt usually fails); a command may not be. */
+export const POLL_INTERVAL_MS = { url: 100, command: 250 } as const;
 
 /** The argv that polls this target's health on a host; undefined when no check is configured. */
 export function healthCommand(health: TargetConfig["health"], currentDir: string): string[] | undefined {
   const timeout = String(parseDuration(health.timeout));
   const python = `${currentDir}/virtualenv/bin/python`;
-  if (health.url) return sh(POLL, python, "url", health.url, timeout, String(POLL_INTERVAL_MS));
-  if (health.command) return sh(POLL, python, "command", health.command, timeout, String(POLL_INTERVAL_MS));
+  if (health.url) return sh(POLL, python, "url", health.url, timeout, String(POLL_INTERVAL_MS.url));
+  if (health.command) return sh(POLL, python, "command", health.command, timeout, String(POLL_INTERVAL_MS.command));
   return undefined;
 }
 
