@@ -13,8 +13,8 @@ export interface HostListing {
 /** `du` costs ~100 ms per host on a few releases; only `slipway releases` shows sizes. */
 export const LIST_FN = `
 list_host() (
-  root=$1 sizes=$2
-  kb() { if [ "$sizes" = 1 ]; then du -sk "$1" | cut -f1; else echo 0; fi; }
+  root=$1 sizes=$2 k=0
+  kb() { if [ "$sizes" = 1 ]; then k=$(du -sk "$1" | cut -f1); fi; }  # sets k; no subshell when sizes are not asked for
   cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
   echo "current=$(readlink current 2>/dev/null)"
   echo "previous=$(readlink previous 2>/dev/null)"
@@ -23,14 +23,16 @@ list_host() (
     [ -d "$r" ] || continue
     r=\${r%/}; id=\${r#releases/}
     case "$id" in .*) continue;; esac
-    echo "release=$id $(stat -c %Y "$r") $(kb "$r") $(readlink "$r/virtualenv" 2>/dev/null)"
+    kb "$r"
+    echo "release=$id $(stat -c %Y "$r") $k $(readlink "$r/virtualenv" 2>/dev/null)"
   done
   for v in virtualenvs/*/; do
     [ -d "$v" ] || continue
     v=\${v%/}; key=\${v#virtualenvs/}
     case "$key" in .*) continue;; esac
     c=0; [ -f "$v/.slipway-complete" ] && c=1
-    echo "venv=$key $c $(kb "$v")"
+    kb "$v"
+    echo "venv=$key $c $k"
   done
 )`;
 

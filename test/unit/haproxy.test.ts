@@ -46,9 +46,9 @@ test("runtime socket addresses and the remote command (constant script, socket a
 
 test("health: the poll runs the release's own Python on the host; outcomes are described with what was seen", () => {
   const argv = healthCommand({ url: "http://127.0.0.1:8000/health", command: "", timeout: "5s" }, "/srv/a/current")!;
-  assert.deepEqual(argv.slice(-5), ["/srv/a/current/virtualenv/bin/python", "url", "http://127.0.0.1:8000/health", "5000", "200"]);
+  assert.deepEqual(argv.slice(-5), ["/srv/a/current/virtualenv/bin/python", "url", "http://127.0.0.1:8000/health", "5000", "100"], "a URL is polled every 100 ms");
   const cmd = healthCommand({ url: "", command: "celery inspect ping", timeout: "2m" }, "/srv/a/current")!;
-  assert.deepEqual(cmd.slice(-4), ["command", "celery inspect ping", "120000", "200"]);
+  assert.deepEqual(cmd.slice(-4), ["command", "celery inspect ping", "120000", "250"], "a command every 250 ms");
   assert.equal(healthCommand({ url: "", command: "", timeout: "30s" }, "/srv/a/current"), undefined);
   const o = parseHealth('noise\n{"ok": false, "ms": 5012, "attempts": 25, "status": 500, "body": "  Internal\\n error  "}\n')!;
   assert.equal(describeOutcome(o), "HTTP 500: Internal error (after 25 attempts in 5012 ms)");
