@@ -153,14 +153,47 @@ describe("unpack scripts never clobber what another run installed", () => {
     assert.deepEqual((await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")), [], "no temp dir left");
   });
 
-  test("a release that appeared meanwhile with the same manifest is reused, never moved into", async () => {
+  test("a complete venv that appears while this run unpacks (another run's) is never removed or moved into", async () => {
+    const root = await host();
+    const file = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
+    await writeFile(file, await packLayer([{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg", "home = /usr/bin\n")], "zstd"));
+    const argv = unpackVenv(root, KEY, file, "zstd");
+    const at = argv.indexOf("tar", 4);
+    const final = path.join(root, "virtualenvs", KEY);
+    const racer = ["sh", "-c", 'mkdir -p "$1" && : > "$1/theirs" && : > "$1/.slipway-complete" && shift && exec "$@"', "racer", final];
+    const r = run([...argv.slice(0, at), ...racer, ...argv.slice(at)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "present");
+    assert.deepEqual((await readdir(final)).sort(), [".slipway-complete", "theirs"], "the other run's venv is exactly as it was");
+    assert.deepEqual((await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")), [], "this run's temp dir is gone");
+  });
+
+  test("a release that is already there is reused (early check)", async () => {
     const root = await host();
     const first = await release(root, GOOD, "b7");
     assert.equal(first.r.status, 0, first.r.stderr);
-    // Same build again, past the early "already there" check: what the rename fallback does.
     const again = await release(root, GOOD, "b7");
     assert.equal(again.r.status, 0, again.r.stderr);
     assert.equal(again.r.stdout.trim(), "present");
-    assert.deepEqual((await readdir(path.join(root, "releases", "b7"))).filter((n) => n.startsWith(".tmp")), [], "nothing moved into the release");
+  });
+
+  test("a release that appears while this run unpacks (another run's) is never moved into: same manifest ⇒ present, other ⇒ exit 3", async () => {
+    for (const [theirs, status, out] of [["{}\n", 0, /^present$/], ['{"other": 1}\n', 3, /another release b8 is there/]] as const) {
+      const root = await host();
+      const file = path.join(root, ".slipway", "incoming", "b8-code.tar.zst");
+      const manifest = path.join(root, ".slipway", "incoming", "b8-slipway.json");
+      await writeFile(file, await packLayer(GOOD, "zstd"));
+      await writeFile(manifest, "{}\n");
+      // The tar the script runs is an argument: a racer creates releases/b8 first, then runs it.
+      const argv = unpackRelease(root, "b8", KEY, file, manifest, [], "zstd");
+      const at = argv.indexOf("tar", 4);
+      const racer = ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && shift 2 && exec "$@"', "racer", path.join(root, "releases", "b8"), theirs];
+      const r = run([...argv.slice(0, at), ...racer, ...argv.slice(at)]);
+      assert.equal(r.status, status, r.stderr);
+      assert.match(status === 0 ? r.stdout.trim() : r.stderr, out);
+      assert.deepEqual(await readdir(path.join(root, "releases", "b8")), ["slipway.json"], "the other run's release is untouched: nothing moved into it");
+      assert.deepEqual((await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".tmp")), [], "this run's temp dir is gone");
+      assert.ok(!existsSync(file), "the received layer is removed");
+    }
   });
 });
