@@ -100,9 +100,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const outcomes = new Map<string, HostOutcome>(hosts.map((h) => [h, { host: h, result: "not-switched", bytes_sent: 0, durations_ms: {} }]));
     const manifestSha = sha256(head.manifestBytes);
 
-    // Read-only first: the code layer verified here while every host is probed (lock,
-    // interpreter, disk, tools, what is there). Any refusal here leaves every host exactly as it
-    // was — nothing has been written yet.
+    // Read-only first: the artifact verified here (every layer; one this machine checked before
+    // is only re-hashed) while every host is probed (lock, interpreter, disk, tools, what is
+    // there). Any refusal here leaves every host exactly as it was — nothing has been written yet.
     const checked = new CheckedLayers(cacheDir(process.env));
     const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
     timings["verify"] = verifyMs;
