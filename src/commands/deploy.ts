@@ -11,8 +11,7 @@ import type { Manifest } from "../artifact/manifest.js";
 import { sha256 } from "../util/hash.js";
 import { mapLimit, settleAll } from "../util/pool.js";
 import { openSessions, type TransportFactory } from "../deploy/connect.js";
-import { lockAll, lockedError, lockInfo } from "../deploy/locking.js";
-import { describeHolder } from "../deploy/lock.js";
+import { lockAll, lockInfo, rejectHeld } from "../deploy/locking.js";
 import { finishHost, listingAfterSwitch } from "../deploy/finish.js";
 import { planPrune, pruneItems } from "../deploy/prune.js";
 import type { HostState } from "../deploy/probe.js";
@@ -106,7 +105,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const checked = new CheckedLayers(cacheDir(process.env));
     const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
     timings["verify"] = verifyMs;
-    rejectLocked(states, name);
+    rejectHeld(name, [...states].map(([host, st]) => [host, st.lock]));
     const manifests = new Map(hosts.map((h) => [h, manifestPayload(head.manifestBytes, m.root, states.get(h)!)]));
     const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
     rejectIncompatible(plan, m, manifestSha, states);
@@ -169,11 +168,6 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     await Promise.all([sessions.close(), closeBalancers(balancers)]);
     await rm(work, { recursive: true, force: true });
   }
-}
-
-function rejectLocked(states: Map<string, HostState>, target: string): void {
-  const held = [...states].flatMap(([host, st]) => (st.lock.state === "held" ? [`${host}: locked by ${describeHolder(st.lock.holder)}`] : []));
-  if (held.length) throw lockedError(target, held);
 }
 
 function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, states: Map<string, HostState>): void {

@@ -1,8 +1,7 @@
 import { SlipwayError, UsageError } from "../errors.js";
 import { isValidBuildId } from "../config/patterns.js";
 import { batchesOf } from "../deploy/plan.js";
-import { lockAll, lockedError, lockInfo } from "../deploy/locking.js";
-import { describeHolder, type LockInfo } from "../deploy/lock.js";
+import { lockAll, lockInfo, rejectHeld } from "../deploy/locking.js";
 import type { HostListing } from "../deploy/prune.js";
 import { parsePeek, peekHost } from "../deploy/probe.js";
 import { finishHost } from "../deploy/finish.js";
@@ -32,15 +31,11 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
     try {
       // Read-only first, together: the HAProxy servers, and on every host the lock and what it
       // has (one round trip, which also opens the connection). A refusal changes nothing.
-      const [servers, ...peeked] = await Promise.allSettled([
-        checkServers(balancers, ctx.hosts),
-        ...ctx.sessions.map((s) => s.step("preflight", async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
-          (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`))),
-      ]);
-      for (const r of [servers, ...peeked]) if (r.status === "rejected") throw r.reason;
-      const peeks = peeked.map((r) => (r as PromiseFulfilledResult<ReturnType<typeof parsePeek>>).value);
-      const held = ctx.sessions.flatMap((s, i) => (peeks[i]!.lock.state === "held" ? [`${s.host}: locked by ${describeHolder((peeks[i]!.lock as { holder?: LockInfo }).holder)}`] : []));
-      if (held.length) throw lockedError(ctx.name, held);
+      const peeking = ctx.sessions.map((s) => s.step("preflight", async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
+        (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`)));
+      await settleAll<unknown>([checkServers(balancers, ctx.hosts), ...peeking]); // all settle; the first failure, in this order, is thrown
+      const peeks = await Promise.all(peeking);
+      rejectHeld(ctx.name, ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]));
       const plans = ctx.sessions.map((s, i) => ({ s, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
 
       const info = lockInfo("rollback", ctx.name, opts.to);

@@ -6,6 +6,7 @@ import type { Manifest } from "../artifact/manifest.js";
 import { checkServers, type Balancer } from "../lb/balancers.js";
 import { parseProbe, probeHost, type HostState } from "./probe.js";
 import type { HostSession } from "./session.js";
+import { settleAll } from "../util/pool.js";
 
 export interface Admission {
   states: Map<string, HostState>;
@@ -31,15 +32,11 @@ export async function admit(a: {
   /** Layers this machine already entry-checked (checked-layers.ts): those are only re-hashed. */
   checked?: CheckedLayers;
 }): Promise<Admission> {
-  const m = a.head.manifest;
-  const [verified, servers, ...probed] = await Promise.allSettled([
-    timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head, checked: a.checked })),
-    checkServers(a.balancers, a.hosts),
-    ...a.sessions.map((s) => preflightHost(s, m)),
-  ]);
-  for (const r of [verified, servers, ...probed]) if (r.status === "rejected") throw r.reason;
-  const states = new Map(a.sessions.map((s, i) => [s.host, (probed[i] as PromiseFulfilledResult<HostState>).value]));
-  return { states, verifyMs: (verified as PromiseFulfilledResult<{ ms: number }>).value.ms };
+  const verifying = timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head, checked: a.checked }));
+  const probing = a.sessions.map((s) => preflightHost(s, a.head.manifest));
+  await settleAll<unknown>([verifying, checkServers(a.balancers, a.hosts), ...probing]); // all settle; the first failure, in this order, is thrown
+  const probed = await Promise.all(probing);
+  return { states: new Map(a.sessions.map((s, i) => [s.host, probed[i]!])), verifyMs: (await verifying).ms };
 }
 
 function preflightHost(s: HostSession, m: Manifest): Promise<HostState> {

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import { LockedError } from "../errors.js";
-import { acquireLock, describeHolder, parseLockReply, peekLock, releaseLock, type LockInfo } from "./lock.js";
+import { acquireLock, describeHolder, parseLockReply, peekLock, releaseLock, type LockInfo, type LockState } from "./lock.js";
 import type { HostSession } from "./session.js";
 import { settleAll } from "../util/pool.js";
 
@@ -33,11 +33,7 @@ export async function lockAll(
   // anywhere must leave every host untouched.
   if (!opts.peeked) {
     const peeks = await settleAll(sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", peekLock(root))).stdout), (p) => (p.state === "free" ? "free" : "held"))));
-    const heldNow = sessions.flatMap((s, i) => {
-      const p = peeks[i]!;
-      return p.state === "held" ? [`${s.host}: locked by ${describeHolder(p.holder)}`] : [];
-    });
-    if (heldNow.length) throw lockedError(target, heldNow);
+    rejectHeld(target, sessions.map((s, i) => [s.host, peeks[i]!]));
   }
   const outcomes = await Promise.allSettled(
     sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", acquireLock(root, info, opts.clean))).stdout))),
@@ -50,11 +46,17 @@ export async function lockAll(
   await unlockAll(taken, root, info.token);
   const failure = outcomes.find((o) => o.status === "rejected");
   if (failure && failure.status === "rejected") throw failure.reason;
-  const held = sessions
-    .map((s, i) => ({ host: s.host, o: outcomes[i]! }))
-    .filter((x) => x.o.status === "fulfilled" && x.o.value.state === "held")
-    .map((x) => `${x.host}: locked by ${describeHolder(x.o.status === "fulfilled" && x.o.value.state === "held" ? x.o.value.holder : undefined)}`);
-  throw lockedError(target, held);
+  rejectHeld(target, sessions.flatMap((s, i) => {
+    const o = outcomes[i]!;
+    return o.status === "fulfilled" ? [[s.host, o.value] as const] : [];
+  }));
+  throw lockedError(target, []); // not reached: an acquire that did not fail answers "acquired" or "held"
+}
+
+/** Exit 4 naming each holder if any of these locks (read or just tried) is held: nothing changed. */
+export function rejectHeld(target: string, locks: readonly (readonly [host: string, lock: LockState])[]): void {
+  const held = locks.flatMap(([host, l]) => (l.state === "held" ? [`${host}: locked by ${describeHolder(l.holder)}`] : []));
+  if (held.length) throw lockedError(target, held);
 }
 
 export function lockedError(target: string, held: string[]): LockedError {
