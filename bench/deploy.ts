@@ -33,7 +33,7 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PYTHON, pythonEnv } from "../test/support/env.js";
-import { fleetApp, APP_PORT, type FleetApp } from "../test/support/fleet-app.js";
+import { fleetApp, targetToml, APP_PORT, SUPERVISOR_CONF, type FleetApp } from "../test/support/fleet-app.js";
 import type { TestHost } from "../test/support/fleet.js";
 import { tmpDir } from "../test/support/tmp.js";
 
@@ -62,8 +62,6 @@ const CLASSIC_PROGRAM = [
   "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
   "",
 ].join("\n");
-/** The same path fleetApp gives every host's supervisord.conf (a symlink under the host's /srv). */
-const SUPERVISOR_CONF = "/srv/supervisord.conf";
 
 // --- processes -----------------------------------------------------------------------------
 
@@ -620,15 +618,7 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     // deploy opens it (not counted), the next ones reuse it.
     const cm = join(work, "cm");
     await mkdir(cm, { recursive: true });
-    await appendFile(join(f.ws.app, "slipway.toml"), `
-[targets.warm]
-hosts = ${JSON.stringify(hosts.map((h) => h.dest))}
-ssh = { identity = "${f.fleet.ssh.identity}", known_hosts = "${f.fleet.ssh.known_hosts}", options = ["ControlPath=${cm}/%C", "ControlPersist=10m"] }
-[targets.warm.restart]
-manager = "supervisord"
-programs = ["hello"]
-conf = "${SUPERVISOR_CONF}"
-`);
+    await appendFile(join(f.ws.app, "slipway.toml"), targetToml("warm", f.fleet, {}, [`ControlPath=${cm}/%C`, "ControlPersist=10m"]));
     const warm: CommandFigures[] = [];
     for (let i = 0; i <= A_REPS; i++) {
       const id = `warm-${i}`;

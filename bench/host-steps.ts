@@ -6,10 +6,11 @@
 //
 // Also stages a release (manifest as a delta, and whole) as a code-only deploy does. Prints the
 // median of 7 runs per script; writes nothing.
-import { fleetApp } from "../test/support/fleet-app.js";
+import { fileURLToPath } from "node:url";
+import { fleetApp, SUPERVISOR_CONF } from "../test/support/fleet-app.js";
 import { SshTransport } from "../src/transport/ssh.js";
 import { probeHost } from "../src/deploy/probe.js";
-import { acquireLock, releaseLock } from "../src/deploy/lock.js";
+import { acquireLock, releaseLock, type LockInfo } from "../src/deploy/lock.js";
 import { finishHost } from "../src/deploy/finish.js";
 import { switchThenRun } from "../src/deploy/switch.js";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -19,36 +20,50 @@ import { stageRelease } from "../src/deploy/stage.js";
 import { manifestPayload } from "../src/deploy/manifest-delta.js";
 import { shJoin } from "../src/transport/quote.js";
 
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const RUNS = 7;
+
+/** Run each way RUNS times (i = run index), print the medians. */
+async function measure(name: string, overSsh: (i: number) => Promise<unknown>, inHost: (i: number) => Promise<unknown>): Promise<void> {
+  const ssh: number[] = [];
+  const local: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t0 = performance.now();
+    await overSsh(i);
+    ssh.push(performance.now() - t0);
+    t0 = performance.now();
+    await inHost(i);
+    local.push(performance.now() - t0);
+  }
+  const med = (xs: number[]) => xs.sort((a, b) => a - b)[RUNS >> 1]!.toFixed(1);
+  console.log(`${name.padEnd(40)} ssh ${med(ssh)} ms   in-host (nsenter) ${med(local)} ms`);
+}
 const f = await fleetApp(1);
 const h = f.hosts[0]!;
 const root = f.ws.root;
 try {
-  const r = spawnSync(process.execPath, ["/work/main/dist/cli.js", "build", "--build-id", "m1", "--json"], { cwd: f.ws.app, env: f.ws.env, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [CLI, "build", "--build-id", "m1", "--json"], { cwd: f.ws.app, env: f.ws.env, encoding: "utf8" });
   const art = JSON.parse(r.stdout.trim().split("\n").at(-1)!).artifact as string;
-  const d = spawnSync(process.execPath, ["/work/main/dist/cli.js", "deploy", art!, "--target", "fleet"], { cwd: f.ws.app, env: f.ws.env, encoding: "utf8" });
+  const d = spawnSync(process.execPath, [CLI, "deploy", art!, "--target", "fleet"], { cwd: f.ws.app, env: f.ws.env, encoding: "utf8" });
   if (d.status !== 0) throw new Error(d.stdout + d.stderr);
   const t = new SshTransport(h.dest, { config: "", identity: f.fleet.ssh.identity, known_hosts: f.fleet.ssh.known_hosts, options: [] });
   await t.exec(["true"]);
-  const info = { token: "tok", user: "u", from: "f", action: "deploy", target: "t", since: "s", pid: 1 };
+  const info: LockInfo = { token: "tok", user: "u", from: "f", action: "deploy", target: "t", since: "s", pid: 1 };
   const cases: [string, string[]][] = [
     ["true", ["true"]],
     ["sh -c true", ["sh", "-c", "true"]],
     ["probe", probeHost(root, "/usr/bin/python3", "m2", "0123456789abcdef")],
     ["python -I -c pass", ["/usr/bin/python3", "-I", "-c", "pass"]],
-    ["acquire+release", ["sh", "-c", `${shJoin(acquireLock(root, info as any, true))}; ${shJoin(releaseLock(root, "tok"))}`]],
+    ["acquire+release", ["sh", "-c", `${shJoin(acquireLock(root, info, true))}; ${shJoin(releaseLock(root, "tok"))}`]],
     ["finish (no prune)", finishHost(root, undefined, "tok", [])],
-    ["switch to m1 + supervisorctl restart", switchThenRun(root, "m1", ["supervisorctl", "-c", "/srv/supervisord.conf", "restart", "hello"])],
-    ["supervisorctl status", ["supervisorctl", "-c", "/srv/supervisord.conf", "status"]],
+    ["switch to m1 + supervisorctl restart", switchThenRun(root, "m1", ["supervisorctl", "-c", SUPERVISOR_CONF, "restart", "hello"])],
+    ["supervisorctl status", ["supervisorctl", "-c", SUPERVISOR_CONF, "status"]],
   ];
   for (const [name, argv] of cases) {
-    const ssh: number[] = [], local: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      let t0 = performance.now(); const x = await t.exec(argv); ssh.push(performance.now() - t0);
-      if (x.code !== 0 && name !== "true") console.log(name, x.code, x.stderr.slice(0, 200));
-      t0 = performance.now(); await h.exec(["sh", "-c", shJoin(argv)]).catch(() => {}); local.push(performance.now() - t0);
-    }
-    const med = (xs: number[]) => xs.sort((a, b) => a - b)[3]!.toFixed(1);
-    console.log(`${name.padEnd(40)} ssh ${med(ssh)} ms   in-host (nsenter) ${med(local)} ms`);
+    await measure(name, async () => {
+      const x = await t.exec(argv);
+      if (x.code !== 0) console.log(name, x.code, x.stderr.slice(0, 200));
+    }, () => h.exec(["sh", "-c", shJoin(argv)]).catch(() => {}));
   }
   // Staging a release (manifest as a delta against m1's, code layer): what a code-only deploy's "stage" step runs.
   const manifest = execFileSync("tar", ["-xOf", art, "slipway.json"]);
@@ -61,19 +76,11 @@ try {
     manifestSha: sha(manifest), manifestSize: delta ? payload.bytes.length : manifest.length, manifestDictionary: delta ? payload.dictionary : undefined, python: "/usr/bin/python3",
   }, [], "zstd");
   for (const delta of [true, false]) {
-    const ssh: number[] = [], local: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const input = Buffer.concat([delta ? payload.bytes : manifest, code]);
-      let t0 = performance.now();
+    const input = Buffer.concat([delta ? payload.bytes : manifest, code]);
+    await measure(delta ? "stage: manifest delta + code layer" : "stage: whole manifest + code layer", async (i) => {
       const x = await t.exec(stage(`st${delta ? "d" : "f"}${i}s`, delta), { stdin: input });
-      ssh.push(performance.now() - t0);
       if (x.code !== 0) throw new Error(x.stderr);
-      t0 = performance.now();
-      await h.exec(["sh", "-c", shJoin(stage(`st${delta ? "d" : "f"}${i}l`, delta))], { input });
-      local.push(performance.now() - t0);
-    }
-    const med = (xs: number[]) => xs.sort((a, b) => a - b)[3]!.toFixed(1);
-    console.log(`${(delta ? "stage: manifest delta + code layer" : "stage: whole manifest + code layer").padEnd(40)} ssh ${med(ssh)} ms   in-host (nsenter) ${med(local)} ms`);
+    }, (i) => h.exec(["sh", "-c", shJoin(stage(`st${delta ? "d" : "f"}${i}l`, delta))], { input }));
   }
   await t.close();
 } finally {

@@ -23,6 +23,28 @@ export interface FleetApp {
   stop(): Promise<void>;
 }
 
+/** Where fleetApp links each host's supervisord.conf (under the host's own /srv). */
+export const SUPERVISOR_CONF = "/srv/supervisord.conf";
+
+/**
+ * A `[targets.<name>]` of every host in the fleet, over ssh with the fleet's key, restarting the
+ * example's supervisord program; `extra` are more keys of the target (TOML values as written),
+ * `sshOptions` go to its `ssh.options`.
+ */
+export function targetToml(name: string, fleet: TestFleet, extra: Record<string, string> = {}, sshOptions: readonly string[] = []): string {
+  const options = sshOptions.length ? `, options = ${JSON.stringify(sshOptions)}` : "";
+  return `
+[targets.${name}]
+hosts = ${JSON.stringify(fleet.hosts.map((h) => h.dest))}
+${Object.entries(extra).map(([k, v]) => `${k} = ${v}`).join("\n")}
+ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}"${options} }
+[targets.${name}.restart]
+manager = "supervisord"
+programs = ["hello"]
+conf = "${SUPERVISOR_CONF}"
+`;
+}
+
 /**
  * A workspace whose app root is /srv/<unique>/hello (the same path on this machine, where the
  * venv is built, and on every host, each with its own /srv), and a fleet whose hosts run the
@@ -53,19 +75,8 @@ export async function fleetApp(
   ].join("\n");
   const fleet = await startFleet(count, { supervisorPrograms: program, ...opts.fleet });
   // Each host's supervisord.conf lives in its own dir; give them one path, as a real fleet has.
-  const conf = "/srv/supervisord.conf";
-  await Promise.all(fleet.hosts.map((h) => symlink(h.supervisorConf!, path.join(h.srv, "supervisord.conf"))));
-  const extra = Object.entries(opts.target ?? {}).map(([k, v]) => `${k} = ${v}`).join("\n");
-  const target = `
-[targets.fleet]
-hosts = ${JSON.stringify(fleet.hosts.map((h) => h.dest))}
-${extra}
-ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}" }
-[targets.fleet.restart]
-manager = "supervisord"
-programs = ["hello"]
-conf = "${conf}"
-${opts.extraToml ?? ""}`;
+  await Promise.all(fleet.hosts.map((h) => symlink(h.supervisorConf!, path.join(h.srv, path.relative("/srv", SUPERVISOR_CONF)))));
+  const target = targetToml("fleet", fleet, opts.target) + (opts.extraToml ?? "");
   const file = path.join(app, "slipway.toml");
   await writeFile(file, (await readFile(file, "utf8")) + target);
   const stopAll = async () => {

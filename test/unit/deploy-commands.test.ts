@@ -205,17 +205,16 @@ test("manifest delta: deflated against the host's current manifest, inflated on 
   // A code layer: an empty tar, zstd-compressed.
   const code = execFileSync("sh", ["-c", "tar -cf - -T /dev/null | zstd -q -c"]);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-  const viaShellBin = (argv: string[], input: Buffer) => spawnSync("sh", ["-c", shJoin(argv)], { input });
-  const ok = viaShellBin(stageRelease(root, "b2", "0123456789abcdef",
+  // Stage `build` as a code-only deploy does: the delta, then the code layer, on stdin.
+  const stage = (build: string) => spawnSync("sh", ["-c", shJoin(stageRelease(root, build, "0123456789abcdef",
     { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDictionary: p.dictionary, python: "/usr/bin/python3" },
-    [], "zstd"), Buffer.concat([p.bytes, code]));
+    [], "zstd"))], { input: Buffer.concat([p.bytes, code]) });
+  const ok = stage("b2");
   assert.equal(ok.status, 0, ok.stderr.toString());
   assert.deepEqual(await readFile(`${root}/releases/b2/slipway.json`), now, "the host holds the new manifest, byte for byte");
   // Against another file than the one it was deflated with: inflates to something else (or fails), refused either way.
   await write(`${root}/releases/b1/slipway.json`, Buffer.from(old.toString().replace("ci", "xx")));
-  const bad = viaShellBin(stageRelease(root, "b3", "0123456789abcdef",
-    { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDictionary: p.dictionary, python: "/usr/bin/python3" },
-    [], "zstd"), Buffer.concat([p.bytes, code]));
+  const bad = stage("b3");
   assert.equal(bad.status, 3, bad.stderr.toString());
   assert.match(bad.stderr.toString(), /sha256 mismatch for slipway\.json|cannot inflate slipway\.json/);
   assert.ok(!existsSync(`${root}/releases/b3`));

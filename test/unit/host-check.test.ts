@@ -140,6 +140,12 @@ describe("host check after unpacking (venv layer)", () => {
   });
 });
 
+/** Run an unpack script whose tar (an argument) is preceded by `racer`: another run's work, done while this one unpacks. */
+function raced(argv: string[], racer: string[]) {
+  const at = argv.indexOf("tar", 4);
+  return run([...argv.slice(0, at), ...racer, ...argv.slice(at)]);
+}
+
 describe("unpack scripts never clobber what another run installed", () => {
   test("an incomplete venv dir left behind (no .slipway-complete) is replaced by the complete one", async () => {
     const root = await host();
@@ -157,11 +163,8 @@ describe("unpack scripts never clobber what another run installed", () => {
     const root = await host();
     const file = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
     await writeFile(file, await packLayer([{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg", "home = /usr/bin\n")], "zstd"));
-    const argv = unpackVenv(root, KEY, file, "zstd");
-    const at = argv.indexOf("tar", 4);
     const final = path.join(root, "virtualenvs", KEY);
-    const racer = ["sh", "-c", 'mkdir -p "$1" && : > "$1/theirs" && : > "$1/.slipway-complete" && shift && exec "$@"', "racer", final];
-    const r = run([...argv.slice(0, at), ...racer, ...argv.slice(at)]);
+    const r = raced(unpackVenv(root, KEY, file, "zstd"), ["sh", "-c", 'mkdir -p "$1" && : > "$1/theirs" && : > "$1/.slipway-complete" && shift && exec "$@"', "racer", final]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), "present");
     assert.deepEqual((await readdir(final)).sort(), [".slipway-complete", "theirs"], "the other run's venv is exactly as it was");
@@ -184,11 +187,8 @@ describe("unpack scripts never clobber what another run installed", () => {
       const manifest = path.join(root, ".slipway", "incoming", "b8-slipway.json");
       await writeFile(file, await packLayer(GOOD, "zstd"));
       await writeFile(manifest, "{}\n");
-      // The tar the script runs is an argument: a racer creates releases/b8 first, then runs it.
-      const argv = unpackRelease(root, "b8", KEY, file, manifest, [], "zstd");
-      const at = argv.indexOf("tar", 4);
-      const racer = ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && shift 2 && exec "$@"', "racer", path.join(root, "releases", "b8"), theirs];
-      const r = run([...argv.slice(0, at), ...racer, ...argv.slice(at)]);
+      const r = raced(unpackRelease(root, "b8", KEY, file, manifest, [], "zstd"),
+        ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && shift 2 && exec "$@"', "racer", path.join(root, "releases", "b8"), theirs]);
       assert.equal(r.status, status, r.stderr);
       assert.match(status === 0 ? r.stdout.trim() : r.stderr, out);
       assert.deepEqual(await readdir(path.join(root, "releases", "b8")), ["slipway.json"], "the other run's release is untouched: nothing moved into it");
