@@ -19,15 +19,18 @@ export interface MemberInfo {
 
 /**
  * Visit the artifact's members in order. `visit` consumes (or ignores) each member's stream;
- * returning false stops reading early (the rest of the file is never read).
+ * returning false stops reading early (the rest of the file is never read). `onRead` sees the
+ * file's bytes as they are read, in order from the start (maybe not to the end).
  */
 export async function scanMembers(
   file: string,
   visit: (member: MemberInfo, stream: Readable) => Promise<boolean | void>,
+  onRead?: (chunk: Buffer) => void,
 ): Promise<void> {
   const extract = tar.extract();
   const source = createReadStream(file);
   source.on("error", (err) => extract.destroy(err));
+  if (onRead) source.on("data", (chunk) => onRead(chunk as Buffer));
   source.pipe(extract as unknown as NodeJS.WritableStream);
   try {
     for await (const entry of extract) {

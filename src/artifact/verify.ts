@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { createWriteStream, existsSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { once } from "node:events";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { ArtifactError } from "../errors.js";
-import { sha256File } from "../util/hash.js";
 import { MANIFEST_MEMBER, SIGNATURE_MEMBER, type LayerInfo, type Manifest } from "./manifest.js";
 import { MAX_MANIFEST_BYTES, readAll, readHead, scanMembers, type ArtifactHead } from "./read.js";
 import { checkLayer, rulesFor } from "./entries.js";
@@ -41,6 +40,9 @@ export async function verifyArtifact(file: string, opts: { extractTo?: string; h
   const order = [MANIFEST_MEMBER, ...(head.signature ? [SIGNATURE_MEMBER] : []), ...manifest.layers.map((l) => l.member)];
   const seen: string[] = [];
   const layers: VerifyReport["layers"] = [];
+  // The whole file's sha256 (for the .sha256 file) from the same read as the members.
+  const whole = createHash("sha256");
+  let hashed = 0;
   await scanMembers(file, async (m, stream) => {
     const expected = order[seen.length];
     seen.push(m.name);
@@ -57,11 +59,16 @@ export async function verifyArtifact(file: string, opts: { extractTo?: string; h
     }
     const layer = manifest.layers[seen.length - 1 - (head.signature ? 2 : 1)]!;
     layers.push(await verifyLayer(file, layer, manifest, m.size, stream, opts.extractTo, opts.checked));
+  }, (chunk) => {
+    whole.update(chunk);
+    hashed += chunk.length;
   });
   if (seen.join(",") !== order.join(",")) {
     throw new ArtifactError(`${file}: members are [${seen.join(", ")}], expected [${order.join(", ")}]`, "the artifact is truncated or was modified");
   }
-  const sha256 = await sha256File(file);
+  // The tar reader may stop before the archive's end blocks: hash the rest of the file too.
+  for await (const chunk of createReadStream(file, { start: hashed })) whole.update(chunk as Buffer);
+  const sha256 = whole.digest("hex");
   const checksumFile = await checkSidecar(file, sha256);
   return { manifest, sha256, checksumFile, layers, ...(signature ? { signature: { key_id: signature.key_id } } : {}) };
 }
