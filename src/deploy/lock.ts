@@ -44,7 +44,7 @@ export function acquireLock(root: string, info: LockInfo, clean = false): string
 }
 
 /** Remove what a deploy that died while staging left behind. Only while holding the lock. */
-export const CLEAN_STALE = `rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
+const CLEAN_STALE = `rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
 mkdir -p "$1/releases" "$1/virtualenvs" "$1/.slipway/incoming"`;
 
 /** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty. */

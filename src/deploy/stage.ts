@@ -1,12 +1,7 @@
 import type { Compression } from "../artifact/compress.js";
 import { HOST_CHECK } from "./host-check.js";
 import { sh } from "./layout.js";
-import { CLEAN_STALE } from "./lock.js";
 import { INFLATE } from "./manifest-delta.js";
-
-export function cleanStale(root: string): string[] {
-  return sh(CLEAN_STALE, root);
-}
 
 /**
  * Receive a file on stdin into `<dest>.part` (all of stdin, or the next `$3` bytes), check its
