@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { PYTHON, pythonEnv } from "../test/support/env.js";
 import { copyExampleApp, tmpDir } from "../test/support/tmp.js";
 import { ensureWheelhouse, makeBigWheels } from "../test/support/wheelhouse.js";
+import { runBench } from "./run.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -388,14 +389,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Ctrl-C: exit through process.exit so tmpDir's exit hook removes the temp dir.
-process.on("SIGINT", () => process.exit(130));
-process.on("SIGTERM", () => process.exit(143));
-
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(`bench failed: ${err.stack ?? err.message}`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -36,6 +36,7 @@ import { PYTHON, pythonEnv } from "../test/support/env.js";
 import { fleetApp, targetToml, APP_PORT, SUPERVISOR_CONF, type FleetApp } from "../test/support/fleet-app.js";
 import type { TestHost } from "../test/support/fleet.js";
 import { tmpDir } from "../test/support/tmp.js";
+import { runBench } from "./run.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -983,14 +984,4 @@ async function main(): Promise<void> {
   log(`total bench time ${S(totalS)}`);
 }
 
-// Ctrl-C / kill: exit through process.exit so the fleets' and tmpDir's exit hooks clean up.
-process.on("SIGINT", () => process.exit(130));
-process.on("SIGTERM", () => process.exit(143));
-
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(`bench failed: ${err.stack ?? err.message}`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -1,0 +1,15 @@
+/**
+ * A bench's entry point: run `main`, exit 0, or 1 with the stack if the bench itself broke.
+ * Ctrl-C / kill exit through process.exit too, so the exit hooks (fleets, temp dirs) clean up.
+ */
+export function runBench(main: () => Promise<void>): void {
+  process.on("SIGINT", () => process.exit(130));
+  process.on("SIGTERM", () => process.exit(143));
+  main().then(
+    () => process.exit(0),
+    (err: Error) => {
+      console.error(`bench failed: ${err.stack ?? err.message}`);
+      process.exit(1);
+    },
+  );
+}
