@@ -1,17 +1,21 @@
 import type { TargetConfig } from "../config/schema.js";
+import { sh } from "../deploy/layout.js";
 import { runInDir } from "../deploy/switch.js";
+import { SUPERVISORCTL_RESTART_PY, SUPERVISORD_RESTART_SH } from "./supervisord-rpc.js";
 
 type Restart = TargetConfig["restart"];
 
 /**
  * The argv that restarts the app on a host. Restart, not reload: after a HUP gunicorn's master
  * keeps the venv and directory it resolved through `current` when it started (the old release).
- * Returns undefined when there is nothing to restart (manager "command" with no command).
+ * supervisord programs are restarted as `supervisorctl -c conf restart` does it, by the release's
+ * Python over supervisord's XML-RPC socket (supervisord-rpc.ts). Returns undefined when there is
+ * nothing to restart (manager "command" with no command).
  */
 export function restartCommand(restart: Restart, currentDir: string, env: Record<string, string>): string[] | undefined {
   switch (restart.manager) {
     case "supervisord":
-      return ["supervisorctl", ...(restart.conf ? ["-c", restart.conf] : []), "restart", ...restart.programs];
+      return sh(SUPERVISORD_RESTART_SH, SUPERVISORCTL_RESTART_PY, `${currentDir}/virtualenv/bin/python`, restart.conf, ...restart.programs);
     case "systemd":
       return ["systemctl", ...systemdScope(restart), restart.action, ...restart.programs];
     case "command":

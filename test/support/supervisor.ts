@@ -10,14 +10,22 @@ export interface Supervisor {
   stop(): void;
 }
 
-export async function startSupervisor(dir: string, programs: string): Promise<Supervisor> {
+/** `auth`: the servers ask for these credentials (and the [supervisorctl] section has them); `inetPort`: also serve on 127.0.0.1. */
+export interface SupervisorOptions {
+  auth?: { username: string; password: string };
+  inetPort?: number;
+}
+
+export async function startSupervisor(dir: string, programs: string, opts: SupervisorOptions = {}): Promise<Supervisor> {
   const conf = path.join(dir, "supervisord.conf");
   const sock = path.join(dir, "supervisor.sock");
+  const auth = opts.auth ? [`username=${opts.auth.username}`, `password=${opts.auth.password}`] : [];
   await writeFile(conf, [
-    "[unix_http_server]", `file=${sock}`, "",
+    "[unix_http_server]", `file=${sock}`, ...auth, "",
+    ...(opts.inetPort ? ["[inet_http_server]", `port=127.0.0.1:${opts.inetPort}`, ...auth, ""] : []),
     "[supervisord]", `pidfile=${dir}/supervisord.pid`, `logfile=${dir}/supervisord.log`, "nodaemon=false", `childlogdir=${dir}`, "",
     "[rpcinterface:supervisor]", "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-    "[supervisorctl]", `serverurl=unix://${sock}`, "",
+    "[supervisorctl]", `serverurl=unix://${sock}`, ...auth, "",
     programs, "",
   ].join("\n"));
   execFileSync("supervisord", ["-c", conf]);

@@ -11,6 +11,7 @@ import { acquireLock, parseLockReply, releaseLock, describeHolder, type LockInfo
 import { switchCurrent, switchThenRun, SWITCHED, runInDir, appendLine } from "../../src/deploy/switch.js";
 import { parsePeek, peekHost } from "../../src/deploy/probe.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../../src/procman/restart.js";
+import { SUPERVISORCTL_RESTART_PY } from "../../src/procman/supervisord-rpc.js";
 import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
 
 
@@ -159,10 +160,12 @@ test("tarExtract: GNU tar with owners ignored, the right decompressor", () => {
   assert.equal(tarExtract("/r/x.tar.gz", "gzip")[2], "--gzip");
 });
 
-test("restart commands: supervisorctl restart (not HUP), systemctl restart, or the user's command in current", () => {
+test("restart commands: supervisorctl's restart (not HUP), systemctl restart, or the user's command in current", () => {
   const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "", scope: "system" as const, action: "restart" as const };
-  assert.deepEqual(restartCommand({ ...base, manager: "supervisord" }, "/srv/a/current", {}), ["supervisorctl", "-c", "/etc/supervisor/supervisord.conf", "restart", "gunicorn", "celery"]);
-  assert.deepEqual(restartCommand({ ...base, conf: "", manager: "supervisord" }, "/srv/a/current", {}), ["supervisorctl", "restart", "gunicorn", "celery"]);
+  // supervisord: the release's Python speaks supervisorctl's XML-RPC (test/integration/supervisord-restart.test.ts)
+  const sv = restartCommand({ ...base, manager: "supervisord" }, "/srv/a/current", {})!;
+  assert.deepEqual([sv[0], sv[1], ...sv.slice(3)], ["sh", "-c", "slipway", SUPERVISORCTL_RESTART_PY, "/srv/a/current/virtualenv/bin/python", "/etc/supervisor/supervisord.conf", "gunicorn", "celery"]);
+  assert.deepEqual(restartCommand({ ...base, conf: "", manager: "supervisord" }, "/srv/a/current", {})!.slice(-3), ["", "gunicorn", "celery"]);
   assert.deepEqual(restartCommand({ ...base, manager: "systemd" }, "/srv/a/current", {}), ["systemctl", "restart", "gunicorn", "celery"]);
   assert.deepEqual(restartCommand({ ...base, manager: "systemd", scope: "user", action: "reload" }, "/srv/a/current", {}), ["systemctl", "--user", "reload", "gunicorn", "celery"]);
   assert.deepEqual(restartVerifyCommand({ ...base, manager: "systemd", scope: "user" }), ["systemctl", "--user", "is-active", "gunicorn", "celery"]);
