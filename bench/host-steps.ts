@@ -1,6 +1,7 @@
 // Host-step micro benchmark: each host script a deploy runs, timed over a warm ssh master
 // connection and run inside the host directly (nsenter, no ssh), on one namespace host with
-// the example app deployed. Shows what a round trip costs (ssh) against what the script costs.
+// the example app deployed. Shows what a round trip costs (ssh: a command in the host's shell
+// session; and as an ssh command of its own) against what the script costs.
 //
 //   cd /work/main && npm run build && npx tsx bench/host-steps.ts      (needs root)
 //
@@ -15,10 +16,12 @@ import { finishHost } from "../src/deploy/finish.js";
 import { switchThenRun } from "../src/deploy/switch.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { createHash } from "node:crypto";
 import { stageRelease } from "../src/deploy/stage.js";
 import { manifestPayload } from "../src/deploy/manifest-delta.js";
 import { shJoin } from "../src/transport/quote.js";
+import { restartCommand } from "../src/procman/restart.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const RUNS = 7;
@@ -57,8 +60,12 @@ try {
     ["acquire+release", ["sh", "-c", `${shJoin(acquireLock(root, info, true))}; ${shJoin(releaseLock(root, "tok"))}`]],
     ["finish (no prune)", finishHost(root, undefined, "tok", [])],
     ["switch to m1 + supervisorctl restart", switchThenRun(root, "m1", ["supervisorctl", "-c", SUPERVISOR_CONF, "restart", "hello"])],
+    ["switch to m1 + restart (slipway's, XML-RPC)", switchThenRun(root, "m1", restartCommand({ manager: "supervisord", programs: ["hello"], conf: SUPERVISOR_CONF, command: "", scope: "system", action: "restart" }, `${root}/current`, {})!)],
     ["supervisorctl status", ["supervisorctl", "-c", SUPERVISOR_CONF, "status"]],
   ];
+  // The same `true` as an ssh command of its own on the master connection (what every step was
+  // before the shell session): a stdin stream of unknown size is what takes that path.
+  await measure("true, its own ssh command (mux)", () => t.exec(["true"], { stdin: Readable.from([]) }), () => h.exec(["true"]));
   for (const [name, argv] of cases) {
     await measure(name, async () => {
       const x = await t.exec(argv);

@@ -19,9 +19,10 @@ export interface LocalFiles {
   venv: string;
 }
 
-/** A file as a stream, reporting how much of it went out. */
-function upload(files: readonly (string | Buffer)[], onSent: (sent: number) => void) {
+/** Files (and bytes) as one stream of `bytes` in all, reporting how much of it went out. */
+function upload(files: readonly (string | Buffer)[], bytes: number, onSent: (sent: number) => void) {
   return {
+    stdinBytes: bytes,
     stdin: Readable.from((async function* () {
       for (const f of files) {
         if (Buffer.isBuffer(f)) yield f;
@@ -48,7 +49,7 @@ export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifes
   if (plan.sendVenv) {
     await s.step("venv", async () => {
       const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable]);
-      await s.run("venv", argv, upload([files.venv], (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })));
+      await s.run("venv", argv, upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })));
       sent += venv!.size;
     }, () => `${venv!.size} bytes sent, verified, unpacked`);
   }
@@ -58,7 +59,7 @@ export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifes
       manifestDictionary: manifest.dictionary, python: m.env.python.configured,
     }, shared, code!.compression);
     const total = manifest.bytes.length + code!.size;
-    await s.run("stage", argv, upload([manifest.bytes, files.code], (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total })));
+    await s.run("stage", argv, upload([manifest.bytes, files.code], total, (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total })));
     sent += total;
   }, () => `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.dictionary ? ", as a delta," : ""} + code), verified, unpacked`);
   return sent;

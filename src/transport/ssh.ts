@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { SlipwayError } from "../errors.js";
 import { shJoin } from "./quote.js";
+import { SessionEnded, ShellSession } from "./shell-session.js";
 import { spawnCollect } from "./spawn.js";
 import type { ExecOptions, ExecResult, Transport } from "./types.js";
 
@@ -43,27 +44,45 @@ function expandHome(p: string): string {
   return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : p;
 }
 
-/** A host over OpenSSH: the user's ~/.ssh/config, agent, ProxyJump and known_hosts just work. */
+/**
+ * A host over OpenSSH: the user's ~/.ssh/config, agent, ProxyJump and known_hosts just work.
+ * One connection per host (a ControlMaster), and on it one shell session (shell-session.ts)
+ * that runs every command; a stdin stream of unknown size gets an ssh command of its own.
+ */
 export class SshTransport implements Transport {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
   private readonly controlPath = path.join(this.dir, "cm");
+  private readonly session = new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver));
   constructor(
     readonly host: string,
     private readonly settings: SshSettings,
   ) {}
 
   async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv), opts);
-    if (r.code === 255) {
-      throw new TransportError(
-        `cannot reach ${this.host} over ssh: ${r.stderr.trim().split("\n").slice(-3).join(" ") || "ssh exited 255"}`,
-        `check that \`ssh ${this.host} true\` works from this machine (host key in known_hosts, key loaded in the agent)`,
-      );
+    const input = opts?.stdin;
+    const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
+    if (!streamOfUnknownSize) {
+      try {
+        return await this.session.exec(argv, opts);
+      } catch (err) {
+        if (err instanceof SessionEnded) throw this.unreachable(err.stderr || err.message);
+        throw err;
+      }
     }
+    const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv), opts);
+    if (r.code === 255) throw this.unreachable(r.stderr);
     return r;
   }
 
+  private unreachable(stderr: string): TransportError {
+    return new TransportError(
+      `cannot reach ${this.host} over ssh: ${stderr.trim().split("\n").slice(-3).join(" ") || "ssh exited 255"}`,
+      `check that \`ssh ${this.host} true\` works from this machine (host key in known_hosts, key loaded in the agent)`,
+    );
+  }
+
   async close(): Promise<void> {
+    await this.session.close();
     const { target, port } = parseDestination(this.host);
     const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
     if (port) argv.push("-p", port);

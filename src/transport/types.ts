@@ -3,6 +3,8 @@ import type { Readable } from "node:stream";
 export interface ExecOptions {
   /** Sent to the command's stdin (e.g. a layer being uploaded). */
   stdin?: Readable | Buffer | string;
+  /** The exact size of a streamed `stdin` (a Readable): lets it travel in the host's open shell session. */
+  stdinBytes?: number;
   /** Called with the number of stdin bytes sent so far. */
   onSent?: (bytes: number) => void;
   /** Called with stdout as it arrives (the result still holds all of it). */

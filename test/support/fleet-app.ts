@@ -7,6 +7,7 @@ import { startFleet, type FleetOptions, type TestFleet, type TestHost } from "./
 import { copyExampleApp, tmpDir } from "./tmp.js";
 import { ensureWheelhouse } from "./wheelhouse.js";
 import { pythonEnv } from "./env.js";
+import { waitForJson } from "./supervisor.js";
 import type { Workspace } from "./build-app.js";
 
 export const APP_PORT = 8000;
@@ -88,10 +89,9 @@ export async function fleetApp(
     ws,
     fleet,
     hosts: fleet.hosts,
-    async health(h) {
-      const r = await fetch(`http://${h.ip}:${APP_PORT}/health`);
-      return (await r.json()) as Record<string, unknown>;
-    },
+    // Without a [health] check a deploy ends when supervisord has started the program
+    // (startsecs=0), which may not be listening yet: wait for it, a few seconds at most.
+    health: (h) => waitForJson(`http://${h.ip}:${APP_PORT}/health`, 5_000),
     read: (h, rel) => h.exec(["cat", `${root}/${rel}`]),
     link: (h, name) => h.exec(["sh", "-c", 'readlink "$1" || true', "sh", `${root}/${name}`]).then((s) => s.trim()),
     stop: stopAll,

@@ -1,0 +1,82 @@
+// The framed shell session (transport/shell-session.ts), driven through a real local `sh`
+// (the same driver ssh starts on a host): output, exit status and stdin stay with their command.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { Readable } from "node:stream";
+import { SessionEnded, ShellSession } from "../../src/transport/shell-session.js";
+
+const local = () => new ShellSession((driver) => driver);
+
+test("shell session: each command's stdout, stderr and exit status, exactly, in order", async () => {
+  const s = local();
+  try {
+    assert.deepEqual(await s.exec(["sh", "-c", "echo out; echo err >&2; exit 3"]), { code: 3, stdout: "out\n", stderr: "err\n" });
+    assert.deepEqual(await s.exec(["printf", "%s", "no newline"]), { code: 0, stdout: "no newline", stderr: "" });
+    assert.deepEqual(await s.exec(["printf", "\n\n"]), { code: 0, stdout: "\n\n", stderr: "" });
+    assert.deepEqual(await s.exec(["sh", "-c", "exit 255"]), { code: 255, stdout: "", stderr: "" }, "255 is the command's, not a lost connection");
+    // a hostile argument is one argument; `exit` and `cd` stay inside their command
+    const odd = "a 'b' \"c\" $(touch /tmp/pwned-slipway) `x` ; exit 9\nslipway-end-0 0";
+    assert.deepEqual(await s.exec(["printf", "%s", odd]), { code: 0, stdout: odd, stderr: "" });
+    assert.ok(!existsSync("/tmp/pwned-slipway"), "nothing in an argument ran");
+    assert.equal((await s.exec(["exit", "5"])).code, 5);
+    await s.exec(["cd", "/"]);
+    assert.deepEqual(await s.exec(["sh", "-c", "echo still here"]), { code: 0, stdout: "still here\n", stderr: "" });
+    // queued: called together, run one after another, each result its own
+    const [a, b, c] = await Promise.all([s.exec(["echo", "a"]), s.exec(["sh", "-c", "sleep 0.1; echo b"]), s.exec(["echo", "c"])]);
+    assert.deepEqual([a.stdout, b.stdout, c.stdout], ["a\n", "b\n", "c\n"]);
+  } finally {
+    await s.close();
+  }
+});
+
+test("shell session: stdin is exactly the payload, whatever the command reads of it", async () => {
+  const s = local();
+  try {
+    assert.equal((await s.exec(["cat"], { stdin: "hello\n" })).stdout, "hello\n");
+    // reads 3 of 10 bytes: the other 7 are drained, the next command is framed as it should be
+    assert.equal((await s.exec(["head", "-c", "3"], { stdin: "0123456789" })).stdout, "012");
+    assert.equal((await s.exec(["true"], { stdin: Buffer.alloc(100_000, 1) })).code, 0);
+    assert.equal((await s.exec(["cat"])).stdout, "", "no stdin: /dev/null");
+    // a 3 MiB stream, hashed on the other side, with progress
+    const data = randomBytes(3 << 20);
+    const seen: number[] = [];
+    const r = await s.exec(["sha256sum"], {
+      stdin: Readable.from((function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })()),
+      stdinBytes: data.length,
+      onSent: (n) => seen.push(n),
+    });
+    assert.equal(r.stdout.split(" ")[0], createHash("sha256").update(data).digest("hex"));
+    assert.equal(seen.at(-1), data.length);
+    assert.equal((await s.exec(["echo", "after"])).stdout, "after\n");
+  } finally {
+    await s.close();
+  }
+});
+
+test("shell session: stdout streams while the command runs; a wrong stream size or a dead shell fails what is pending", async () => {
+  const s = local();
+  const chunks: string[] = [];
+  let sawFirst = false;
+  const r = await s.exec(["sh", "-c", "echo first; sleep 0.3; echo second"], {
+    onStdout: (t) => {
+      chunks.push(t);
+      if (t.includes("first") && !chunks.join("").includes("second")) sawFirst = true;
+    },
+  });
+  assert.equal(r.stdout, "first\nsecond\n");
+  assert.equal(chunks.join(""), "first\nsecond\n", "onStdout gets the command's output, never the marker");
+  assert.ok(sawFirst, "the first line arrived before the command ended");
+
+  await assert.rejects(s.exec(["cat"], { stdin: Readable.from([Buffer.alloc(10)]), stdinBytes: 20 }), /ended after 10 of the 20 bytes/);
+  await assert.rejects(s.exec(["true"]), SessionEnded, "the framing is gone: the session ended");
+
+  const pidFile = `${tmpdir()}/slipway-session-${process.pid}.pid`;
+  const t = new ShellSession((driver) => ["sh", "-c", `echo $$ > ${pidFile}; exec "$@"`, "launcher", ...driver]);
+  const killer = t.exec(["sh", "-c", `kill -9 $(cat ${pidFile}); sleep 5`]);
+  await assert.rejects(killer, SessionEnded);
+  await assert.rejects(t.exec(["true"]), SessionEnded);
+  await t.close();
+});
