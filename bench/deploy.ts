@@ -370,6 +370,7 @@ exit $rc
 /** What a remote command is, from the host script it runs (src/deploy/*.ts). */
 function classifyRemote(cmd: string): string {
   const rules: [RegExp, string][] = [
+    [/while IFS=' ' read -r alen plen/, "shell session (every step)"],
     [/then echo held; cat/, "lock: peek"],
     [/mkdir "\$1\/\.slipway\/lock" 2>/, "lock: acquire"],
     [/slipway-probe/, "preflight"],
@@ -913,7 +914,7 @@ async function main(): Promise<void> {
   const perHostCpu = (runs: CommandFigures[], n: number) => ({ deployer: mean(runs.map((r) => r.deployer_cpu_s)) / n, hosts: mean(runs.map((r) => r.machine_cpu_s - r.deployer_cpu_s)) / n });
   const cpu3 = perHostCpu(Bf.three, 3);
   const cpu12 = perHostCpu(Bf.twelve, FLEET_B);
-  log(`\nCPU per host and deploy (mean): deployer ${S(cpu3.deployer)} (3 hosts) / ${S(cpu12.deployer)} (12); everything else — the hosts' sshd, sh, tar, supervisorctl, the app — ${S(cpu3.hosts)} / ${S(cpu12.hosts)}.`);
+  log(`\nCPU per host and deploy (mean): deployer ${S(cpu3.deployer)} (3 hosts) / ${S(cpu12.deployer)} (12); everything else — the hosts' sshd, sh, tar, the restart, the app — ${S(cpu3.hosts)} / ${S(cpu12.hosts)}.`);
   log(`The 12 hosts' own work alone is ${S(cpu12.hosts * FLEET_B)} of CPU, ${S((cpu12.hosts * FLEET_B) / os.cpus().length)} on this machine's ${os.cpus().length} cores, which real hosts would each do on their own CPU.`);
   const stepMeans = (runs: CommandFigures[]) => Object.fromEntries(stepNames([...Bf.three, ...Bf.twelve]).map((st) => [st, Math.round(mean(runs.flatMap((r) => r.hosts.map((h) => h.steps_ms[st]).filter((v): v is number => v !== undefined))))]).filter(([, v]) => !Number.isNaN(v)));
   const m3 = stepMeans(Bf.three);

@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { ArtifactError } from "../errors.js";
 import { MANIFEST_MEMBER, SIGNATURE_MEMBER, manifestSchema, type Manifest } from "./manifest.js";
@@ -46,6 +47,26 @@ export async function scanMembers(
   } finally {
     source.destroy();
   }
+}
+
+/**
+ * One member's bytes, read from the artifact as they are consumed (a layer sent to a host that
+ * lacks it, without a copy on this machine's disk first). The host checks its sha256, so bytes
+ * that changed since the artifact was verified are refused there.
+ */
+export function openMember(file: string, name: string): Readable {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  let found = false;
+  scanMembers(file, async (m, stream) => {
+    if (m.name !== name) return;
+    found = true;
+    await pipeline(stream, out);
+    return false;
+  }).then(
+    () => found || out.destroy(new ArtifactError(`${file} has no member ${name}`, NOT_OURS)),
+    (err: Error) => out.destroy(err),
+  );
+  return out;
 }
 
 export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {

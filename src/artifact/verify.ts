@@ -29,11 +29,13 @@ const UNSAFE = "do not deploy it: it was tampered with or not made by `slipway b
  * host: the members and their order, the signature (if any) against the manifest, every
  * layer's size and sha256, every layer entry (EntryRules: paths, links, types, modes, totals),
  * and the `.sha256` file beside it. Any problem is an ArtifactError naming the member and entry.
- * With `extractTo`, the layers are also written there (as their member names) for sending;
+ * With `extract`, the named layers are also written to `extract.dir` (as their member names)
+ * for sending (a deploy extracts the code layer; the venv layer, needed only by hosts without
+ * it, is read from the artifact again when one does: read.ts openMember);
  * with `head`, the manifest read earlier must be the one found now (the file cannot change
  * between being checked and being sent).
  */
-export async function verifyArtifact(file: string, opts: { extractTo?: string; head?: ArtifactHead; checked?: CheckedLayers } = {}): Promise<VerifyReport> {
+export async function verifyArtifact(file: string, opts: { extract?: { dir: string; layers: readonly string[] }; head?: ArtifactHead; checked?: CheckedLayers } = {}): Promise<VerifyReport> {
   const head = opts.head ?? (await readHead(file));
   const { manifest } = head;
   const signature = checkSignature(file, head);
@@ -58,7 +60,8 @@ export async function verifyArtifact(file: string, opts: { extractTo?: string; h
       return;
     }
     const layer = manifest.layers[seen.length - 1 - (head.signature ? 2 : 1)]!;
-    layers.push(await verifyLayer(file, layer, manifest, m.size, stream, opts.extractTo, opts.checked));
+    const extractTo = opts.extract?.layers.includes(layer.name) ? opts.extract.dir : undefined;
+    layers.push(await verifyLayer(file, layer, manifest, m.size, stream, extractTo, opts.checked));
   }, (chunk) => {
     whole.update(chunk);
     hashed += chunk.length;

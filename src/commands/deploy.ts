@@ -117,7 +117,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     let migrations: DeployResult["migrations"];
     try {
       const t0 = performance.now();
-      const files = localFiles(work, m);
+      const files = localFiles(work, file, m);
       await mapLimit(plan.hosts, opts.parallel ?? STAGE_PARALLEL, async (hp) => {
         const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, manifests.get(hp.host)!, files, hp, config.deploy.shared, info.token.slice(0, 8));
         outcomes.get(hp.host)!.bytes_sent = sent;

@@ -32,7 +32,7 @@ export async function admit(a: {
   /** Layers this machine already entry-checked (checked-layers.ts): those are only re-hashed. */
   checked?: CheckedLayers;
 }): Promise<Admission> {
-  const verifying = timed(a.emit, "verify", () => verifyArtifact(a.file, { extractTo: a.work, head: a.head, checked: a.checked }));
+  const verifying = timed(a.emit, "verify", () => verifyArtifact(a.file, { extract: { dir: a.work, layers: [a.head.manifest.layers[0]!.name] }, head: a.head, checked: a.checked }));
   const probing = a.sessions.map((s) => preflightHost(s, a.head.manifest));
   await settleAll<unknown>([verifying, checkServers(a.balancers, a.hosts), ...probing]); // all settle; the first failure, in this order, is thrown
   const probed = await Promise.all(probing);

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import os from "node:os";
 import path from "node:path";
 import type { Manifest } from "../artifact/manifest.js";
+import { openMember } from "../artifact/read.js";
 import type { Config } from "../config/schema.js";
 import type { Emit } from "../events.js";
 import type { HostSession } from "./session.js";
@@ -13,19 +14,23 @@ import { listHost, parseListing, planPrune, removeItems, type PrunePlan } from "
 import type { HostPlan } from "./plan.js";
 import type { ManifestPayload } from "./manifest-delta.js";
 
-/** The layer files, verified and extracted locally once, sent to every host. */
+/**
+ * The layers as sent: the code layer verified and extracted locally once (every host gets it);
+ * the venv layer opened from the artifact for each host that lacks it.
+ */
 export interface LocalFiles {
   code: string;
-  venv: string;
+  venv: () => Readable;
 }
 
-/** Files (and bytes) as one stream of `bytes` in all, reporting how much of it went out. */
-function upload(files: readonly (string | Buffer)[], bytes: number, onSent: (sent: number) => void) {
+/** Files, bytes and opened streams as one stream of `bytes` in all, reporting how much of it went out. */
+function upload(files: readonly (string | Buffer | (() => Readable))[], bytes: number, onSent: (sent: number) => void) {
   return {
     stdinBytes: bytes,
     stdin: Readable.from((async function* () {
       for (const f of files) {
         if (Buffer.isBuffer(f)) yield f;
+        else if (typeof f === "function") yield* f();
         else yield* createReadStream(f, { highWaterMark: 1 << 20 });
       }
     })()),
@@ -121,6 +126,6 @@ export async function pruneHost(s: HostSession, root: string, keep: number): Pro
   }, (p) => `kept ${p.keep.length}, removed ${p.removeReleases.length} release(s), ${p.removeVenvs.length} venv(s)`);
 }
 
-export function localFiles(dir: string, m: Manifest): LocalFiles {
-  return { code: path.join(dir, m.layers[0]!.member), venv: path.join(dir, m.layers[1]!.member) };
+export function localFiles(dir: string, artifact: string, m: Manifest): LocalFiles {
+  return { code: path.join(dir, m.layers[0]!.member), venv: () => openMember(artifact, m.layers[1]!.member) };
 }

@@ -1,5 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createReadStream } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { appendFile } from "node:fs/promises";
 import path from "node:path";
@@ -17,7 +18,7 @@ import type { Manifest } from "../../src/artifact/manifest.js";
 import { loadConfig } from "../../src/config/load.js";
 import { resolveTarget } from "../../src/deploy/target.js";
 import { openSessions } from "../../src/deploy/connect.js";
-import { localFiles, stageHost } from "../../src/deploy/steps.js";
+import { stageHost } from "../../src/deploy/steps.js";
 import { HOST_CHECK } from "../../src/deploy/host-check.js";
 import { ArtifactError } from "../../src/errors.js";
 import { sha256 } from "../../src/util/hash.js";
@@ -162,7 +163,7 @@ test("host side: layers that get past the deployer's checks are refused on the h
       await writeFile(path.join(dir, "code.tar.zst"), layer === "code" ? data : members[1]!.data);
       await writeFile(path.join(dir, "venv.tar.zst"), layer === "venv" ? data : members[2]!.data);
       const plan = { host: h.dest, sendVenv: layer === "venv", releasePresent: false, bytes: 0 };
-      await assert.rejects(stageHost(sessions.get(h.dest), () => {}, m, sha256(bytes), { bytes }, localFiles(dir, m), plan, config.deploy.shared),
+      await assert.rejects(stageHost(sessions.get(h.dest), () => {}, m, sha256(bytes), { bytes }, { code: path.join(dir, "code.tar.zst"), venv: () => createReadStream(path.join(dir, "venv.tar.zst")) }, plan, config.deploy.shared),
         (err: unknown) => {
           assert.ok(err instanceof ArtifactError, `${name}: an ArtifactError (exit 3), got ${String(err)}`);
           assert.match(err.message, message, name);

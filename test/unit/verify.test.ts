@@ -4,7 +4,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { verifyArtifact } from "../../src/artifact/verify.js";
-import { readHead } from "../../src/artifact/read.js";
+import { openMember, readHead } from "../../src/artifact/read.js";
 import { signManifest } from "../../src/artifact/signature.js";
 import type { Manifest } from "../../src/artifact/manifest.js";
 import { ArtifactError } from "../../src/errors.js";
@@ -58,17 +58,22 @@ describe("verifyArtifact", () => {
     assert.equal(r.signature, undefined);
   });
 
-  test("a signed one reports the key; the layers are extracted for sending when asked", async () => {
+  test("a signed one reports the key; the layers asked for are extracted for sending", async () => {
     const { dir, file, m } = await artifact({ sign: true });
     const out = path.join(dir, "out");
     await mkdir(out);
-    const r = await verifyArtifact(file, { extractTo: out });
+    const r = await verifyArtifact(file, { extract: { dir: out, layers: ["code"] } });
     assert.match(r.signature?.key_id ?? "", /^[0-9a-f]{16}$/);
-    assert.deepEqual((await readdir(out)).sort(), ["code.tar.zst", "venv.tar.zst"]);
+    assert.deepEqual((await readdir(out)).sort(), ["code.tar.zst"]);
     assert.equal(sha256(await readFile(path.join(out, "code.tar.zst"))), m.layers[0]!.sha256);
+    // the venv layer, read from the artifact when a host needs it
+    const chunks: Buffer[] = [];
+    for await (const c of openMember(file, m.layers[1]!.member)) chunks.push(c as Buffer);
+    assert.equal(sha256(Buffer.concat(chunks)), m.layers[1]!.sha256);
+    await assert.rejects(async () => { for await (const _ of openMember(file, "nope.tar.zst")) void _; }, /has no member nope\.tar\.zst/);
   });
 
-  test("truncated anywhere, with extractTo: an ArtifactError, never a crash", async () => {
+  test("truncated anywhere, extracting: an ArtifactError, never a crash", async () => {
     const { dir, file } = await artifact();
     const whole = await readFile(file);
     const out = path.join(dir, "out");
@@ -76,7 +81,7 @@ describe("verifyArtifact", () => {
     for (const cut of [100, 600, 2000, Math.floor(whole.length / 2), whole.length - 1100, whole.length - 10]) {
       const t = path.join(dir, `t${cut}.tar`);
       await writeFile(t, whole.subarray(0, cut));
-      await assert.rejects(verifyArtifact(t, { extractTo: out }), (err: unknown) => err instanceof ArtifactError, `cut at ${cut}`);
+      await assert.rejects(verifyArtifact(t, { extract: { dir: out, layers: ["code", "venv"] } }), (err: unknown) => err instanceof ArtifactError, `cut at ${cut}`);
     }
   });
 
