@@ -105,6 +105,25 @@ test("fleet: a held lock on one host exits 4 and changes nothing anywhere", asyn
   assert.match(u.stdout, new RegExp(`unlocked fleet on ${h2.dest.replace(/\./g, "\\.")}`));
 });
 
+test("fleet: an unreachable host exits 1 naming it and what ssh said, and changes nothing anywhere", async () => {
+  const { ws, hosts } = f;
+  const b = await buildWith(ws, "reach1");
+  const config = path.join(ws.app, "slipway.toml");
+  const original = await readFile(config, "utf8");
+  const closed = `root@${hosts[0]!.ip}:2222`; // nothing listens there
+  const hostsLine = /^hosts = (\[.*\])$/m;
+  await writeFile(config, original.replace(hostsLine, (_, list: string) => `hosts = ${JSON.stringify([...JSON.parse(list), closed])}`));
+  try {
+    const before = await Promise.all(hosts.map(listing));
+    const r = slipway(["deploy", b.result.artifact, "--target", "fleet"], { cwd: ws.app, env: ws.env });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot reach ${closed.replace(/\./g, "\\.")} over ssh: .*Connection refused`));
+    assert.deepEqual(await Promise.all(hosts.map(listing)), before, "every reachable host exactly as it was (no lock left either)");
+  } finally {
+    await writeFile(config, original);
+  }
+});
+
 test("fleet: a failing hook or migrations check switches no host", async () => {
   const { ws, hosts } = f;
   const config = path.join(ws.app, "slipway.toml");
