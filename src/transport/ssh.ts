@@ -36,7 +36,9 @@ export function sshArgv(dest: string, settings: SshSettings, controlPath: string
   if (settings.identity) argv.push("-i", expandHome(settings.identity), "-o", "IdentitiesOnly=yes");
   if (settings.known_hosts) argv.push("-o", `UserKnownHostsFile=${expandHome(settings.known_hosts)}`);
   if (port) argv.push("-p", port);
-  argv.push("--", target, shJoin(remote));
+  // -T: never a pty (a `RequestTTY force` in the user's config would echo and translate the
+  // bytes of a layer being sent).
+  argv.push("-T", "--", target, shJoin(remote));
   return argv;
 }
 

@@ -31,12 +31,12 @@ test("shQuote: plain words stay bare; everything else is single-quoted exactly",
   }
 });
 
-test("sshArgv: one master per host, user's config/identity/known_hosts, port split off, -- before the destination", () => {
+test("sshArgv: one master per host, user's config/identity/known_hosts, port split off, no pty, -- before the destination", () => {
   const argv = sshArgv("deploy@app-02:2222", { config: "/etc/ssh/x", identity: "/k/id", known_hosts: "/k/kh", options: ["ConnectTimeout=5"] }, "/tmp/cm", ["echo", "a b"]);
   assert.deepEqual(argv, [
     "ssh", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/cm", "-o", "ControlPersist=60",
     "-F", "/etc/ssh/x", "-i", "/k/id", "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=/k/kh",
-    "-p", "2222", "--", "deploy@app-02", "echo 'a b'",
+    "-p", "2222", "-T", "--", "deploy@app-02", "echo 'a b'",
   ]);
   assert.ok(!argv.includes("StrictHostKeyChecking=no"), "host keys stay checked");
   assert.deepEqual(parseDestination("app-01"), { target: "app-01", port: undefined });
