@@ -5,7 +5,7 @@
 //
 //   cd /work/main && npm run build && npx tsx bench/host-steps.ts      (needs root)
 //
-// Also stages a release (manifest as a delta, and whole) as a code-only deploy does. Prints the
+// Also stages a release (manifest as a zstd or deflate delta, and whole) as a code-only deploy does. Prints the
 // median of 7 runs per script; writes nothing.
 import { fileURLToPath } from "node:url";
 import { fleetApp, SUPERVISOR_CONF } from "../test/support/fleet-app.js";
@@ -15,11 +15,13 @@ import { acquireLock, releaseLock, type LockInfo } from "../src/deploy/lock.js";
 import { finishHost } from "../src/deploy/finish.js";
 import { switchThenRun } from "../src/deploy/switch.js";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { createHash } from "node:crypto";
 import { stageRelease } from "../src/deploy/stage.js";
-import { manifestPayload } from "../src/deploy/manifest-delta.js";
+import { manifestPayloads, type ManifestPayload } from "../src/deploy/manifest-delta.js";
 import { shJoin } from "../src/transport/quote.js";
 import { restartCommand } from "../src/procman/restart.js";
 
@@ -77,17 +79,21 @@ try {
   const m = JSON.parse(manifest.toString()) as { layers: { member: string; sha256: string }[] };
   const code = execFileSync("tar", ["-xOf", art, m.layers[0]!.member]);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-  const payload = manifestPayload(manifest, root, { current: "m1", currentManifest: readFileSync(`${h.srv}${root.slice("/srv".length)}/releases/m1/slipway.json`) });
-  const stage = (build: string, delta: boolean) => stageRelease(root, build, "0123456789abcdef", {
-    code: `${root}/.slipway/incoming/${build}-code.tar.zst`, codeSha: m.layers[0]!.sha256, manifest: `${root}/.slipway/incoming/${build}-slipway.json`,
-    manifestSha: sha(manifest), manifestSize: delta ? payload.bytes.length : manifest.length, manifestDictionary: delta ? payload.dictionary : undefined, python: "/usr/bin/python3",
-  }, [], "zstd");
-  for (const delta of [true, false]) {
-    const input = Buffer.concat([delta ? payload.bytes : manifest, code]);
-    await measure(delta ? "stage: manifest delta + code layer" : "stage: whole manifest + code layer", async (i) => {
-      const x = await t.exec(stage(`st${delta ? "d" : "f"}${i}s`, delta), { stdin: input });
+  const current = { current: "m1", currentManifest: readFileSync(`${h.srv}${root.slice("/srv".length)}/releases/m1/slipway.json`) };
+  const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true });
+  const work = mkdtempSync(path.join(tmpdir(), "slw-host-steps-"));
+  const payloads = await manifestPayloads(manifest, root, new Map([["z", { ...current, tools: tools(true) }], ["d", { ...current, tools: tools(false) }]]), "zstd", work);
+  const ways: [string, ManifestPayload][] = [["zstd delta", payloads.get("z")!], ["deflate delta", payloads.get("d")!], ["whole", { bytes: manifest }]];
+  for (const [i0, [way, p]] of ways.entries()) {
+    const stage = (build: string) => stageRelease(root, build, "0123456789abcdef", {
+      code: `${root}/.slipway/incoming/${build}-code.tar.zst`, codeSha: m.layers[0]!.sha256, manifest: `${root}/.slipway/incoming/${build}-slipway.json`,
+      manifestSha: sha(manifest), manifestSize: p.bytes.length, manifestDelta: p.delta, python: "/usr/bin/python3",
+    }, [], "zstd");
+    const input = Buffer.concat([p.bytes, code]);
+    await measure(`stage: manifest (${way}, ${p.bytes.length} B) + code layer`, async (i) => {
+      const x = await t.exec(stage(`st${i0}-${i}s`), { stdin: input });
       if (x.code !== 0) throw new Error(x.stderr);
-    }, (i) => h.exec(["sh", "-c", shJoin(stage(`st${delta ? "d" : "f"}${i}l`, delta))], { input }));
+    }, (i) => h.exec(["sh", "-c", shJoin(stage(`st${i0}-${i}l`))], { input }));
   }
   await t.close();
 } finally {

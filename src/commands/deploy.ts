@@ -16,7 +16,7 @@ import { finishHost, listingAfterSwitch } from "../deploy/finish.js";
 import { planPrune, pruneItems } from "../deploy/prune.js";
 import type { HostState } from "../deploy/probe.js";
 import { admit } from "../deploy/admission.js";
-import { manifestPayload } from "../deploy/manifest-delta.js";
+import { manifestPayloads } from "../deploy/manifest-delta.js";
 import { CheckedLayers } from "../artifact/checked-layers.js";
 import { cacheDir } from "../build/layer-cache.js";
 import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
@@ -106,7 +106,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
     timings["verify"] = verifyMs;
     rejectHeld(name, [...states].map(([host, st]) => [host, st.lock]));
-    const manifests = new Map(hosts.map((h) => [h, manifestPayload(head.manifestBytes, m.root, states.get(h)!)]));
+    const manifests = await manifestPayloads(head.manifestBytes, m.root, states, m.layers[0]!.compression, work);
     const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
     rejectIncompatible(plan, m, manifestSha, states);
     emit({ type: "plan", plan: summarize(plan) });

@@ -1,25 +1,95 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
 import { deflateRawSync } from "node:zlib";
+import type { Compression } from "../artifact/compress.js";
 import { layout } from "./layout.js";
 import type { HostState } from "./probe.js";
 
 /**
  * How the manifest travels to one host. A host that has a current release already holds that
  * release's manifest, which differs from the new one only in ids, hashes, sizes and times: the
- * new manifest is sent deflated with the old one as the preset dictionary (typically ~150 bytes
- * instead of ~1.4 KB, which matters when the code layer itself is a few KB). The host inflates it
- * with the app's own Python (zlib, standard library), then checks its sha256 as for any file.
+ * new manifest is sent as a delta against the old one (~100 bytes instead of ~1.4 KB, which
+ * matters when the code layer itself is a few KB). With zstd layers the host has zstd, and the
+ * delta is zstd with the old manifest as its dictionary (`zstd -d -D`, ≈2 ms on the host);
+ * otherwise raw deflate with it as the preset dictionary, inflated by the app's own Python
+ * (zlib, standard library; ≈13 ms, the interpreter's start). The host checks the result's
+ * sha256 as for any file.
  */
 export interface ManifestPayload {
   bytes: Buffer;
-  /** The host's file it was deflated against (its current release's slipway.json), if any. */
-  dictionary?: string;
+  delta?: ManifestDelta;
 }
 
-export function manifestPayload(manifest: Buffer, root: string, state: Pick<HostState, "current" | "currentManifest">): ManifestPayload {
-  if (!state.current || !state.currentManifest?.length) return { bytes: manifest };
-  const bytes = deflateRawSync(manifest, { level: 9, dictionary: state.currentManifest });
+export interface ManifestDelta {
+  /** The host's file the delta is against (its current release's slipway.json). */
+  dictionary: string;
+  codec: "zstd" | "deflate";
+}
+
+/** The new manifest as a zstd frame against `dictionary` (a file holding the old manifest). */
+export type ZstdDelta = (manifest: Buffer, dictionaryFile: string) => Promise<Buffer>;
+
+/**
+ * Each host's payload. Hosts with the same current manifest (usually all of them) share one
+ * delta; `work` holds the dictionaries zstd reads. Whenever a delta would not be smaller, or
+ * zstd fails here, the manifest is sent deflated or whole.
+ */
+export async function manifestPayloads(
+  manifest: Buffer,
+  root: string,
+  states: ReadonlyMap<string, Pick<HostState, "current" | "currentManifest" | "tools">>,
+  compression: Compression,
+  work: string,
+  zstd: ZstdDelta = zstdDelta,
+): Promise<Map<string, ManifestPayload>> {
+  const byDictionary = new Map<string, Promise<ManifestPayload>>();
+  const out = new Map<string, ManifestPayload>();
+  for (const [host, state] of states) {
+    if (!state.current || !state.currentManifest?.length) {
+      out.set(host, { bytes: manifest });
+      continue;
+    }
+    const dictionary = `${layout(root).release(state.current)}/slipway.json`;
+    const useZstd = compression === "zstd" && state.tools.zstd;
+    const key = `${useZstd ? "zstd" : "deflate"}:${dictionary}:${sha256(state.currentManifest)}`;
+    if (!byDictionary.has(key)) byDictionary.set(key, deltaAgainst(manifest, state.currentManifest, dictionary, useZstd ? { work, zstd } : undefined));
+    out.set(host, await byDictionary.get(key)!);
+  }
+  return out;
+}
+
+async function deltaAgainst(manifest: Buffer, old: Buffer, dictionary: string, viaZstd?: { work: string; zstd: ZstdDelta }): Promise<ManifestPayload> {
+  if (viaZstd) {
+    const file = path.join(viaZstd.work, `dictionary-${sha256(old).slice(0, 16)}.json`);
+    try {
+      await writeFile(file, old);
+      const bytes = await viaZstd.zstd(manifest, file);
+      if (bytes.length < manifest.length) return { bytes, delta: { dictionary, codec: "zstd" } };
+    } catch {
+      // zstd could not make it here: deflate below
+    }
+  }
+  const bytes = deflateRawSync(manifest, { level: 9, dictionary: old });
   if (bytes.length >= manifest.length) return { bytes: manifest };
-  return { bytes, dictionary: `${layout(root).release(state.current)}/slipway.json` };
+  return { bytes, delta: { dictionary, codec: "deflate" } };
+}
+
+/** `zstd -19 -D dictionary` (no checksum: the host checks the sha256 of the result). */
+export const zstdDelta: ZstdDelta = (manifest, dictionaryFile) =>
+  new Promise((resolve, reject) => {
+    const child = spawn("zstd", ["-q", "-19", "--no-check", "-D", dictionaryFile, "-c"], { stdio: ["pipe", "pipe", "ignore"] });
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => chunks.push(c));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`zstd exited ${code}`))));
+    child.stdin.on("error", () => {});
+    child.stdin.end(manifest);
+  });
+
+function sha256(b: Buffer): string {
+  return createHash("sha256").update(b).digest("hex");
 }
 
 /**

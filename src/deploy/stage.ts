@@ -1,19 +1,21 @@
 import type { Compression } from "../artifact/compress.js";
 import { HOST_CHECK } from "./host-check.js";
 import { sh } from "./layout.js";
-import { INFLATE } from "./manifest-delta.js";
+import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
 
 /**
  * Receive a file on stdin into `<dest>.part` (all of stdin, or the next `$3` bytes), check its
  * sha256 on the host, and only then give it its name. A mismatch removes it and exits 3. With a
- * dictionary `$4` and a python `$5`, those bytes are raw deflate against the dictionary
- * (manifest-delta.ts) and are inflated first.
+ * dictionary `$4`, those bytes are a delta against it (manifest-delta.ts) and are expanded
+ * first: `$6` zstd by zstd, deflate by the python `$5` running $inflate.
  */
 const RECEIVE_FN = `
 receive() {
   part="$1.part"
   if [ -n "$4" ]; then
-    head -c "$3" | "$5" -I -S -c "$inflate" "$4" > "$part" || { rm -f "$part"; echo "cannot inflate $(basename "$1") against $4" >&2; exit 3; }
+    if [ "$6" = zstd ]; then head -c "$3" | zstd -q -d -c -D "$4" > "$part"
+    else head -c "$3" | "$5" -I -S -c "$inflate" "$4" > "$part"; fi ||
+      { rm -f "$part"; echo "cannot expand the delta of $(basename "$1") against $4" >&2; exit 3; }
   elif [ -n "$3" ]; then head -c "$3" > "$part"; else cat > "$part"; fi
   actual=$(sha256sum "$part" | cut -d' ' -f1)
   if [ "$actual" != "$2" ]; then rm -f "$part"; echo "sha256 mismatch for $(basename "$1"): got $actual, expected $2" >&2; exit 3; fi
@@ -86,11 +88,11 @@ export function stageVenv(root: string, key: string, file: string, sha256: strin
 const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}
 set -e
 root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6 manifest_sha=$7 manifest_size=$8 code_sha=$9
-manifest_dict=\${10} py=\${11} inflate=\${12}; shift 12
+manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13}; shift 13
 final="$root/releases/$build"
 if [ -n "$code_sha" ]; then
   mkdir -p "$root/.slipway/incoming"
-  receive "$manifest" "$manifest_sha" "$manifest_size" "$manifest_dict" "$py"
+  receive "$manifest" "$manifest_sha" "$manifest_size" "$manifest_dict" "$py" "$manifest_codec"
   receive "$file" "$code_sha"
 fi
 if [ -d "$final" ]; then
@@ -135,24 +137,26 @@ export function unpackRelease(
   shared: readonly string[],
   compression: Compression,
 ): string[] {
-  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), "", "", "", "", "", "", ...tarExtract(file, compression));
+  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), "", "", "", "", "", "", "", ...tarExtract(file, compression));
 }
 
 /**
- * Receive the manifest and the code layer on stdin (the manifest's `size` bytes first — deflated
- * against `manifestDictionary` with `python` when that is given), verify both sha256 on the
- * host, and unpack the release: one round trip for a code-only deploy.
+ * Receive the manifest and the code layer on stdin (the manifest's `size` bytes first — a delta
+ * against the host's current manifest when `manifestDelta` is given, expanded by zstd or by
+ * `python`), verify both sha256 on the host, and unpack the release: one round trip for a
+ * code-only deploy.
  */
 export function stageRelease(
   root: string,
   buildId: string,
   key: string,
-  files: { code: string; codeSha: string; manifest: string; manifestSha: string; manifestSize: number; manifestDictionary?: string; python: string },
+  files: { code: string; codeSha: string; manifest: string; manifestSha: string; manifestSize: number; manifestDelta?: ManifestDelta; python: string },
   shared: readonly string[],
   compression: Compression,
 ): string[] {
-  const dict = files.manifestDictionary ?? "";
+  const delta = files.manifestDelta;
+  const deflated = delta?.codec === "deflate";
   return sh(UNPACK_RELEASE, root, buildId, key, files.code, files.manifest, shared.join(":"),
-    files.manifestSha, String(files.manifestSize), files.codeSha, dict, dict ? files.python : "", dict ? INFLATE : "",
+    files.manifestSha, String(files.manifestSize), files.codeSha, delta?.dictionary ?? "", deflated ? files.python : "", deflated ? INFLATE : "", delta?.codec ?? "",
     ...tarExtract(files.code, compression));
 }

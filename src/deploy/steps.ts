@@ -61,12 +61,12 @@ export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifes
   await s.step("stage", async () => {
     const argv = stageRelease(m.root, m.build_id, m.env.key, {
       code: inc(code!.member), codeSha: code!.sha256, manifest: inc("slipway.json"), manifestSha, manifestSize: manifest.bytes.length,
-      manifestDictionary: manifest.dictionary, python: m.env.python.configured,
+      manifestDelta: manifest.delta, python: m.env.python.configured,
     }, shared, code!.compression);
     const total = manifest.bytes.length + code!.size;
     await s.run("stage", argv, upload([manifest.bytes, files.code], total, (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total })));
     sent += total;
-  }, () => `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.dictionary ? ", as a delta," : ""} + code), verified, unpacked`);
+  }, () => `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.delta ? `, as a ${manifest.delta.codec} delta,` : ""} + code), verified, unpacked`);
   return sent;
 }
 

@@ -191,8 +191,8 @@ test("rollbackDestination: previous by default, --to among the host's releases; 
   assert.throws(() => rollbackDestination("h1", { ...listing, previous: undefined }), /h1: there is no previous release/);
 });
 
-test("manifest delta: deflated against the host's current manifest, inflated on the host by its python, sha256-checked; a wrong dictionary is refused", async () => {
-  const { manifestPayload } = await import("../../src/deploy/manifest-delta.js");
+test("manifest delta: zstd (zstd layers) or deflate against the host's current manifest, expanded on the host, sha256-checked; a wrong dictionary is refused", async () => {
+  const { manifestPayloads } = await import("../../src/deploy/manifest-delta.js");
   const { stageRelease } = await import("../../src/deploy/stage.js");
   const { createHash } = await import("node:crypto");
   const { writeFile: write } = await import("node:fs/promises");
@@ -201,24 +201,40 @@ test("manifest delta: deflated against the host's current manifest, inflated on 
   const now = Buffer.from(old.toString().replace(/b1/g, "b2").replace("a".repeat(64), "b".repeat(64)));
   await mkdir(`${root}/releases/b1`, { recursive: true });
   await write(`${root}/releases/b1/slipway.json`, old);
-  const p = manifestPayload(now, root, { current: "b1", currentManifest: old });
-  assert.equal(p.dictionary, `${root}/releases/b1/slipway.json`);
-  assert.ok(p.bytes.length < now.length / 3, `the delta is small: ${p.bytes.length} of ${now.length} bytes`);
-  assert.deepEqual(manifestPayload(now, root, { current: undefined }), { bytes: now }, "no current release: sent as is");
+  const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true });
+  const states = new Map([
+    ["h1", { current: "b1", currentManifest: old, tools: tools(true) }],
+    ["h2", { current: "b1", currentManifest: old, tools: tools(false) }],
+    ["h3", { current: undefined, tools: tools(true) }],
+  ]);
+  const payloads = await manifestPayloads(now, root, states, "zstd", root);
+  const [zstd, deflate] = [payloads.get("h1")!, payloads.get("h2")!];
+  assert.deepEqual(zstd.delta, { dictionary: `${root}/releases/b1/slipway.json`, codec: "zstd" });
+  assert.deepEqual(deflate.delta, { dictionary: `${root}/releases/b1/slipway.json`, codec: "deflate" }, "a host without zstd gets deflate");
+  for (const p of [zstd, deflate]) assert.ok(p.bytes.length < now.length / 3, `the delta is small: ${p.bytes.length} of ${now.length} bytes`);
+  assert.deepEqual(payloads.get("h3"), { bytes: now }, "no current release: sent as is");
+  assert.equal((await manifestPayloads(now, root, new Map([["h1", states.get("h1")!]]), "gzip", root)).get("h1")!.delta?.codec, "deflate", "gzip layers: deflate");
+  const failing = await manifestPayloads(now, root, new Map([["h1", states.get("h1")!]]), "zstd", root, async () => { throw new Error("no zstd here"); });
+  assert.equal(failing.get("h1")!.delta?.codec, "deflate", "zstd failing here: deflate");
   // A code layer: an empty tar, zstd-compressed.
   const code = execFileSync("sh", ["-c", "tar -cf - -T /dev/null | zstd -q -c"]);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   // Stage `build` as a code-only deploy does: the delta, then the code layer, on stdin.
-  const stage = (build: string) => spawnSync("sh", ["-c", shJoin(stageRelease(root, build, "0123456789abcdef",
-    { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDictionary: p.dictionary, python: "/usr/bin/python3" },
+  const stage = (build: string, p: typeof zstd) => spawnSync("sh", ["-c", shJoin(stageRelease(root, build, "0123456789abcdef",
+    { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDelta: p.delta, python: "/usr/bin/python3" },
     [], "zstd"))], { input: Buffer.concat([p.bytes, code]) });
-  const ok = stage("b2");
-  assert.equal(ok.status, 0, ok.stderr.toString());
-  assert.deepEqual(await readFile(`${root}/releases/b2/slipway.json`), now, "the host holds the new manifest, byte for byte");
-  // Against another file than the one it was deflated with: inflates to something else (or fails), refused either way.
+  for (const [build, p] of [["b2", zstd], ["b2d", deflate]] as const) {
+    const ok = stage(build, p);
+    assert.equal(ok.status, 0, ok.stderr.toString());
+    assert.deepEqual(await readFile(`${root}/releases/${build}/slipway.json`), now, `${p.delta!.codec}: the host holds the new manifest, byte for byte`);
+  }
+  // Against another file than the one it was made with: expands to something else (or fails), refused either way.
   await write(`${root}/releases/b1/slipway.json`, Buffer.from(old.toString().replace("ci", "xx")));
-  const bad = stage("b3");
-  assert.equal(bad.status, 3, bad.stderr.toString());
-  assert.match(bad.stderr.toString(), /sha256 mismatch for slipway\.json|cannot inflate slipway\.json/);
-  assert.ok(!existsSync(`${root}/releases/b3`));
+  for (const [build, p] of [["b3", zstd], ["b3d", deflate]] as const) {
+    const bad = stage(build, p);
+    assert.equal(bad.status, 3, bad.stderr.toString());
+    assert.match(bad.stderr.toString(), /sha256 mismatch for slipway\.json|cannot expand the delta of slipway\.json/);
+    assert.ok(!existsSync(`${root}/releases/${build}`));
+  }
 });
+
