@@ -48,7 +48,7 @@ if [ -f "$root/releases/$build/slipway.json" ]; then echo "release_sha=$(sha256s
 lock_state "$root"
 c=$(readlink "$root/current" 2>/dev/null || true)
 if [ -n "$c" ] && [ -f "$root/$c/slipway.json" ] && command -v base64 >/dev/null 2>&1; then
-  echo "current_manifest=$(base64 < "$root/$c/slipway.json" | tr -d '\n')"
+  echo "current_manifest=$(base64 -w 0 < "$root/$c/slipway.json")"
 fi
 list_host "$root" 0
 exit 0`;

@@ -10,30 +10,23 @@ export interface HostListing {
   freeKb: number;
 }
 
-/** `du` costs ~100 ms per host on a few releases; only `slipway releases` shows sizes. */
+/**
+ * The listing printed by list_host. `du` costs ~100 ms per host on a few releases: only
+ * `slipway releases` asks for sizes. Names starting with "." (temporary dirs) are not listed.
+ */
 export const LIST_FN = `
 list_host() (
-  root=$1 sizes=$2 k=0
-  kb() { if [ "$sizes" = 1 ]; then k=$(du -sk "$1" | cut -f1); fi; }  # sets k; no subshell when sizes are not asked for
+  root=$1 sizes=$2
   cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
   echo "current=$(readlink current 2>/dev/null)"
   echo "previous=$(readlink previous 2>/dev/null)"
   echo "free_kb=$(df -Pk . | awk 'NR==2 {print $4}')"
-  for r in releases/*/; do
-    [ -d "$r" ] || continue
-    r=\${r%/}; id=\${r#releases/}
-    case "$id" in .*) continue;; esac
-    kb "$r"
-    echo "release=$id $(stat -c %Y "$r") $k $(readlink "$r/virtualenv" 2>/dev/null)"
-  done
-  for v in virtualenvs/*/; do
-    [ -d "$v" ] || continue
-    v=\${v%/}; key=\${v#virtualenvs/}
-    case "$key" in .*) continue;; esac
-    c=0; [ -f "$v/.slipway-complete" ] && c=1
-    kb "$v"
-    echo "venv=$key $c $k"
-  done
+  # One stat for every release, venv link, venv and completion mark ("name -> target" for links).
+  QUOTING_STYLE=literal stat -c 'stat=%Y %N' releases/*/ releases/*/virtualenv virtualenvs/*/ virtualenvs/*/.slipway-complete 2>/dev/null
+  if [ "$sizes" = 1 ]; then
+    for d in releases/*/ virtualenvs/*/; do [ -d "$d" ] && echo "kb=$(du -sk "$d" | cut -f1) $d"; done
+  fi
+  true
 )`;
 
 export function listHost(root: string, sizes = false): string[] {
@@ -42,6 +35,10 @@ export function listHost(root: string, sizes = false): string[] {
 
 export function parseListing(stdout: string): HostListing {
   const out: HostListing = { releases: [], venvs: [], freeKb: 0 };
+  const releases = new Map<string, HostListing["releases"][number]>();
+  const venvs = new Map<string, HostListing["venvs"][number]>();
+  const release = (id: string) => releases.get(id) ?? releases.set(id, { id, mtime: 0, kb: 0 }).get(id)!;
+  const venv = (key: string) => venvs.get(key) ?? venvs.set(key, { key, kb: 0, complete: false }).get(key)!;
   for (const line of stdout.split("\n")) {
     const i = line.indexOf("=");
     if (i < 0) continue;
@@ -49,15 +46,25 @@ export function parseListing(stdout: string): HostListing {
     const v = line.slice(i + 1);
     if (k === "current" || k === "previous") out[k] = /releases\/([^/]+)/.exec(v)?.[1];
     else if (k === "free_kb") out.freeKb = Number(v) || 0;
-    else if (k === "release") {
-      const [id, mtime, kb, venv] = v.split(" ");
-      out.releases.push({ id: id!, mtime: Number(mtime), kb: Number(kb), venv: venv ? venv.split("/").pop() : undefined });
-    } else if (k === "venv") {
-      const [key, c, kb] = v.split(" ");
-      out.venvs.push({ key: key!, complete: c === "1", kb: Number(kb) });
+    else if (k === "stat" || k === "kb") {
+      const [, n, name, target] = /^(\d+) (.*?)(?: -> (.*))?$/.exec(v) ?? [];
+      const [top, item, leaf] = (name ?? "").replace(/\/$/, "").split("/");
+      if (!item || item.startsWith(".")) continue;
+      if (top === "releases" && leaf === undefined) {
+        if (k === "stat") release(item).mtime = Number(n);
+        else release(item).kb = Number(n);
+      } else if (top === "releases" && leaf === "virtualenv" && target) {
+        release(item).venv = target.split("/").pop();
+      } else if (top === "virtualenvs" && leaf === undefined) {
+        if (k === "kb") venv(item).kb = Number(n);
+        else venv(item);
+      } else if (top === "virtualenvs" && leaf === ".slipway-complete") {
+        venv(item).complete = true;
+      }
     }
   }
-  out.releases.sort((a, b) => b.mtime - a.mtime || (a.id < b.id ? 1 : -1));
+  out.releases = [...releases.values()].sort((a, b) => b.mtime - a.mtime || (a.id < b.id ? 1 : -1));
+  out.venvs = [...venvs.values()];
   return out;
 }
 

@@ -238,3 +238,33 @@ test("manifest delta: zstd (zstd layers) or deflate against the host's current m
   }
 });
 
+
+test("list_host: releases (with their venv), venvs (complete or not), current, previous, sizes when asked; temporary dirs and a missing root", async () => {
+  const { listHost, parseListing } = await import("../../src/deploy/prune.js");
+  const { symlink, writeFile: write, utimes } = await import("node:fs/promises");
+  const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-list-")), "app");
+  for (const d of ["releases/b1", "releases/b2", "releases/.tmp-b3-12", "virtualenvs/aaaaaaaaaaaaaaaa", "virtualenvs/bbbbbbbbbbbbbbbb", "virtualenvs/.tmp-cccccccccccccccc-9"]) await mkdir(`${root}/${d}`, { recursive: true });
+  await write(`${root}/virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete`, "");
+  await write(`${root}/virtualenvs/aaaaaaaaaaaaaaaa/big`, Buffer.alloc(64 * 1024));
+  await symlink(`${root}/virtualenvs/aaaaaaaaaaaaaaaa`, `${root}/releases/b1/virtualenv`);
+  await utimes(`${root}/releases/b1`, 1000, 1000);
+  await utimes(`${root}/releases/b2`, 2000, 2000);
+  await symlink("releases/b2", `${root}/current`);
+  await symlink("releases/b1", `${root}/previous`);
+  const run = (sizes: boolean) => {
+    const r = viaShell(listHost(root, sizes));
+    assert.equal(r.status, 0, r.stderr);
+    return parseListing(r.stdout);
+  };
+  const l = run(false);
+  assert.deepEqual(l.releases, [{ id: "b2", mtime: 2000, kb: 0 }, { id: "b1", mtime: 1000, kb: 0, venv: "aaaaaaaaaaaaaaaa" }]);
+  assert.deepEqual(l.venvs, [{ key: "aaaaaaaaaaaaaaaa", kb: 0, complete: true }, { key: "bbbbbbbbbbbbbbbb", kb: 0, complete: false }]);
+  assert.deepEqual([l.current, l.previous], ["b2", "b1"]);
+  assert.ok(l.freeKb > 0);
+  assert.ok(run(true).venvs[0]!.kb >= 64, "sizes when asked");
+  const none = viaShell(listHost(path.join(root, "nope")));
+  assert.deepEqual([none.status, none.stdout.trim()], [0, "missing"]);
+  const empty = path.join(root, "..", "empty");
+  await mkdir(empty);
+  assert.deepEqual(parseListing(viaShell(listHost(empty)).stdout).releases, [], "no releases yet: an empty list, exit 0");
+});

@@ -112,12 +112,19 @@ test("planPrune: keeps the newest N plus current and previous; removes venvs no 
   assert.deepEqual(removeItems("/srv/x", { keep: [], removeReleases: ["r1"], removeVenvs: ["8888888888888888"] })!.slice(-3), ["/srv/x", "r:r1", "v:8888888888888888"]);
 });
 
-test("parseListing: newest first; current/previous as build ids", () => {
-  const l = parseListing("current=releases/b2\nprevious=releases/b1\nfree_kb=99\nrelease=b1 100 12 /srv/x/virtualenvs/aaaaaaaaaaaaaaaa\nrelease=b2 200 13 /srv/x/virtualenvs/bbbbbbbbbbbbbbbb\nvenv=aaaaaaaaaaaaaaaa 1 500\nvenv=bbbbbbbbbbbbbbbb 0 7\n");
-  assert.deepEqual(l.releases.map((r) => r.id), ["b2", "b1"]);
-  assert.equal(l.releases[0]!.venv, "bbbbbbbbbbbbbbbb");
+test("parseListing: newest first; current/previous as build ids; temporary dirs not listed", () => {
+  const l = parseListing([
+    "current=releases/b2", "previous=releases/b1", "free_kb=99",
+    "stat=100 releases/b1/", "stat=200 releases/b2/", "stat=300 releases/.tmp-b3-77/",
+    "stat=100 releases/b1/virtualenv -> /srv/x/virtualenvs/aaaaaaaaaaaaaaaa", "stat=200 releases/b2/virtualenv -> /srv/x/virtualenvs/bbbbbbbbbbbbbbbb",
+    "stat=90 virtualenvs/aaaaaaaaaaaaaaaa/", "stat=190 virtualenvs/bbbbbbbbbbbbbbbb/", "stat=91 virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete",
+    "kb=12 releases/b1/", "kb=500 virtualenvs/aaaaaaaaaaaaaaaa/", "",
+  ].join("\n"));
+  assert.deepEqual(l.releases, [{ id: "b2", mtime: 200, kb: 0, venv: "bbbbbbbbbbbbbbbb" }, { id: "b1", mtime: 100, kb: 12, venv: "aaaaaaaaaaaaaaaa" }]);
+  assert.deepEqual(l.venvs, [{ key: "aaaaaaaaaaaaaaaa", kb: 500, complete: true }, { key: "bbbbbbbbbbbbbbbb", kb: 0, complete: false }]);
   assert.equal(l.current, "b2");
-  assert.equal(l.venvs[1]!.complete, false);
+  assert.equal(l.previous, "b1");
+  assert.equal(l.freeKb, 99);
 });
 
 test("countPending: Django showmigrations lines with [ ]", () => {
