@@ -7,7 +7,8 @@
 // Fleet A (3 hosts, the whole target):
 //   (a) code-only deploy: build after a one-line change to hello/app.py (same venv key), onto
 //       hosts that run the previous build; BENCH_DEPLOY_REPS runs (default 5), median reported;
-//       plus one extra run through an `ssh` shim that logs every ssh invocation (round trips);
+//       plus one extra run through an `ssh` shim that logs every ssh invocation (one per host
+//       since the steps run in the host's shell session, plus the close);
 //   (b) deploy with a new venv (slipfix==1.1.0 added to requirements.txt: new key);
 //   (c) `slipway rollback --target fleet`;
 //   (a1) code-only deploys to one host (--hosts h1): the whole CLI's wall time, node start included;
