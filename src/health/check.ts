@@ -5,36 +5,88 @@ import { sh } from "../deploy/layout.js";
 /**
  * Poll on the host itself until healthy or the deadline: the URL (2xx) or the command (exit 0).
  * Agentless: the poller is the release's own Python (<current>/virtualenv/bin/python), which
- * every release has. One round trip, however long it polls. Prints one JSON line.
+ * every release has. One round trip, however long it polls. Prints one JSON line. A plain
+ * http:// URL is asked on a socket directly (with -S, the poller starts in ≈15 ms instead of
+ * ≈60 ms with urllib); https, credentials in the URL and redirects go through urllib.
  */
 const POLL = `
 py=$1; shift
 export PATH="\${py%/python}:$PATH"  # a health command finds the release's tools, like hooks do
-exec "$py" -I -c '
-import json, subprocess, sys, time, urllib.request, urllib.error
+exec "$py" -I -S -c '
+import sys, time
 kind, target, timeout_ms, interval_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+per_try = min(5, max(1, timeout_ms / 1000))
+
+def plain_get(url):
+    # http:// without credentials: one GET on a socket (urllib takes ~45 ms to import). None:
+    # leave it to urllib (https, credentials, a redirect to follow).
+    if not url.startswith("http://"):
+        return None
+    rest = url[7:].split("#", 1)[0]
+    cut = min([i for i in (rest.find("/"), rest.find("?")) if i >= 0] or [len(rest)])
+    netloc, path = rest[:cut], rest[cut:]
+    if not netloc or "@" in netloc:
+        return None
+    host, port = netloc, "80"
+    if netloc.startswith("["):
+        host, _, port = netloc[1:].partition("]")
+        port = port[1:] or "80"
+    elif ":" in netloc:
+        host, port = netloc.rsplit(":", 1)
+    import _socket
+    request = ("GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: slipway-health\\r\\nConnection: close\\r\\n\\r\\n" % (path if path.startswith("/") else "/" + path, netloc)).encode("latin-1")
+    failure = None
+    for family, kind_, proto, _, address in _socket.getaddrinfo(host, int(port), 0, _socket.SOCK_STREAM):
+        s = _socket.socket(family, kind_, proto)
+        s.settimeout(per_try)
+        try:
+            s.connect(address)
+            s.sendall(request)
+            data = b""
+            while b"\\r\\n\\r\\n" not in data or len(data.partition(b"\\r\\n\\r\\n")[2]) < 300:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            failure = e
+            continue
+        finally:
+            s.close()
+        head, _, body = data.partition(b"\\r\\n\\r\\n")
+        status = int(head.split(b" ", 2)[1])
+        return None if 300 <= status < 400 else (status, body[:300].decode("utf-8", "replace"))
+    raise failure or OSError("no address for " + host)
+
+def url_get(url):
+    import urllib.request, urllib.error
+    try:
+        with urllib.request.urlopen(url, timeout=per_try) as r:
+            return r.status, r.read(300).decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(300).decode("utf-8", "replace")
+
+def run(command):
+    import subprocess
+    p = subprocess.run(command, shell=True, capture_output=True, timeout=max(1, timeout_ms / 1000))
+    return p.returncode, (p.stdout + p.stderr)[-300:].decode("utf-8", "replace")
+
+def quote(text):
+    return "\\"" + "".join(c if c >= " " and c not in "\\"\\\\" else "\\\\u%04x" % ord(c) for c in text) + "\\""
+
 start = time.monotonic()
-attempts, last = 0, {}
+attempts, last = 0, ""
 while True:
     attempts += 1
     try:
-        if kind == "url":
-            with urllib.request.urlopen(target, timeout=min(5, max(1, timeout_ms / 1000))) as r:
-                status = r.status
-                body = r.read(300).decode("utf-8", "replace")
-        else:
-            p = subprocess.run(target, shell=True, capture_output=True, timeout=max(1, timeout_ms / 1000))
-            status = p.returncode
-            body = (p.stdout + p.stderr)[-300:].decode("utf-8", "replace")
+        status, body = (plain_get(target) or url_get(target)) if kind == "url" else run(target)
         ok = (200 <= status < 300) if kind == "url" else status == 0
-        last = {"status": status, "body": body}
-    except urllib.error.HTTPError as e:
-        ok, last = False, {"status": e.code, "body": e.read(300).decode("utf-8", "replace")}
+        last = ", \\"status\\": %d, \\"body\\": %s" % (status, quote(body))
     except Exception as e:
-        ok, last = False, {"error": type(e).__name__ + ": " + str(e)}
+        ok, last = False, ", \\"error\\": %s" % quote(type(e).__name__ + ": " + str(e))
     elapsed = int((time.monotonic() - start) * 1000)
     if ok or elapsed >= timeout_ms:
-        print(json.dumps({"ok": ok, "ms": elapsed, "attempts": attempts, **last}))
+        print("{\\"ok\\": %s, \\"ms\\": %d, \\"attempts\\": %d%s}" % ("true" if ok else "false", elapsed, attempts, last))
         sys.exit(0 if ok else 1)
     time.sleep(interval_ms / 1000)
 ' "$@"`;

@@ -1,0 +1,73 @@
+// The health poller (health/check.ts) run as a host runs it — sh, then the release's Python
+// (Debian's here) — against a real local HTTP server: what it reports, attempts, redirects.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, symlink } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { healthCommand, parseHealth, type HealthOutcome } from "../../src/health/check.js";
+
+async function release(): Promise<string> {
+  const current = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-health-")), "current");
+  await mkdir(path.join(current, "virtualenv", "bin"), { recursive: true });
+  await symlink("/usr/bin/python3", path.join(current, "virtualenv", "bin", "python"));
+  return current;
+}
+
+/** Run the poll (asynchronously: the server answering it lives in this process). */
+function poll(current: string, check: { url?: string; command?: string }, timeout = "2s"): Promise<{ code: number | null; outcome?: HealthOutcome; stdout: string }> {
+  const [cmd, ...args] = healthCommand({ url: check.url ?? "", command: check.command ?? "", timeout }, current)!;
+  return new Promise((resolve) => {
+    const child = spawn(cmd!, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.on("close", (code) => resolve({ code, outcome: parseHealth(stdout), stdout }));
+  });
+}
+
+test("health poll: 2xx, errors with their body, a redirect followed, attempts counted, a command's exit", async () => {
+  const current = await release();
+  let hits = 0;
+  const seen: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    seen.push(`${req.method} ${req.url} host=${req.headers.host}`);
+    if (req.url === "/ok?probe=1") return res.writeHead(200, { "content-type": "application/json" }).end('{"status": "ok"}');
+    if (req.url === "/flaky") return ++hits < 3 ? res.writeHead(503).end("warming up") : res.writeHead(204).end();
+    if (req.url === "/broken") return res.writeHead(500).end(`quote " backslash \\ newline \n tab \t ${"x".repeat(400)}`);
+    if (req.url === "/moved") return res.writeHead(301, { location: "/ok?probe=1" }).end();
+    res.writeHead(404).end("nope");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const ok = await poll(current, { url: `${base}/ok?probe=1` });
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.deepEqual({ ...ok.outcome, ms: 0 }, { ok: true, ms: 0, attempts: 1, status: 200, body: '{"status": "ok"}' });
+    assert.equal(seen.at(-1), `GET /ok?probe=1 host=127.0.0.1:${(server.address() as AddressInfo).port}`);
+
+    const flaky = await poll(current, { url: `${base}/flaky` });
+    assert.deepEqual([flaky.code, flaky.outcome?.ok, flaky.outcome?.attempts, flaky.outcome?.status], [0, true, 3, 204]);
+
+    const broken = await poll(current, { url: `${base}/broken` }, "300ms");
+    assert.equal(broken.code, 1);
+    assert.equal(broken.outcome?.status, 500);
+    assert.ok(broken.outcome!.attempts >= 2, "it kept trying until the timeout");
+    assert.ok(broken.outcome!.body!.startsWith('quote " backslash \\ newline \n tab \t x'), "the body excerpt, exactly, through JSON");
+    assert.equal(broken.outcome!.body!.length, 300);
+
+    const moved = await poll(current, { url: `${base}/moved` });
+    assert.deepEqual([moved.code, moved.outcome?.status, moved.outcome?.body], [0, 200, '{"status": "ok"}'], "a redirect is followed, as urllib does");
+
+    const cmd = await poll(current, { command: "echo no broker >&2; exit 2" }, "300ms");
+    assert.deepEqual([cmd.code, cmd.outcome?.ok, cmd.outcome?.status, cmd.outcome?.body], [1, false, 2, "no broker\n"]);
+    assert.equal((await poll(current, { command: "python -c 'import sys; sys.exit(0)'" })).code, 0, "the release's bin is on PATH");
+  } finally {
+    server.close();
+  }
+  const refused = await poll(current, { url: base }, "300ms");
+  assert.equal(refused.code, 1);
+  assert.match(refused.outcome?.error ?? "", /ConnectionRefusedError/);
+});
