@@ -73,10 +73,13 @@ test("zero downtime under load: deploy B, deploy C, roll back to B, a broken D i
   await new Promise((r) => setTimeout(r, 3000)); // steady state on A
 
   // Slow requests in flight when the drains start must complete (drain waits for them).
-  const slowOnes = Array.from({ length: 3 }, () => slow(lb.port, 4));
+  const slowStart = performance.now();
+  const slowOnes = Array.from({ length: 3 }, () => slow(lb.port, 6));
   await new Promise((r) => setTimeout(r, 200));
   const drains: number[] = [];
+  const drainStarts: number[] = [];
   await step("deploy B", "B", () => deploy({ cwd: ws.app, artifact: B, target: "fleet", emit: (e) => {
+    if (e.type === "host" && e.step === "drain" && e.status === "start") drainStarts.push(Math.round(performance.now() - slowStart));
     if (e.type === "host" && e.step === "drain" && e.status === "done") drains.push(e.ms);
   } }));
   await step("deploy C", "C", () => deploy({ cwd: ws.app, artifact: C, target: "fleet" }));
@@ -112,7 +115,7 @@ test("zero downtime under load: deploy B, deploy C, roll back to B, a broken D i
     assert.equal(wrong.length, 0, `after ${m.label}: ${wrong.length} of ${window.length} responses not from ${m.expect}`);
   }
   assert.ok(slowResults.every((r) => r.status === 200), `slow requests across the drain: ${JSON.stringify(slowResults)}`);
-  assert.ok(Math.max(...drains) >= 1000, `a drain waited for a slow request in flight (drain times ${drains.join(", ")} ms)`);
+  assert.ok(Math.max(...drains) >= 1000, `a drain waited for a slow request in flight (drain times ${drains.join(", ")} ms, starting ${drainStarts.join(", ")} ms after the slow requests)`);
 
   report(samples);
   assert.ok(samples.length >= 10_000, `a real load: ${samples.length} requests`);
