@@ -55,6 +55,8 @@ export class SshTransport implements Transport {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
   private readonly controlPath = path.join(this.dir, "cm");
   private readonly session = new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver));
+  /** Whether a command has run on the host (a session that ends after that lost the host). */
+  private reached = false;
   constructor(
     readonly host: string,
     private readonly settings: SshSettings,
@@ -65,7 +67,9 @@ export class SshTransport implements Transport {
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
     if (!streamOfUnknownSize) {
       try {
-        return await this.session.exec(argv, opts);
+        const r = await this.session.exec(argv, opts);
+        this.reached = true;
+        return r;
       } catch (err) {
         if (err instanceof SessionEnded) throw this.unreachable(err.stderr || err.message);
         throw err;
@@ -77,8 +81,9 @@ export class SshTransport implements Transport {
   }
 
   private unreachable(stderr: string): TransportError {
+    const why = stderr.trim().split("\n").slice(-3).join(" ") || "ssh exited 255";
     return new TransportError(
-      `cannot reach ${this.host} over ssh: ${stderr.trim().split("\n").slice(-3).join(" ") || "ssh exited 255"}`,
+      this.reached ? `lost the ssh connection to ${this.host}: ${why}` : `cannot reach ${this.host} over ssh: ${why}`,
       `check that \`ssh ${this.host} true\` works from this machine (host key in known_hosts, key loaded in the agent)`,
     );
   }

@@ -10,6 +10,7 @@ import { rollback } from "../../src/commands/rollback.js";
 import { prune } from "../../src/commands/prune.js";
 import { releases } from "../../src/commands/releases.js";
 import type { TestHost } from "../support/fleet.js";
+import { SshTransport, TransportError } from "../../src/transport/ssh.js";
 
 let f: FleetApp;
 before(async () => {
@@ -121,6 +122,26 @@ test("fleet: an unreachable host exits 1 naming it and what ssh said, and change
     assert.deepEqual(await Promise.all(hosts.map(listing)), before, "every reachable host exactly as it was (no lock left either)");
   } finally {
     await writeFile(config, original);
+  }
+});
+
+test("ssh transport: one shell session per host runs every command; a session that dies is a lost connection, named", async () => {
+  const h = f.hosts[0]!;
+  const t = new SshTransport(h.dest, { config: "", identity: f.fleet.ssh.identity, known_hosts: f.fleet.ssh.known_hosts, options: [] });
+  try {
+    // (the host shares this machine's pid namespace: the ssh client shows up too)
+    const driver = "^sh -c t=\\$1";
+    const drivers = async () => (await h.exec(["pgrep", "-f", driver])).trim().split("\n");
+    const first = await t.exec(["sh", "-c", "echo one"]);
+    const before = await drivers();
+    const second = await t.exec(["sh", "-c", "echo err >&2; exit 255"]);
+    assert.deepEqual([first.stdout, second.code, second.stderr], ["one\n", 255, "err\n"], "255 is the command's status, not a lost host");
+    assert.equal(before.length, 1, "one driver on the host");
+    assert.deepEqual(await drivers(), before, "the same driver ran the second command");
+    await h.exec(["pkill", "-9", "-f", driver]);
+    await assert.rejects(t.exec(["true"]), (err: unknown) => err instanceof TransportError && new RegExp(`^lost the ssh connection to ${h.dest.replace(/\./g, "\\.")}`).test(err.message));
+  } finally {
+    await t.close();
   }
 });
 
