@@ -20,7 +20,7 @@
 //   BENCH_SCALE_REPS times each (default 3), alternating; medians compared.
 //
 // "Per host" for slipway is the time its steps on that host took (the sum of its step events,
-// ssh handshake and restart included); a host's span (first step start → last step done) is also
+// the ssh handshake — its "connect" step — and the restart included); a host's span (first step start → last step done) is also
 // printed but includes waiting for the other batches' restarts. Deployer CPU (the CLI and its ssh
 // clients, in a cpuacct cgroup) is printed for fleet B: the hosts share this machine's 2 cores.
 // Prints seconds per case, bytes per host (slipway's result bytes_sent and the host's rx_bytes
@@ -780,7 +780,7 @@ async function fleetB(): Promise<FleetBFigures> {
 
 // --- main ----------------------------------------------------------------------------------
 
-const STEP_ORDER = ["preflight", "lock", "list", "clean", "venv", "stage", "send", "unpack", "migrate", "hooks", "drain", "switch", "restart", "health", "ready", "rollback", "after-hooks", "record", "prune", "unlock", "finish"];
+const STEP_ORDER = ["connect", "preflight", "lock", "list", "clean", "venv", "stage", "send", "unpack", "migrate", "hooks", "drain", "switch", "restart", "health", "ready", "rollback", "after-hooks", "record", "prune", "unlock", "finish"];
 
 function stepNames(figs: CommandFigures[]): string[] {
   const seen = new Set(figs.flatMap((f) => f.hosts.flatMap((h) => Object.keys(h.steps_ms))));
@@ -936,6 +936,7 @@ async function main(): Promise<void> {
   log(`${verdict(pass.code_only_bytes_sent)}  code-only bytes_sent (slipway's result) max ${maxSent} B = ${(maxSentOver * 100).toFixed(1)}% of the code layer  (all ${A_REPS} runs, every host; target <= ${(100 + TARGETS.codeBytesSlack * 100).toFixed(0)}%, i.e. <= ${Math.floor(codeLimit)} B for the median run)`);
   log(`${verdict(pass.code_only_bytes_on_wire)}  code-only bytes received on the host's interface max ${(maxRxOver * 100).toFixed(1)}% of the code layer  (rx delta incl. ssh/TCP overhead; same target)`);
   log(`${verdict(pass.host_overhead)}  host-side overhead of a code-only deploy (sum of host steps except restart, median run): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}  (every host; target <= ${TARGETS.hostOverheadMs} ms)`);
+  log(`info  the same without the "connect" step (the ssh handshake, reported on its own): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms - (h.steps_ms["connect"] ?? 0)} ms (connect ${h.steps_ms["connect"] ?? 0})`).join(", ")}`);
   log(`${verdict(pass.scale_12_over_3)}  12 hosts vs 3, batch 25%: ${S(Bf.twelve_median_s)} / ${S(Bf.three_median_s)} = ${X(scaleRatio)}  (target <= ${TARGETS.scale12over3}x)`);
 
   const totalS = (performance.now() - t0) / 1000;
@@ -966,6 +967,7 @@ async function main(): Promise<void> {
       code_layer_bytes: aBuild.code_layer_bytes,
       host_overhead_ms: Object.fromEntries(a.hosts.map((h) => [h.host, h.overhead_ms])),
       host_overhead_median_ms: Object.fromEntries(a.hosts.map((h, i) => [h.host, overheadMedianPerHost[i]])),
+      host_overhead_without_connect_ms: Object.fromEntries(a.hosts.map((h) => [h.host, h.overhead_ms - (h.steps_ms["connect"] ?? 0)])),
       ssh_commands_per_host: Object.fromEntries(Object.entries(A.round_trips.per_host).map(([h, p]) => [h, p.calls])),
       scale: { three_s: Bf.three_median_s, twelve_s: Bf.twelve_median_s, ratio: scaleRatio, cpu_per_host: { three: cpu3, twelve: cpu12 } },
       single_host_wall_s: A.single_host.median.seconds,

@@ -33,6 +33,7 @@ export type SlipwayEvent =
 
 /** Per-host steps of deploy, rollback, prune and unlock (SPEC §5). */
 export type HostStep =
+  | "connect"
   | "lock"
   | "preflight"
   | "clean"

@@ -29,10 +29,13 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
     const root = ctx.config.app.root;
     const balancers = openBalancers(ctx.target);
     try {
-      // Read-only first, together: the HAProxy servers, and on every host the lock and what it
-      // has (one round trip, which also opens the connection). A refusal changes nothing.
-      const peeking = ctx.sessions.map((s) => s.step("preflight", async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
-        (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`)));
+      // Read-only first, together: the HAProxy servers, and on every host (once connected) the
+      // lock and what it has, in one round trip. A refusal changes nothing.
+      const peeking = ctx.sessions.map(async (s) => {
+        await s.connect();
+        return s.step("preflight", async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
+          (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`));
+      });
       await settleAll<unknown>([checkServers(balancers, ctx.hosts), ...peeking]); // all settle; the first failure, in this order, is thrown
       const peeks = await Promise.all(peeking);
       rejectHeld(ctx.name, ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]));

@@ -17,7 +17,8 @@ export interface Admission {
  * The read-only checks before anything is written anywhere, run together: the artifact
  * verified (every layer, also one no host will be sent: a damaged or tampered artifact is
  * refused whole) and extracted here, the HAProxy servers looked up, and each host's preflight —
- * the first command on a host, so its ssh handshake overlaps the local work. A failure is
+ * the first command on a host, once its connection (opened with the sessions) is up, so the
+ * ssh handshakes overlap the local work. A failure is
  * reported in that order of precedence (a bad artifact before an unknown server before a host
  * problem).
  */
@@ -39,7 +40,8 @@ export async function admit(a: {
   return { states: new Map(a.sessions.map((s, i) => [s.host, probed[i]!])), verifyMs: (await verifying).ms };
 }
 
-function preflightHost(s: HostSession, m: Manifest): Promise<HostState> {
+async function preflightHost(s: HostSession, m: Manifest): Promise<HostState> {
+  await s.connect(); // (its own step: the preflight's time is the probe's alone)
   return s.step("preflight",
     async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key))).stdout),
     (st) => (st.venvPresent ? "venv present" : "venv missing"));

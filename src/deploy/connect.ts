@@ -10,9 +10,14 @@ export type TransportFactory = (host: string, target: TargetConfig) => Transport
 export const defaultTransport: TransportFactory = (host, target) =>
   target.transport === "local" ? new LocalTransport(host) : new SshTransport(host, target.ssh);
 
-/** Open a session per host; `close` ends every connection (ssh masters included). */
+/**
+ * Open a session per host and start connecting to every one right away, so the handshakes
+ * overlap the local work that comes before the first command (a failure is reported by the
+ * host's first step); `close` ends every connection (ssh masters included).
+ */
 export function openSessions(hosts: readonly string[], target: TargetConfig, emit: Emit, factory: TransportFactory = defaultTransport) {
   const sessions = new Map(hosts.map((h) => [h, new HostSession(h, factory(h, target), emit)]));
+  for (const s of sessions.values()) s.connect().catch(() => {});
   return {
     sessions,
     get(host: string): HostSession {

@@ -28,6 +28,19 @@ export class HostSession {
     private readonly emit: Emit,
   ) {}
 
+  private connecting?: Promise<void>;
+
+  /**
+   * Open the host's connection as a "connect" step of its own (the ssh handshake, reported
+   * apart from the steps that follow it), once: later calls get the same promise. A transport
+   * without connections (local) has nothing to do.
+   */
+  connect(): Promise<void> {
+    const t = this.transport;
+    this.connecting ??= t.connect ? this.step("connect", () => t.connect!(), () => "connected") : Promise.resolve();
+    return this.connecting;
+  }
+
   /** Run `body` as a reported step: start, then done with its duration, or failed. */
   async step<T>(step: HostStep, body: () => Promise<T>, detail?: (r: T) => string | undefined): Promise<T> {
     this.emit({ type: "host", host: this.host, step, status: "start" });

@@ -18,9 +18,11 @@ import type { ExecOptions, ExecResult } from "./types.js";
  * an `sh -c` argument, never read from stdin: sh reads ahead on a pipe. After each command
  * the driver prints a per-session random token and the exit status on stdout, and the token
  * on stderr: everything before them is the command's output (which never holds the token). Each command
- * runs in a subshell, so nothing it does (cd, exit, variables) touches the driver.
+ * runs in a subshell, so nothing it does (cd, exit, variables) touches the driver. The driver
+ * starts with an empty frame of its own: the connection is up and the shell runs.
  */
 export const SESSION_DRIVER = `t=$1
+printf '%s 0\\n' "$t"; printf '%s\\n' "$t" >&2
 while IFS=' ' read -r alen plen; do
   cmd=$(head -c "$alen")
   if [ "$plen" -gt 0 ]; then
@@ -74,11 +76,21 @@ export class ShellSession {
   private queue: Promise<unknown> = Promise.resolve();
   private ended?: SessionEnded;
   private closed?: Promise<void>;
+  /** Whether a command was ever sent. */
+  private used = false;
+  /** Settles with the driver's first frame: connected (or not). */
+  private hello?: Promise<void>;
   private stray = Buffer.alloc(0);
 
   constructor(private readonly launch: (driver: readonly string[]) => readonly string[]) {
     this.outMark = Buffer.from(`${this.token} `);
     this.errMark = Buffer.from(`${this.token}\n`);
+  }
+
+  /** Start the session now (ssh connects) and settle once its shell is running on the host. */
+  connect(): Promise<void> {
+    if (!this.child) this.start();
+    return this.hello!;
   }
 
   /** Run argv in the session; `opts.stdinBytes` must be the exact size of a Readable stdin. */
@@ -100,12 +112,18 @@ export class ShellSession {
       resolve();
     }));
     this.child = child;
+    this.hello = new Promise<ExecResult>((resolve, reject) => {
+      this.current = { resolve, reject, out: Buffer.alloc(0), err: Buffer.alloc(0), shown: 0, errDone: false, decoder: new TextDecoder() };
+    }).then(() => undefined);
+    this.hello.catch(() => {}); // awaited by connect() and run()
     return child;
   }
 
   private async run(argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
     if (this.ended) throw this.ended;
+    this.used = true;
     const child = this.child ?? this.start();
+    await this.hello;
     const input = opts.stdin;
     const payload = typeof input === "string" ? Buffer.from(input) : Buffer.isBuffer(input) ? input : undefined;
     const size = payload ? payload.length : input ? opts.stdinBytes : 0;
@@ -218,7 +236,8 @@ export class ShellSession {
   async close(ms = 2000): Promise<void> {
     const child = this.child;
     if (!child) return;
-    const timer = setTimeout(() => child.kill("SIGTERM"), ms);
+    // Never used (a command that failed before its first step): no need to let it finish connecting.
+    const timer = setTimeout(() => child.kill("SIGTERM"), this.used ? ms : 0);
     await Promise.race([this.queue, this.closed]);
     child.stdin.end();
     await this.closed;

@@ -62,6 +62,14 @@ export class SshTransport implements Transport {
     private readonly settings: SshSettings,
   ) {}
 
+  async connect(): Promise<void> {
+    try {
+      await this.session.connect();
+    } catch (err) {
+      throw err instanceof SessionEnded ? this.unreachable(err.stderr || err.message) : err;
+    }
+  }
+
   async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     const input = opts?.stdin;
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;

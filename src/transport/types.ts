@@ -27,5 +27,7 @@ export interface Transport {
   /** The host as written in the config ("deploy@app-01:2222", or a label for local). */
   readonly host: string;
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Open the connection now, ahead of the first command (resolves once the host answers); rejects like exec when it cannot. */
+  connect?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -79,4 +79,14 @@ test("shell session: stdout streams while the command runs; a wrong stream size 
   await assert.rejects(killer, SessionEnded);
   await assert.rejects(t.exec(["true"]), SessionEnded);
   await t.close();
+
+  // connect(): up once the shell runs; a host that cannot be reached fails it with what was said
+  const u = local();
+  await u.connect();
+  assert.deepEqual(await u.exec(["echo", "first"]), { code: 0, stdout: "first\n", stderr: "" }, "the driver's own first frame is nobody's output");
+  await u.close();
+  const down = new ShellSession(() => ["sh", "-c", "echo 'ssh: connect to host h port 22: Connection refused' >&2; exit 255"]);
+  await assert.rejects(down.connect(), (e: unknown) => e instanceof SessionEnded && e.code === 255 && /Connection refused/.test(e.stderr));
+  await assert.rejects(down.exec(["true"]), SessionEnded);
+  await down.close();
 });
