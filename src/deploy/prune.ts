@@ -21,8 +21,9 @@ list_host() (
   echo "current=$(readlink current 2>/dev/null)"
   echo "previous=$(readlink previous 2>/dev/null)"
   echo "free_kb=$(df -Pk . | awk 'NR==2 {print $4}')"
-  # One stat for every release, venv link, venv and completion mark ("name -> target" for links).
-  QUOTING_STYLE=literal stat -c 'stat=%Y %N' releases/*/ releases/*/virtualenv virtualenvs/*/ virtualenvs/*/.slipway-complete 2>/dev/null
+  # One stat for every release, venv and completion mark, one find for every release's venv link.
+  stat -c 'stat=%Y %n' releases/*/ virtualenvs/*/ virtualenvs/*/.slipway-complete 2>/dev/null
+  find releases -mindepth 2 -maxdepth 2 -name virtualenv -type l -printf 'link=%h %l\\n' 2>/dev/null
   if [ "$sizes" = 1 ]; then
     for d in releases/*/ virtualenvs/*/; do [ -d "$d" ] && echo "kb=$(du -sk "$d" | cut -f1) $d"; done
   fi
@@ -46,15 +47,16 @@ export function parseListing(stdout: string): HostListing {
     const v = line.slice(i + 1);
     if (k === "current" || k === "previous") out[k] = /releases\/([^/]+)/.exec(v)?.[1];
     else if (k === "free_kb") out.freeKb = Number(v) || 0;
-    else if (k === "stat" || k === "kb") {
-      const [, n, name, target] = /^(\d+) (.*?)(?: -> (.*))?$/.exec(v) ?? [];
+    else if (k === "link") {
+      const [, id, target] = /^releases\/([^/ ]+) (.+)$/.exec(v) ?? [];
+      if (id && !id.startsWith(".")) release(id).venv = target!.replace(/\/+$/, "").split("/").pop();
+    } else if (k === "stat" || k === "kb") {
+      const [, n, name] = /^(\d+) (.*)$/.exec(v) ?? [];
       const [top, item, leaf] = (name ?? "").replace(/\/$/, "").split("/");
       if (!item || item.startsWith(".")) continue;
       if (top === "releases" && leaf === undefined) {
         if (k === "stat") release(item).mtime = Number(n);
         else release(item).kb = Number(n);
-      } else if (top === "releases" && leaf === "virtualenv" && target) {
-        release(item).venv = target.split("/").pop();
       } else if (top === "virtualenvs" && leaf === undefined) {
         if (k === "kb") venv(item).kb = Number(n);
         else venv(item);

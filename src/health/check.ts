@@ -42,12 +42,7 @@ def plain_get(url):
         try:
             s.connect(address)
             s.sendall(request)
-            data = b""
-            while b"\\r\\n\\r\\n" not in data or len(data.partition(b"\\r\\n\\r\\n")[2]) < 300:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_reply(s)
         except OSError as e:
             failure = e
             continue
@@ -57,6 +52,33 @@ def plain_get(url):
         status = int(head.split(b" ", 2)[1])
         return None if 300 <= status < 400 else (status, body[:300].decode("utf-8", "replace"))
     raise failure or OSError("no address for " + host)
+
+def read_reply(s):
+    # Until the server closes, or the headers and 300 bytes of body (or all of a shorter
+    # Content-Length) are in: a server that keeps the connection open has answered by then.
+    data = b""
+    while True:
+        head, sep, body = data.partition(b"\\r\\n\\r\\n")
+        if sep and (len(body) >= min(300, content_length(head))):
+            return data
+        try:
+            chunk = s.recv(65536)
+        except OSError:
+            if sep:
+                return data  # a timeout after the headers: what came is the answer
+            raise
+        if not chunk:
+            if not data:
+                raise OSError("an empty reply")
+            return data
+        data += chunk
+
+def content_length(head):
+    for line in head.split(b"\\r\\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return 1 << 30
 
 def url_get(url):
     import urllib.request, urllib.error
@@ -72,7 +94,18 @@ def run(command):
     return p.returncode, (p.stdout + p.stderr)[-300:].decode("utf-8", "replace")
 
 def quote(text):
-    return "\\"" + "".join(c if c >= " " and c not in "\\"\\\\" else "\\\\u%04x" % ord(c) for c in text) + "\\""
+    # JSON, ASCII only (a host whose locale is not UTF-8 can still print it)
+    out = []
+    for c in text:
+        o = ord(c)
+        if 32 <= o < 127 and c not in "\\"\\\\":
+            out.append(c)
+        elif o < 0x10000:
+            out.append("\\\\u%04x" % o)
+        else:
+            o -= 0x10000
+            out.append("\\\\u%04x\\\\u%04x" % (0xD800 + (o >> 10), 0xDC00 + (o & 0x3FF)))
+    return "\\"" + "".join(out) + "\\""
 
 start = time.monotonic()
 attempts, last = 0, ""

@@ -8,8 +8,10 @@
  * Why: supervisorctl 4.2 imports pkg_resources on start, ≈120 ms of CPU before it sends a
  * byte; this script starts in ≈20 ms. Whenever it is not sure it would do exactly what
  * supervisorctl does (a config it cannot read or expand, a server it cannot reach, an HTTP or
- * XML-RPC answer it does not know), it hands over to supervisorctl itself with the same
- * arguments, before printing anything, so errors read as users know them.
+ * XML-RPC answer it does not know) before it has sent a stop or start, it hands over to
+ * supervisorctl itself with the same arguments, before printing anything, so errors read as
+ * users know them. After that (supervisorctl would stop and start everything again) it prints
+ * what it did, an `error:` line, and exits 1.
  */
 export const SUPERVISORCTL_RESTART_PY = String.raw`
 import _socket, binascii, configparser, os, sys
@@ -19,6 +21,7 @@ conf, names = sys.argv[1], sys.argv[2:]
 BAD_NAME, NO_FILE, NOT_EXECUTABLE, FAILED = 10, 20, 21, 30
 ABNORMAL, SPAWN_ERROR, ALREADY_STARTED, NOT_RUNNING, SUCCESS = 40, 50, 60, 70, 80
 DEAD = (SPAWN_ERROR, ABNORMAL, NOT_RUNNING)
+SENT = [False]
 
 
 class Unsure(Exception):
@@ -108,12 +111,14 @@ def call(server, method, *params):
     body = ("<?xml version='1.0'?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>"
             % (method, "".join("<param><value>%s</value></param>" % encode(p) for p in params))).encode()
     head = "POST /RPC2 HTTP/1.0\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n" % len(body)
-    if user is not None:
+    if user is not None and password is not None:
         token = binascii.b2a_base64(("%s:%s" % (user, password)).encode(), newline=False).decode()
         head += "Authorization: Basic %s\r\n" % token
     s = connect(url)
+    before = SENT[0]
     try:
         s.sendall(head.encode() + b"\r\n" + body)
+        SENT[0] = True  # every call here stops or starts something (unless refused below)
         chunks = []
         while True:
             chunk = s.recv(65536)
@@ -128,6 +133,7 @@ def call(server, method, *params):
     top, _, payload = reply.partition(b"\r\n\r\n")
     status = top.split(b"\r\n", 1)[0].split()
     if len(status) < 2 or status[1] != b"200":
+        SENT[0] = before  # refused (401, say): nothing was done
         raise Unsure()
     try:
         doc = ElementTree.fromstring(payload)
@@ -160,6 +166,13 @@ STARTED = {BAD_NAME: "ERROR (no such process)", NO_FILE: "ERROR (no such file)",
            SPAWN_ERROR: "ERROR (spawn error)", ABNORMAL: "ERROR (abnormal termination)", SUCCESS: "started"}
 
 
+class Partial(Exception):
+    # Unsure after stops or starts already went out: running supervisorctl now would restart
+    # everything again, so say what happened instead.
+    def __init__(self, lines, why):
+        self.lines, self.why = lines, why
+
+
 def restart(server):
     out, status = [], [0]
 
@@ -174,33 +187,45 @@ def restart(server):
         if code not in (ignored, SUCCESS):
             status[0] = 7 if code in DEAD else 1
 
-    for verb, words, ignored, invalid in (("stop", STOPPED, NOT_RUNNING, 1), ("start", STARTED, ALREADY_STARTED, 2)):
-        if "all" in names:
-            for r in call(server, "supervisor.%sAllProcesses" % verb):
-                result(r, words, ignored)
-            continue
-        for name in names:
-            group, process = split(name)
-            try:
-                if process is None:
-                    for r in call(server, "supervisor.%sProcessGroup" % verb, group):
+    try:
+        for verb, words, ignored, invalid in (("stop", STOPPED, NOT_RUNNING, 1), ("start", STARTED, ALREADY_STARTED, 2)):
+            if "all" in names:
+                try:
+                    for r in call(server, "supervisor.%sAllProcesses" % verb):
                         result(r, words, ignored)
-                else:
-                    call(server, "supervisor.%sProcess" % verb, name)
-                    result({"status": SUCCESS, "group": group, "name": process}, words, ignored)
-            except Fault as f:
-                if process is not None:
-                    result({"status": f.code, "group": group, "name": process, "description": f.text}, words, ignored)
-                elif f.code == BAD_NAME:
-                    out.append("%s: ERROR (no such group)" % group)
-                    status[0] = invalid
-                else:
+                except Fault:
                     raise Unsure()
+                continue
+            for name in names:
+                group, process = split(name)
+                try:
+                    if process is None:
+                        for r in call(server, "supervisor.%sProcessGroup" % verb, group):
+                            result(r, words, ignored)
+                    else:
+                        call(server, "supervisor.%sProcess" % verb, name)
+                        result({"status": SUCCESS, "group": group, "name": process}, words, ignored)
+                except Fault as f:
+                    if process is not None:
+                        result({"status": f.code, "group": group, "name": process, "description": f.text}, words, ignored)
+                    elif f.code == BAD_NAME:
+                        out.append("%s: ERROR (no such group)" % group)
+                        status[0] = invalid
+                    else:
+                        raise Unsure()
+    except Unsure:
+        if SENT[0]:
+            raise Partial(out, "an answer from supervisord it could not read, after the calls above")
+        raise
     return out, status[0]
 
 
 try:
     lines, status = restart(settings())
+except Partial as p:
+    sys.stdout.write("".join(line + "\n" for line in p.lines))
+    sys.stdout.write("error: %s\n" % p.why)
+    sys.exit(1)
 except Unsure:
     sys.stdout.flush()
     try:

@@ -45,8 +45,11 @@ export class SessionEnded extends Error {
   }
 }
 
-/** A streamed stdin was not the size announced: the framing is lost, so the session was ended. */
-export class StdinSizeError extends Error {}
+/**
+ * The stdin to send could not be sent as announced (a read error here, or not the size
+ * given): the framing is lost, so the session was ended — the host was not lost.
+ */
+export class StdinError extends Error {}
 
 interface Pending {
   resolve: (r: ExecResult) => void;
@@ -85,6 +88,11 @@ export class ShellSession {
   constructor(private readonly launch: (driver: readonly string[]) => readonly string[]) {
     this.outMark = Buffer.from(`${this.token} `);
     this.errMark = Buffer.from(`${this.token}\n`);
+  }
+
+  /** Whether the session is over (its process ended): a new one is needed for more commands. */
+  get isEnded(): boolean {
+    return this.ended !== undefined;
   }
 
   /** Start the session now (ssh connects) and settle once its shell is running on the host. */
@@ -144,25 +152,32 @@ export class ShellSession {
       }
     } catch (err) {
       await this.closed;
-      throw err instanceof StdinSizeError ? err : (this.ended ?? err);
+      throw err instanceof StdinError ? err : (this.ended ?? err);
     }
     return done;
   }
 
-  /** Exactly `size` bytes of `input` into the channel; anything else breaks the framing, so it ends the session. */
+  /**
+   * Exactly `size` bytes of `input` into the channel; anything else breaks the framing, so it
+   * ends the session (a StdinError). A failed write is the session's end, reported as such.
+   */
   private async stream(child: ChildProcessWithoutNullStreams, input: Readable, size: number, onSent?: (n: number) => void): Promise<void> {
     let sent = 0;
+    let writing = false;
     try {
       for await (const chunk of input as AsyncIterable<Buffer>) {
-        if (sent + chunk.length > size) throw new StdinSizeError(`stdin is longer than the ${size} bytes announced`);
+        if (sent + chunk.length > size) throw new StdinError(`stdin is longer than the ${size} bytes announced`);
+        writing = true;
         await write(child, chunk);
+        writing = false;
         sent += chunk.length;
         onSent?.(sent);
       }
-      if (sent !== size) throw new StdinSizeError(`stdin ended after ${sent} of the ${size} bytes announced`);
+      if (sent !== size) throw new StdinError(`stdin ended after ${sent} of the ${size} bytes announced`);
     } catch (err) {
       child.kill("SIGTERM");
-      throw err;
+      if (writing || err instanceof StdinError) throw err;
+      throw new StdinError(`what was being sent could not be read: ${(err as Error).message}`, { cause: err });
     }
   }
 

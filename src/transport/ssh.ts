@@ -54,7 +54,7 @@ function expandHome(p: string): string {
 export class SshTransport implements Transport {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
   private readonly controlPath = path.join(this.dir, "cm");
-  private readonly session = new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver));
+  private sessionNow = this.newSession();
   /** Whether a command has run on the host (a session that ends after that lost the host). */
   private reached = false;
   constructor(
@@ -62,9 +62,24 @@ export class SshTransport implements Transport {
     private readonly settings: SshSettings,
   ) {}
 
+  private newSession(): ShellSession {
+    return new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver));
+  }
+
+  /**
+   * The host's session; after one ended (the connection dropped, or a failed upload broke its
+   * framing) the next command gets a new one — never the failed command itself — so a deploy
+   * that failed can still record and unlock.
+   */
+  private get session(): ShellSession {
+    if (this.sessionNow.isEnded) this.sessionNow = this.newSession();
+    return this.sessionNow;
+  }
+
   async connect(): Promise<void> {
     try {
       await this.session.connect();
+      this.reached = true;
     } catch (err) {
       throw err instanceof SessionEnded ? this.unreachable(err.stderr || err.message) : err;
     }
@@ -97,7 +112,7 @@ export class SshTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    await this.session.close();
+    await this.sessionNow.close();
     const { target, port } = parseDestination(this.host);
     const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
     if (port) argv.push("-p", port);

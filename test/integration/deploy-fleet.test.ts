@@ -125,25 +125,28 @@ test("fleet: an unreachable host exits 1 naming it and what ssh said, and change
   }
 });
 
-test("ssh transport: one shell session per host runs every command; a session that dies is a lost connection, named", async () => {
+test("ssh transport: one shell session per host runs every command; a session that dies is a lost connection, named, and the next command gets a new one", async () => {
   const h = f.hosts[0]!;
   const t = new SshTransport(h.dest, { config: "", identity: f.fleet.ssh.identity, known_hosts: f.fleet.ssh.known_hosts, options: [] });
+  // The driver running this command: the outermost of its ancestors whose command line is the
+  // driver's (each command's subshell is a fork of it; the hosts share this machine's pid
+  // namespace, and other tests' drivers may be running).
+  const myDriver = 'p=$$ d=; while [ "$p" -gt 1 ]; do case $(tr "\\0" " " < /proc/$p/cmdline) in "sh -c t="*) d=$p;; *) [ -n "$d" ] && break;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done; [ -n "$d" ] && echo $d';
   try {
-    // (the host shares this machine's pid namespace: the ssh client shows up too)
-    const driver = "^sh -c t=\\$1";
-    const drivers = async () => (await h.exec(["pgrep", "-f", driver])).trim().split("\n");
-    const first = await t.exec(["sh", "-c", "echo one"]);
-    const before = await drivers();
-    const second = await t.exec(["sh", "-c", "echo err >&2; exit 255"]);
-    assert.deepEqual([first.stdout, second.code, second.stderr], ["one\n", 255, "err\n"], "255 is the command's status, not a lost host");
-    assert.equal(before.length, 1, "one driver on the host");
-    assert.deepEqual(await drivers(), before, "the same driver ran the second command");
-    await h.exec(["pkill", "-9", "-f", driver]);
-    await assert.rejects(t.exec(["true"]), (err: unknown) => err instanceof TransportError && new RegExp(`^lost the ssh connection to ${h.dest.replace(/\./g, "\\.")}`).test(err.message));
+    const first = await t.exec(["sh", "-c", myDriver]);
+    const second = await t.exec(["sh", "-c", `${myDriver} >&2; exit 255`]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual([second.code, second.stderr], [255, first.stdout], `the same driver ran both; 255 is the command's status, not a lost host (${JSON.stringify([first, second])})`);
+    await assert.rejects(t.exec(["sh", "-c", `kill -9 $(${myDriver})`]),
+      (err: unknown) => err instanceof TransportError && new RegExp(`^lost the ssh connection to ${h.dest.replace(/\./g, "\\.")}`).test(err.message));
+    const after = await t.exec(["sh", "-c", myDriver]);
+    assert.equal(after.code, 0);
+    assert.notEqual(after.stdout, first.stdout, "a new session (a new driver) for the next command");
   } finally {
     await t.close();
   }
 });
+
 
 test("fleet: a failing hook or migrations check switches no host", async () => {
   const { ws, hosts } = f;

@@ -3,8 +3,10 @@
 // supervisorctl itself whenever the script is unsure, and proof of which one ran.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { chmod, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import path from "node:path";
 import { restartCommand } from "../../src/procman/restart.js";
 import { freePort, startSupervisor, type Supervisor } from "../support/supervisor.js";
@@ -163,5 +165,42 @@ test("supervisord restart: hands over to supervisorctl, before doing anything, w
     assert.deepEqual((await readFile(r.ctlLog, "utf8")).slice(log.length).split("\n").filter(Boolean), ["restart ok", `-c ${r.sup.conf} restart ok`]);
   } finally {
     r.sup.stop();
+  }
+});
+
+test("supervisord restart: unsure after a stop went out, it never restarts a second time — it says what it did, exit 1", async () => {
+  const r = await rig("partial");
+  r.sup.stop();
+  // A server that stops fine, then answers the start with a fault supervisorctl does not know.
+  const sock = path.join(r.dir, "fake.sock");
+  const seen: string[] = [];
+  const fault = (code: number, text: string) =>
+    `<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>${code}</int></value></member><member><name>faultString</name><value><string>${text}</string></value></member></struct></value></fault></methodResponse>`;
+  const ok = '<?xml version="1.0"?><methodResponse><params><param><value><boolean>1</boolean></value></param></params></methodResponse>';
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const method = /<methodName>([^<]+)<\/methodName>/.exec(body)?.[1] ?? "";
+      seen.push(method);
+      res.writeHead(200, { "content-type": "text/xml" }).end(method.startsWith("supervisor.stop") ? ok : fault(6, "SHUTDOWN_STATE"));
+    });
+  });
+  await new Promise<void>((done) => server.listen(sock, done));
+  try {
+    const conf = path.join(r.dir, "fake.conf");
+    await writeFile(conf, `[supervisorctl]\nserverurl=unix://${sock}\n`);
+    // (asynchronously: the server answering it lives in this process)
+    const [cmd, ...args] = restartArgv(r, conf, ["web"]);
+    const child = spawn(cmd!, args, { env: r.env });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (out += c));
+    const [code] = (await once(child, "close")) as [number];
+    assert.deepEqual({ out, code }, { out: "web: stopped\nerror: an answer from supervisord it could not read, after the calls above\n", code: 1 });
+    assert.deepEqual(seen, ["supervisor.stopProcess", "supervisor.startProcess"]);
+    assert.deepEqual(await calls(r), [], "supervisorctl was not run: it would have stopped web again");
+  } finally {
+    server.close();
   }
 });

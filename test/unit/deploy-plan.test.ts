@@ -116,7 +116,7 @@ test("parseListing: newest first; current/previous as build ids; temporary dirs 
   const l = parseListing([
     "current=releases/b2", "previous=releases/b1", "free_kb=99",
     "stat=100 releases/b1/", "stat=200 releases/b2/", "stat=300 releases/.tmp-b3-77/",
-    "stat=100 releases/b1/virtualenv -> /srv/x/virtualenvs/aaaaaaaaaaaaaaaa", "stat=200 releases/b2/virtualenv -> /srv/x/virtualenvs/bbbbbbbbbbbbbbbb",
+    "link=releases/b1 /srv/x/virtualenvs/aaaaaaaaaaaaaaaa", "link=releases/b2 /srv/x/virtualenvs/bbbbbbbbbbbbbbbb", "link=releases/.tmp-b3-77 /srv/x/virtualenvs/cccccccccccccccc",
     "stat=90 virtualenvs/aaaaaaaaaaaaaaaa/", "stat=190 virtualenvs/bbbbbbbbbbbbbbbb/", "stat=91 virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete",
     "kb=12 releases/b1/", "kb=500 virtualenvs/aaaaaaaaaaaaaaaa/", "",
   ].join("\n"));

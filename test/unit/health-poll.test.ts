@@ -38,6 +38,7 @@ test("health poll: 2xx, errors with their body, a redirect followed, attempts co
     if (req.url === "/flaky") return ++hits < 3 ? res.writeHead(503).end("warming up") : res.writeHead(204).end();
     if (req.url === "/broken") return res.writeHead(500).end(`quote " backslash \\ newline \n tab \t ${"x".repeat(400)}`);
     if (req.url === "/moved") return res.writeHead(301, { location: "/ok?probe=1" }).end();
+    if (req.url === "/unicode") return res.writeHead(200).end("h\u00e9llo \u{1F680}");
     res.writeHead(404).end("nope");
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -61,11 +62,31 @@ test("health poll: 2xx, errors with their body, a redirect followed, attempts co
     const moved = await poll(current, { url: `${base}/moved` });
     assert.deepEqual([moved.code, moved.outcome?.status, moved.outcome?.body], [0, 200, '{"status": "ok"}'], "a redirect is followed, as urllib does");
 
+    const uni = await poll(current, { url: `${base}/unicode` });
+    assert.equal(uni.outcome?.body, "h\u00e9llo \u{1F680}", "non-ASCII bodies survive, as ASCII JSON");
+    assert.ok(/^[\x20-\x7e\n]*$/.test(uni.stdout), `the JSON line is ASCII: ${uni.stdout}`);
+
     const cmd = await poll(current, { command: "echo no broker >&2; exit 2" }, "300ms");
     assert.deepEqual([cmd.code, cmd.outcome?.ok, cmd.outcome?.status, cmd.outcome?.body], [1, false, 2, "no broker\n"]);
     assert.equal((await poll(current, { command: "python -c 'import sys; sys.exit(0)'" })).code, 0, "the release's bin is on PATH");
   } finally {
     server.close();
+  }
+  // A server that answers and keeps the connection open (Content-Length, no close): healthy at once.
+  const { createServer: rawServer } = await import("node:net");
+  const open: import("node:net").Socket[] = [];
+  const keepAlive = rawServer((c) => {
+    open.push(c);
+    c.once("data", () => c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  await new Promise<void>((r) => keepAlive.listen(0, "127.0.0.1", r));
+  try {
+    const kept = await poll(current, { url: `http://127.0.0.1:${(keepAlive.address() as AddressInfo).port}/health` }, "3s");
+    assert.deepEqual([kept.code, kept.outcome?.status, kept.outcome?.body, kept.outcome?.attempts], [0, 200, "ok", 1]);
+    assert.ok(kept.outcome!.ms < 1000, `no waiting for the server to close: ${kept.outcome!.ms} ms`);
+  } finally {
+    for (const c of open) c.destroy();
+    keepAlive.close();
   }
   const refused = await poll(current, { url: base }, "300ms");
   assert.equal(refused.code, 1);

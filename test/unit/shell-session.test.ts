@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
-import { SessionEnded, ShellSession } from "../../src/transport/shell-session.js";
+import { SessionEnded, ShellSession, StdinError } from "../../src/transport/shell-session.js";
 
 const local = () => new ShellSession((driver) => driver);
 
@@ -70,8 +70,14 @@ test("shell session: stdout streams while the command runs; a wrong stream size 
   assert.equal(chunks.join(""), "first\nsecond\n", "onStdout gets the command's output, never the marker");
   assert.ok(sawFirst, "the first line arrived before the command ended");
 
-  await assert.rejects(s.exec(["cat"], { stdin: Readable.from([Buffer.alloc(10)]), stdinBytes: 20 }), /ended after 10 of the 20 bytes/);
+  await assert.rejects(s.exec(["cat"], { stdin: Readable.from([Buffer.alloc(10)]), stdinBytes: 20 }), (e: unknown) => e instanceof StdinError && /ended after 10 of the 20 bytes/.test(e.message));
   await assert.rejects(s.exec(["true"]), SessionEnded, "the framing is gone: the session ended");
+  assert.ok(s.isEnded);
+  // a read error here is the read error, not a lost host
+  const reader = local();
+  const failing = new Readable({ read() { this.destroy(new Error("EIO: disk on fire")); } });
+  await assert.rejects(reader.exec(["cat"], { stdin: failing, stdinBytes: 20 }), (e: unknown) => e instanceof StdinError && /could not be read: EIO: disk on fire/.test(e.message));
+  await reader.close();
 
   const pidFile = `${tmpdir()}/slipway-session-${process.pid}.pid`;
   const t = new ShellSession((driver) => ["sh", "-c", `echo $$ > ${pidFile}; exec "$@"`, "launcher", ...driver]);
