@@ -36,6 +36,11 @@ function zlibCodec(stream: import("node:zlib").Gzip | import("node:zlib").Gunzip
   return { input: stream, output: stream, done };
 }
 
+/** zstd -19 against a raw-content dictionary, no checksum (manifest-delta.ts: the host checks a sha256). */
+export function dictionaryCompressor(dictionaryFile: string): Codec {
+  return zstdCodec(["-q", "-19", "--no-check", "-D", dictionaryFile, "-c"]);
+}
+
 function zstdCodec(args: string[]): Codec {
   const child = spawn("zstd", args, { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";

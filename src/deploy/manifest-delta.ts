@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { deflateRawSync } from "node:zlib";
-import type { Compression } from "../artifact/compress.js";
+import { dictionaryCompressor, type Compression } from "../artifact/compress.js";
+import { sha256 } from "../util/hash.js";
 import { layout } from "./layout.js";
 import type { HostState } from "./probe.js";
 
@@ -77,20 +76,12 @@ async function deltaAgainst(manifest: Buffer, old: Buffer, dictionary: string, v
 }
 
 /** `zstd -19 -D dictionary` (no checksum: the host checks the sha256 of the result). */
-export const zstdDelta: ZstdDelta = (manifest, dictionaryFile) =>
-  new Promise((resolve, reject) => {
-    const child = spawn("zstd", ["-q", "-19", "--no-check", "-D", dictionaryFile, "-c"], { stdio: ["pipe", "pipe", "ignore"] });
-    const chunks: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => chunks.push(c));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`zstd exited ${code}`))));
-    child.stdin.on("error", () => {});
-    child.stdin.end(manifest);
-  });
-
-function sha256(b: Buffer): string {
-  return createHash("sha256").update(b).digest("hex");
-}
+export const zstdDelta: ZstdDelta = async (manifest, dictionaryFile) => {
+  const codec = dictionaryCompressor(dictionaryFile);
+  codec.input.end(manifest);
+  const [chunks] = await Promise.all([codec.output.toArray(), codec.done]);
+  return Buffer.concat(chunks as Buffer[]);
+};
 
 /**
  * Host side (python -I -S -c INFLATE DICTIONARY < deflated > manifest): raw deflate with the

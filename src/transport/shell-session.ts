@@ -8,8 +8,8 @@ import type { ExecOptions, ExecResult } from "./types.js";
 /**
  * One long-lived `sh` on a host running the commands we send it, one after another, so a
  * deploy's steps cost a write and a read on an open ssh channel instead of an ssh client, an
- * sshd session and a login shell each (≈7 ms and ≈10 ms of CPU a step on this project's
- * benchmark hosts).
+ * sshd session and a login shell each (a round trip of ≈2 ms instead of ≈11 ms on this
+ * project's benchmark hosts: bench/host-steps.ts).
  *
  * The protocol, all on the channel's stdin: a header line `<command bytes> <payload bytes>`,
  * the command line (an argv quoted by shJoin), then exactly that many payload bytes, which
@@ -120,11 +120,16 @@ export class ShellSession {
       resolve();
     }));
     this.child = child;
-    this.hello = new Promise<ExecResult>((resolve, reject) => {
-      this.current = { resolve, reject, out: Buffer.alloc(0), err: Buffer.alloc(0), shown: 0, errDone: false, decoder: new TextDecoder() };
-    }).then(() => undefined);
+    this.hello = this.pending().then(() => undefined);
     this.hello.catch(() => {}); // awaited by connect() and run()
     return child;
+  }
+
+  /** The frame expected next (the driver's first, or a command's): settled by its end markers. */
+  private pending(onStdout?: (text: string) => void): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.current = { resolve, reject, onStdout, out: Buffer.alloc(0), err: Buffer.alloc(0), shown: 0, errDone: false, decoder: new TextDecoder() };
+    });
   }
 
   private async run(argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
@@ -137,9 +142,7 @@ export class ShellSession {
     const size = payload ? payload.length : input ? opts.stdinBytes : 0;
     if (size === undefined) throw new Error("a streamed stdin needs stdinBytes in a shell session");
     const command = Buffer.from(shJoin(argv));
-    const done = new Promise<ExecResult>((resolve, reject) => {
-      this.current = { resolve, reject, onStdout: opts.onStdout, out: Buffer.alloc(0), err: Buffer.alloc(0), shown: 0, errDone: false, decoder: new TextDecoder() };
-    });
+    const done = this.pending(opts.onStdout);
     done.catch(() => {}); // returned below; a write failure may come first
     this.stray = Buffer.alloc(0);
     try {

@@ -77,9 +77,15 @@ export class SshTransport implements Transport {
   }
 
   async connect(): Promise<void> {
+    await this.inSession((s) => s.connect());
+  }
+
+  /** `work` on the host's session; its end is a TransportError (cannot reach, or lost the host). */
+  private async inSession<T>(work: (s: ShellSession) => Promise<T>): Promise<T> {
     try {
-      await this.session.connect();
+      const r = await work(this.session);
       this.reached = true;
+      return r;
     } catch (err) {
       throw err instanceof SessionEnded ? this.unreachable(err.stderr || err.message) : err;
     }
@@ -88,16 +94,7 @@ export class SshTransport implements Transport {
   async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     const input = opts?.stdin;
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
-    if (!streamOfUnknownSize) {
-      try {
-        const r = await this.session.exec(argv, opts);
-        this.reached = true;
-        return r;
-      } catch (err) {
-        if (err instanceof SessionEnded) throw this.unreachable(err.stderr || err.message);
-        throw err;
-      }
-    }
+    if (!streamOfUnknownSize) return this.inSession((s) => s.exec(argv, opts));
     const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv), opts);
     if (r.code === 255) throw this.unreachable(r.stderr);
     return r;
