@@ -1,12 +1,13 @@
 // Run the test suites with node's test runner (TypeScript through tsx).
-// Usage: node scripts/run-tests.mjs [unit|integration|e2e ...]   (default: all three)
+// Usage: node scripts/run-tests.mjs [unit|integration|e2e|faults ...]   (default: all four)
 // Files that measure timing under load (zero-downtime, crash-safety) run alone, after the rest,
-// so another test's CPU use cannot turn a slow health check into a failed request.
-import { readdirSync, statSync } from "node:fs";
+// so another test's CPU use cannot turn a slow health check into a failed request; so do the
+// fault-injection tests (test/faults), which time deadlines and count failed requests.
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 
-const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ["unit", "integration", "e2e"];
+const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ["unit", "integration", "e2e", "faults"];
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {
@@ -15,12 +16,12 @@ const walk = (dir) => {
     else if (name.endsWith(".test.ts")) files.push(p);
   }
 };
-for (const tier of tiers) walk(join("test", tier));
+for (const tier of tiers) if (existsSync(join("test", tier))) walk(join("test", tier));
+const ALONE = /(zero-downtime|crash-safety)\.test\.ts$|^test\/faults\//;
 if (files.length === 0) {
   console.error(`no test files found in ${tiers.join(", ")}`);
   process.exit(1);
 }
-const ALONE = /(zero-downtime|crash-safety)\.test\.ts$/;
 const groups = [
   { files: files.filter((f) => !ALONE.test(f)), concurrency: process.env.TEST_CONCURRENCY ?? "2" },
   { files: files.filter((f) => ALONE.test(f)), concurrency: "1" },
