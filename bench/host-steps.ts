@@ -62,7 +62,7 @@ try {
     ["acquire+release", ["sh", "-c", `${shJoin(acquireLock(root, info, true))}; ${shJoin(releaseLock(root, "tok"))}`]],
     ["finish (no prune)", finishHost(root, undefined, "tok", [])],
     ["switch to m1 + supervisorctl restart", switchThenRun(root, "m1", ["supervisorctl", "-c", SUPERVISOR_CONF, "restart", "hello"])],
-    ["switch to m1 + restart (slipway's, XML-RPC)", switchThenRun(root, "m1", restartCommand({ manager: "supervisord", programs: ["hello"], conf: SUPERVISOR_CONF, command: "", scope: "system", action: "restart" }, `${root}/current`, {})!)],
+    ["switch to m1 + restart (slipway's, XML-RPC)", switchThenRun(root, "m1", restartCommand({ manager: "supervisord", programs: ["hello"], conf: SUPERVISOR_CONF, command: "", scope: "system", action: "restart", sudo: false }, `${root}/current`, {})!)],
     ["supervisorctl status", ["supervisorctl", "-c", SUPERVISOR_CONF, "status"]],
   ];
   // The same `true` as an ssh command of its own on the master connection (what every step was

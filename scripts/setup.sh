@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # the offline test wheelhouse; zstd compresses layers; git stamps builds; sshd, supervisord and
 # iproute2 run the test hosts (network namespaces) and the demo.
 APT_PACKAGES=(python3 python3-venv python3-dev python3-pip-whl python3-setuptools-whl python3-wheel-whl
-  python3-gunicorn build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2)
+  python3-gunicorn python3-django python3-whitenoise python3-psycopg2 python3-celery python3-redis python3-flask postgresql redis-server build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2 openssl sudo)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -75,11 +75,12 @@ export function program(): Command {
     .option("--build-id <id>", "build id (default: $BUILD_NUMBER, $GITHUB_RUN_NUMBER, $CI_PIPELINE_IID, else a UTC timestamp + short commit)")
     .option("--out <dir>", "output directory (default build.out)")
     .option("--sign <keyfile>", "sign the manifest with this ed25519 private key (default build.signing_key)")
-    .action((o: { buildId?: string; out?: string; sign?: string }) =>
+    .option("--require-clean", "refuse (exit 2) a git work tree with changes not committed")
+    .action((o: { buildId?: string; out?: string; sign?: string; requireClean?: boolean }) =>
       execute("build", globals(), async ({ cwd, emit, flags }) => {
         const { build } = await import("./commands/build.js");
         const { buildSummary } = await import("./render/summaries.js");
-        const r = await build({ cwd, configPath: flags.config, buildId: o.buildId, out: o.out, sign: o.sign, emit });
+        const r = await build({ cwd, configPath: flags.config, buildId: o.buildId, out: o.out, sign: o.sign, requireClean: o.requireClean, emit });
         return { result: r, human: buildSummary(r, cwd) };
       }),
     );
@@ -103,14 +104,15 @@ export function program(): Command {
     .description("deploy an artifact to a target: lock, preflight, send, unpack, migrations, switch, restart")
     .argument("<artifact>", "the .tar built by `slipway build`")
     .requiredOption("--target <name>", "target from the config")
+    .option("--roles <list>", "only these roles of the target (comma-separated)")
     .option("--hosts <list>", "only these hosts of the target (comma-separated)")
-    .option("--batch <n|p%>", "hosts switched at a time (default: the target's batch)")
+    .option("--batch <n|p%>", "hosts switched at a time (default: each role's batch)")
     .option("--dry-run", "print the plan (hosts, batches, bytes each host would receive, steps) and change nothing")
-    .action((artifact: string, o: { target: string; hosts?: string; batch?: string; dryRun?: boolean }) =>
+    .action((artifact: string, o: { target: string; roles?: string; hosts?: string; batch?: string; dryRun?: boolean }) =>
       execute("deploy", globals(), async ({ cwd, emit, flags }) => {
         const { deploy } = await import("./commands/deploy.js");
         const { deploySummary } = await import("./render/deploy-summaries.js");
-        const r = await deploy({ cwd, configPath: flags.config, artifact, target: o.target, hosts: o.hosts, batch: o.batch, dryRun: o.dryRun, emit });
+        const r = await deploy({ cwd, configPath: flags.config, artifact, target: o.target, roles: o.roles, hosts: o.hosts, batch: o.batch, dryRun: o.dryRun, emit });
         return { result: r, human: deploySummary(r) };
       }),
     );
@@ -120,12 +122,13 @@ export function program(): Command {
     .description("switch a target back to its previous release (or --to BUILD_ID), restart")
     .requiredOption("--target <name>", "target from the config")
     .option("--to <build_id>", "a release kept on every host")
+    .option("--roles <list>", "only these roles of the target (comma-separated)")
     .option("--hosts <list>", "only these hosts of the target (comma-separated)")
-    .action((o: { target: string; to?: string; hosts?: string }) =>
+    .action((o: { target: string; to?: string; roles?: string; hosts?: string }) =>
       execute("rollback", globals(), async ({ cwd, emit, flags }) => {
         const { rollback } = await import("./commands/rollback.js");
         const { rollbackSummary } = await import("./render/deploy-summaries.js");
-        const r = await rollback({ cwd, configPath: flags.config, target: o.target, to: o.to, hosts: o.hosts, emit });
+        const r = await rollback({ cwd, configPath: flags.config, target: o.target, to: o.to, roles: o.roles, hosts: o.hosts, emit });
         return { result: r, human: rollbackSummary(r) };
       }),
     );
@@ -134,12 +137,13 @@ export function program(): Command {
     .command("releases")
     .description("per host: releases, current, previous, venvs, disk used")
     .requiredOption("--target <name>", "target from the config")
+    .option("--roles <list>", "only these roles of the target (comma-separated)")
     .option("--hosts <list>", "only these hosts of the target (comma-separated)")
-    .action((o: { target: string; hosts?: string }) =>
+    .action((o: { target: string; roles?: string; hosts?: string }) =>
       execute("releases", globals(), async ({ cwd, emit, flags }) => {
         const { releases } = await import("./commands/releases.js");
         const { releasesSummary } = await import("./render/deploy-summaries.js");
-        const r = await releases({ cwd, configPath: flags.config, target: o.target, hosts: o.hosts, emit });
+        const r = await releases({ cwd, configPath: flags.config, target: o.target, roles: o.roles, hosts: o.hosts, emit });
         return { result: r, human: releasesSummary(r) };
       }),
     );
@@ -149,12 +153,13 @@ export function program(): Command {
     .description("remove old releases (never current or previous) and unused venvs")
     .requiredOption("--target <name>", "target from the config")
     .option("--keep <n>", "releases to keep (default deploy.keep_releases)")
+    .option("--roles <list>", "only these roles of the target (comma-separated)")
     .option("--hosts <list>", "only these hosts of the target (comma-separated)")
-    .action((o: { target: string; keep?: string; hosts?: string }) =>
+    .action((o: { target: string; keep?: string; roles?: string; hosts?: string }) =>
       execute("prune", globals(), async ({ cwd, emit, flags }) => {
         const { prune } = await import("./commands/prune.js");
         const { pruneSummary } = await import("./render/deploy-summaries.js");
-        const r = await prune({ cwd, configPath: flags.config, target: o.target, keep: o.keep, hosts: o.hosts, emit });
+        const r = await prune({ cwd, configPath: flags.config, target: o.target, keep: o.keep, roles: o.roles, hosts: o.hosts, emit });
         return { result: r, human: pruneSummary(r) };
       }),
     );
@@ -164,12 +169,13 @@ export function program(): Command {
     .description("clear a lock left by a dead deploy (asks unless --yes)")
     .requiredOption("--target <name>", "target from the config")
     .option("--hosts <list>", "only these hosts of the target (comma-separated)")
-    .action((o: { target: string; hosts?: string }) =>
+    .option("--force", "remove whatever lock is there when you answer, not only the one shown")
+    .action((o: { target: string; hosts?: string; force?: boolean }) =>
       execute("unlock", globals(), async ({ cwd, emit, flags }) => {
         const { unlock } = await import("./commands/unlock.js");
         const { unlockSummary } = await import("./render/deploy-summaries.js");
         const { confirm } = await import("./render/confirm.js");
-        const r = await unlock({ cwd, configPath: flags.config, target: o.target, hosts: o.hosts, emit,
+        const r = await unlock({ cwd, configPath: flags.config, target: o.target, hosts: o.hosts, emit, force: Boolean(o.force),
           confirm: (held) => confirm(`${held.join("\n")}\nRemove ${held.length === 1 ? "this lock" : "these locks"}?`, Boolean(flags.yes)) });
         return { result: r, human: unlockSummary(r) };
       }),

@@ -4,9 +4,11 @@
  */
 export type Phase =
   | "config"
+  | "files"
   | "interpreter"
   | "venv"
   | "stage"
+  | "project"
   | "steps"
   | "minify"
   | "code-layer"
@@ -41,6 +43,7 @@ export type HostStep =
   | "unpack"
   | "venv"
   | "stage"
+  | "assets"
   | "migrate"
   | "hooks"
   | "drain"
@@ -62,7 +65,9 @@ export interface PlanSummary {
   target: string;
   build_id: string;
   batches: string[][];
-  hosts: { host: string; send: ("manifest" | "code" | "venv")[]; bytes: number; release: "new" | "present"; current?: string }[];
+  /** The batches by role (roles switch in the order written); absent for a rollback. */
+  roles?: { role: string; batches: string[][] }[];
+  hosts: { host: string; roles?: string[]; send: ("manifest" | "code" | "venv")[]; bytes: number; release: "new" | "present"; current?: string }[];
   steps: string[];
 }
 

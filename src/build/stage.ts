@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, SlipwayError } from "../errors.js";
 import { mapLimit } from "../util/pool.js";
-import { byteOrder, linkStaysInside, walkTree, type Matcher, type TreeEntry } from "./tree.js";
+import { byteOrder, entryAt, linkStaysInside, walkTree, type Matcher, type TreeEntry } from "./tree.js";
 
 export interface StageRequest {
   appDir: string;
@@ -11,6 +11,13 @@ export interface StageRequest {
   exclude: Matcher;
   dest: string;
   configFile: string;
+  /**
+   * Inside a git work tree: the files git would commit (git-files.ts), the only ones taken
+   * from `include`; undefined outside git, where every file not excluded is taken.
+   */
+  gitFiles?: readonly string[];
+  /** Ignored paths brought in anyway (build.include_ignored): walked like `include`. */
+  includeIgnored?: readonly string[];
 }
 
 /**
@@ -35,14 +42,19 @@ export async function stageTree(req: StageRequest): Promise<TreeEntry[]> {
 
 async function listIncluded(req: StageRequest): Promise<TreeEntry[]> {
   const byRel = new Map<string, TreeEntry>();
-  for (const [i, inc] of req.include.entries()) {
-    const rel = path.posix.normalize(inc).replace(/^\.\/?$/, "").replace(/\/+$/, "");
-    if (rel.startsWith("..") || path.isAbsolute(rel) || !existsSync(path.join(req.appDir, rel))) {
-      throw new ConfigError([{ file: req.configFile, path: `build.include[${i}]`, message: `${inc} is not a path inside ${req.appDir}` }]);
+  const add = async (key: string, paths: readonly string[], fromGit: boolean) => {
+    for (const [i, inc] of paths.entries()) {
+      const rel = path.posix.normalize(inc).replace(/^\.\/?$/, "").replace(/\/+$/, "");
+      if (rel.startsWith("..") || path.isAbsolute(rel) || !existsSync(path.join(req.appDir, rel))) {
+        throw new ConfigError([{ file: req.configFile, path: `${key}[${i}]`, message: `${inc} is not a path inside ${req.appDir}` }]);
+      }
+      for (const parent of parentsOf(rel)) if (!byRel.has(parent)) byRel.set(parent, await dirEntry(req.appDir, parent));
+      const found = fromGit ? await gitEntriesUnder(req, rel) : await walkTree(req.appDir, req.exclude, rel);
+      for (const e of found) byRel.set(e.rel, e);
     }
-    for (const parent of parentsOf(rel)) byRel.set(parent, { rel: parent, type: "directory", mode: 0o755, size: 0 });
-    for (const e of await walkTree(req.appDir, req.exclude, rel)) byRel.set(e.rel, e);
-  }
+  };
+  await add("build.include", req.include, req.gitFiles !== undefined);
+  await add("build.include_ignored", req.includeIgnored ?? [], false);
   const entries = [...byRel.values()].sort((a, b) => byteOrder(a.rel, b.rel));
   for (const e of entries) {
     if (e.type === "symlink" && !linkStaysInside(e.rel, e.linkname!)) {
@@ -53,6 +65,31 @@ async function listIncluded(req: StageRequest): Promise<TreeEntry[]> {
     }
   }
   return entries;
+}
+
+/**
+ * The entries under `rel` that git lists (gitFiles), with their parent dirs, minus excluded
+ * ones (an excluded dir excludes everything below it, as in walkTree). A listed dir is a
+ * submodule: it is walked.
+ */
+async function gitEntriesUnder(req: StageRequest, rel: string): Promise<TreeEntry[]> {
+  const out = new Map<string, TreeEntry>();
+  const under = (p: string) => rel === "" || p === rel || p.startsWith(`${rel}/`);
+  const excluded = (p: string) => [...parentsOf(p), p].some((x) => req.exclude(x));
+  for (const file of req.gitFiles ?? []) {
+    if (!under(file) || excluded(file)) continue;
+    const entry = await entryAt(req.appDir, file).catch(() => undefined); // (deleted in the work tree)
+    if (!entry) continue;
+    for (const parent of parentsOf(file)) if (under(parent) && !out.has(parent)) out.set(parent, await dirEntry(req.appDir, parent));
+    if (entry.type === "directory") for (const e of await walkTree(req.appDir, req.exclude, file)) out.set(e.rel, e);
+    else out.set(file, entry);
+  }
+  return [...out.values()];
+}
+
+async function dirEntry(appDir: string, rel: string): Promise<TreeEntry> {
+  const e = await entryAt(appDir, rel).catch(() => undefined);
+  return e?.type === "directory" ? e : { rel, type: "directory", mode: 0o755, size: 0 };
 }
 
 function parentsOf(rel: string): string[] {

@@ -53,7 +53,7 @@ export async function walkTree(dir: string, exclude: Matcher, start = ""): Promi
   return out;
 }
 
-async function entryAt(dir: string, rel: string): Promise<TreeEntry | undefined> {
+export async function entryAt(dir: string, rel: string): Promise<TreeEntry | undefined> {
   const abs = path.join(dir, rel);
   const st = await lstat(abs);
   const mode = st.mode & 0o777;

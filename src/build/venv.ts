@@ -1,13 +1,13 @@
 import { mkdir, rm, writeFile, access, readFile, constants } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parseTOML, getStaticTOMLValue } from "toml-eslint-parser";
 import { EnvironmentError, SlipwayError } from "../errors.js";
 import type { Emit } from "../events.js";
 import { run } from "../util/exec.js";
 import { isErrno } from "../util/fs.js";
 import type { InstallSource } from "./install-plan.js";
 import { withBuildLock } from "./lock.js";
+import { pyprojectRequirements, readPyproject } from "./pyproject.js";
 
 /** Written last: a venv without it is incomplete (a build died) and is rebuilt. */
 export const COMPLETE_MARKER = ".slipway-complete";
@@ -86,18 +86,13 @@ async function requirementArgs(sources: readonly InstallSource[], cwd: string, e
         const { stdout } = await run(src.argv, { cwd, env, step: `${src.tool} export` });
         await writeFile(file, stdout);
       } else {
-        await writeFile(file, (await pyprojectDependencies(path.join(cwd, src.file))).join("\n") + "\n");
+        const info = await readPyproject(path.join(cwd, src.file));
+        await writeFile(file, pyprojectRequirements(info, src.file).join("\n") + "\n");
       }
       args.push("-r", file);
     }
   }
   return args;
-}
-
-async function pyprojectDependencies(file: string): Promise<string[]> {
-  const data = getStaticTOMLValue(parseTOML(await readFile(file, "utf8"))) as { project?: { dependencies?: unknown } };
-  const deps = data.project?.dependencies;
-  return Array.isArray(deps) ? deps.map(String) : [];
 }
 
 async function writeMarker(marker: string, key: string): Promise<void> {

@@ -10,11 +10,17 @@ import { planInstall } from "../build/install-plan.js";
 import { ensureVenv } from "../build/venv.js";
 import { cacheDir, ensureVenvLayer, restoreVenvFromCache } from "../build/layer-cache.js";
 import { stageTree } from "../build/stage.js";
-import { excludeMatcher, walkTree, type Matcher } from "../build/tree.js";
+import { excludeMatcher, walkTree, type Matcher, type TreeEntry } from "../build/tree.js";
+import { CODE_LAYER_WARN_BYTES, largest } from "../util/largest.js";
 import { runSteps } from "../build/steps.js";
 import { minifyTree } from "../build/minify.js";
 import { resolveBuildId } from "../build/build-id.js";
-import { gitInfo } from "../build/git.js";
+import { gitInfo, type GitInfo } from "../build/git.js";
+import { gitFiles } from "../build/git-files.js";
+import { findSecrets, SecretsError } from "../build/secrets.js";
+import { projectToInstall, pyprojectRequirements, readPyproject } from "../build/pyproject.js";
+import { installProject } from "../build/install-project.js";
+import { NON_GIT_EXCLUDE } from "../config/schema.js";
 import { writeLayer, type LayerStats } from "../artifact/layer-writer.js";
 import { LAYER_SUFFIX } from "../artifact/compress.js";
 import { ARTIFACT_FORMAT, artifactFileName, manifestSchema, serializeManifest, type LayerInfo, type Manifest } from "../artifact/manifest.js";
@@ -24,7 +30,7 @@ import { CheckedLayers } from "../artifact/checked-layers.js";
 import { loadPrivateKey, resolveKeyPath, type LoadedKey } from "../artifact/keys.js";
 import { signManifest } from "../artifact/signature.js";
 import { dottedPath } from "../config/toml.js";
-import { SlipwayError } from "../errors.js";
+import { ConfigError, SlipwayError, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
 
 export interface BuildOptions {
@@ -36,6 +42,8 @@ export interface BuildOptions {
   out?: string;
   /** Private key file to sign the manifest with (relative to cwd); default build.signing_key. */
   sign?: string;
+  /** Refuse to build from a git work tree with changes not committed (exit 2). */
+  requireClean?: boolean;
   env?: NodeJS.ProcessEnv;
   emit?: Emit;
   now?: Date;
@@ -71,19 +79,29 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const { config, file: configFile, appDir } = await phase("config", () => loadConfig({ cwd: opts.cwd, configPath: opts.configPath }));
   const { app, build: cfg } = config;
   const git = await gitInfo(appDir, env);
+  if (opts.requireClean) requireClean(git, appDir);
   const now = opts.now ?? new Date();
   const buildId = resolveBuildId(opts.buildId, env, now, git?.commit.slice(0, 7));
   const outDir = opts.out ? path.resolve(opts.cwd, opts.out) : path.resolve(appDir, cfg.out);
-  const exclude = withoutOutput(excludeMatcher(cfg.exclude), appDir, outDir);
+  // Inside git the code layer starts from what git would commit; outside, from a walk that
+  // leaves out what a .gitignore usually would.
+  const tracked = await phase("files", () => gitFiles(appDir, env), (f) => (f ? `${f.length} files from git` : "not a git work tree"));
+  const exclude = withoutOutput(excludeMatcher(tracked ? cfg.exclude : [...cfg.exclude, ...NON_GIT_EXCLUDE]), appDir, outDir);
   // Read the key before the long part of the build, so a bad one fails in a second.
   const signingKey = await signingKeyFor(opts, cfg.signing_key, appDir, emit);
+
+  // Dependencies slipway cannot read fail here, in a second, not after the venv is made.
+  const project = cfg.install_project ? await projectToInstall(appDir, cfg.requirements) : undefined;
+  for (const src of planInstall(cfg.requirements)) {
+    if (src.kind === "pyproject-dependencies") pyprojectRequirements(await readPyproject(path.resolve(appDir, src.file)), src.file);
+  }
 
   const { key, interpreter, inputs } = await phase("interpreter", () => computeEnvKey(config, appDir, configFile, env),
     (k) => `${k.interpreter.implementation} ${k.interpreter.version} ${k.interpreter.abi}, venv key ${k.key}`);
 
   const work = await mkdtemp(path.join(os.tmpdir(), `slipway-build-${app.name}-`));
   try {
-    const stage = (dest: string) => stageTree({ appDir, include: cfg.include, exclude, dest, configFile });
+    const stage = (dest: string) => stageTree({ appDir, include: cfg.include, exclude, dest, configFile, gitFiles: tracked, includeIgnored: cfg.include_ignored });
     const venv = await phase(
       "venv",
       () =>
@@ -118,14 +136,32 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       SLIPWAY_BUILD_ID: buildId,
       SLIPWAY_ROOT: app.root,
     };
-    if (cfg.steps.length) await phase("steps", () => runSteps(cfg.steps, tree, stepEnv, emit));
-    await phase("minify", async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify, cacheDir(env)),
+    if (project) {
+      await phase("project", async () => installProject({
+        python: path.join(venv.path, "bin", "python"),
+        source: await stage(path.join(work, "project-src")).then(() => path.join(work, "project-src")),
+        tree,
+        scratch: path.join(work, "project-site"),
+        project,
+        pipArgs: cfg.pip_args,
+        env: { ...env, VIRTUAL_ENV: venv.path, PYTHONHOME: undefined },
+        emit,
+      }), (r) => `${project.name ?? "the project"} installed at the release's top: ${r.added.join(", ") || "nothing new"}`);
+    }
+    const minify = () => phase("minify", async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify, cacheDir(env)),
       (m) => `${m.files} files (${m.cached} cached), ${m.bytesBefore} → ${m.bytesAfter} bytes`);
+    if (cfg.minify_when === "before-steps") await minify();
+    if (cfg.steps.length) await phase("steps", () => runSteps(cfg.steps, tree, stepEnv, emit));
+    if (cfg.minify_when === "after-steps") await minify();
 
     const mtime = new Date(1000 * sourceDateEpoch(env, git?.time));
     const codeFile = path.join(work, `code${LAYER_SUFFIX[cfg.compression]}`);
     const codeLayer = await phase("code-layer", async () => {
       const entries = await walkTree(tree, exclude);
+      rejectLinkedInLayer(config.deploy.linked_files, entries, configFile);
+      const secrets = await findSecrets(tree, entries, cfg.allow);
+      if (secrets.length) throw new SecretsError(secrets);
+      warnIfLarge(entries, emit);
       const progress = throttledProgress(emit, "code-layer", "bytes", entries.reduce((n, e) => n + e.size, 0));
       const stats = await writeLayer({ dir: tree, entries, mtime, compression: cfg.compression, out: codeFile, onProgress: progress.update });
       progress.flush();
@@ -174,6 +210,32 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     };
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** A linked file (deploy.linked_files) comes from <root>/shared on each host: the release must not hold one of its own. */
+function rejectLinkedInLayer(linked: readonly string[], entries: readonly TreeEntry[], configFile: string): void {
+  const problems = linked.flatMap((f, i) => entries.some((e) => e.rel === f) ? [{
+    file: configFile,
+    path: `deploy.linked_files[${i}]`,
+    message: `${f} is in the code layer too: each host links <root>/shared/${f} there`,
+    hint: `remove ${f} from the repository (or add it to .gitignore / build.exclude), or from deploy.linked_files`,
+  }] : []);
+  if (problems.length) throw new ConfigError(problems);
+}
+
+function warnIfLarge(entries: readonly TreeEntry[], emit: Emit): void {
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  if (total <= CODE_LAYER_WARN_BYTES) return;
+  const top = largest(entries.filter((e) => e.type === "file"), 5).map((f) => `${f.rel} (${f.size} bytes)`).join(", ");
+  emit({ type: "log", level: "warn", message: `the code layer holds ${total} bytes (over ${CODE_LAYER_WARN_BYTES}): every deploy sends it; largest: ${top} — leave what hosts need not have out with build.exclude or .gitignore` });
+}
+
+function requireClean(git: GitInfo | undefined, appDir: string): void {
+  if (!git) throw new UsageError(`--require-clean: ${appDir} is not in a git work tree with a commit`, "build from a git checkout, or drop --require-clean");
+  if (git.dirty) {
+    throw new UsageError(`--require-clean: ${appDir} has changes that are not committed (git status lists them)`,
+      "commit or stash them, or add the files to .gitignore — the artifact must be what the commit says");
   }
 }
 

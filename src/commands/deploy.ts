@@ -13,16 +13,18 @@ import { mapLimit, settleAll } from "../util/pool.js";
 import { openSessions, type TransportFactory } from "../deploy/connect.js";
 import { lockAll, lockInfo, rejectHeld } from "../deploy/locking.js";
 import { finishHost, listingAfterSwitch } from "../deploy/finish.js";
+import { reportStranded, strandedHosts } from "../deploy/stranded.js";
 import { planPrune, pruneItems } from "../deploy/prune.js";
 import type { HostState } from "../deploy/probe.js";
 import { admit } from "../deploy/admission.js";
 import { manifestPayloads } from "../deploy/manifest-delta.js";
 import { CheckedLayers } from "../artifact/checked-layers.js";
 import { cacheDir } from "../build/layer-cache.js";
-import { incompatibilities, planDeploy, summarize, type DeployPlan } from "../deploy/plan.js";
+import { incompatibilities, planDeploy, roleBatches, summarize, type DeployPlan } from "../deploy/plan.js";
 import { parseBatch, resolveTarget } from "../deploy/target.js";
 import { layout } from "../deploy/layout.js";
-import { closeBalancers, openBalancers } from "../lb/balancers.js";
+import { balancerConfigs, closeBalancers, openBalancers } from "../lb/balancers.js";
+import { refuseFullDrain } from "../lb/full-drain.js";
 import { switchInBatches } from "../deploy/batches.js";
 import {
   countPending,
@@ -34,6 +36,10 @@ import {
 } from "../deploy/steps.js";
 import type { HostSession } from "../deploy/session.js";
 import type { Config } from "../config/schema.js";
+import type { HostOutcome } from "../deploy/outcome.js";
+import { forHost, migrationsHost, rolesOfHost } from "../config/roles.js";
+import { requireLinkedFiles } from "../deploy/linked.js";
+import { bridgeAssets, parseBridged } from "../deploy/assets.js";
 
 export interface DeployOptions {
   cwd: string;
@@ -41,6 +47,8 @@ export interface DeployOptions {
   artifact: string;
   target?: string;
   hosts?: string;
+  /** --roles: only these roles of the target (comma-separated). */
+  roles?: string;
   batch?: string;
   dryRun?: boolean;
   emit?: Emit;
@@ -50,15 +58,7 @@ export interface DeployOptions {
   parallel?: number;
 }
 
-export interface HostOutcome {
-  host: string;
-  previous?: string;
-  /** failed: its restart or health check failed (it was switched back); rolled-back: switched back because another host failed. */
-  result: "ok" | "failed" | "rolled-back" | "not-switched";
-  bytes_sent: number;
-  durations_ms: Record<string, number>;
-  error?: string;
-}
+export type { HostOutcome } from "../deploy/outcome.js";
 
 export interface DeployResult {
   app: string;
@@ -82,8 +82,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const emit = opts.emit ?? silent;
   const timings: Record<string, number> = {};
   const { config, appDir } = await loadConfig({ cwd: opts.cwd, configPath: opts.configPath });
-  const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts);
-  const batch = parseBatch(opts.batch) ?? target.batch;
+  const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts, opts.roles);
+  // --batch sets every role's batch; without it each role has its own (default: the target's).
+  const batch = parseBatch(opts.batch);
+  refuseFullDrain(roleBatches(target.roles, batch).flatMap((r) => r.batches), balancerConfigs(target));
   const file = path.resolve(opts.cwd, opts.artifact);
   if (!existsSync(file)) throw new UsageError(`${opts.artifact}: no such file`, "give the path of a .tar built by `slipway build`");
 
@@ -106,6 +108,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
     timings["verify"] = verifyMs;
     rejectHeld(name, [...states].map(([host, st]) => [host, st.lock]));
+    await requireLinkedFiles(all, m.root, config.deploy.linked_files);
     const manifests = await manifestPayloads(head.manifestBytes, m.root, states, m.layers[0]!.compression, work);
     const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
     rejectIncompatible(plan, m, manifestSha, states);
@@ -115,17 +118,25 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const info = lockInfo("deploy", name, m.build_id);
     await lockAll(all, m.root, info, name, { peeked: true, clean: true });
     let migrations: DeployResult["migrations"];
+    let failure: unknown;
     try {
       const t0 = performance.now();
       const files = localFiles(work, file, m);
       await mapLimit(plan.hosts, opts.parallel ?? STAGE_PARALLEL, async (hp) => {
-        const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, manifests.get(hp.host)!, files, hp, config.deploy.shared, info.token.slice(0, 8));
+        const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, manifests.get(hp.host)!, files, hp, sharedLinks(config), info.token.slice(0, 8));
         outcomes.get(hp.host)!.bytes_sent = sent;
       });
       timings["stage"] = Math.round(performance.now() - t0);
 
+      if (config.deploy.assets) {
+        const { assets, keep_releases } = config.deploy;
+        await settleAll(all.map((s) => s.step("assets", () => s.run("assets", bridgeAssets(m.root, m.build_id, assets, keep_releases)), (r) => {
+          const n = parseBridged(r.stdout);
+          return n ? `current gained ${n.toCurrent} file(s) of ${assets}, the new release ${n.toNew}` : undefined;
+        })));
+      }
       const release = layout(m.root).release(m.build_id);
-      const first = sessions.get(hosts[0]!);
+      const first = sessions.get(migrationsHost(target, config.deploy.migrations.role));
       const envFor = (h: string) => deployEnv(config, name, h, m, plan.hosts.find((x) => x.host === h)?.current);
       migrations = await runMigrations(config, first, release, envFor(first.host), emit);
       const hooks = config.deploy.hooks.before_switch;
@@ -137,7 +148,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
       await switchInBatches(plan, {
         sessions: (h) => sessions.get(h),
-        activation: (h) => ({ session: sessions.get(h), root: m.root, target, balancers, env: envFor(h), emit }),
+        activation: (h) => ({ session: sessions.get(h), root: m.root, ...forHost(target, h), balancers, env: envFor(h), emit }),
         afterSwitch: config.deploy.hooks.after_switch,
         currentDir: layout(m.root).current,
         buildId: m.build_id,
@@ -147,13 +158,17 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         emit,
       });
       return result(config, name, m, false, plan, outcomes, migrations, timings);
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
       // Record, prune (planned from the preflight listing, only where the deploy succeeded)
-      // and unlock: one round trip per host, also when the deploy failed.
-      await Promise.allSettled(all.map((s) => {
+      // and unlock: one round trip per host, also when the deploy failed. A host that cannot
+      // be reached keeps its lock, and the error says what to run when it is back.
+      const finished = await Promise.allSettled(all.map((s) => {
         const o = outcomes.get(s.host)!;
         const record = historyRecord({
-          action: "deploy", target: name, host: s.host, build_id: m.build_id,
+          action: "deploy", target: name, host: s.host, roles: rolesOfHost(target, s.host).map((r) => r.name), build_id: m.build_id,
           previous: o.previous ?? plan.hosts.find((x) => x.host === s.host)?.current,
           result: o.result, durations_ms: { ...timings, ...o.durations_ms }, error: o.error,
         });
@@ -163,11 +178,18 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         return s.step("finish", () => s.run("finish", finishHost(m.root, JSON.stringify(record), info.token, prune ? pruneItems(prune) : [])),
           () => (prune ? `recorded, pruned ${prune.removeReleases.length} release(s) and ${prune.removeVenvs.length} venv(s), unlocked` : "recorded, unlocked"));
       }));
+      const before = (h: string) => plan.hosts.find((x) => x.host === h)?.current;
+      reportStranded(name, m.build_id, strandedHosts(all.map((s) => s.host), finished, before), failure);
     }
   } finally {
     await Promise.all([sessions.close(), closeBalancers(balancers)]);
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** What stage links into each release: the shared dirs, and the linked files as `=path`. */
+function sharedLinks(config: Config): string[] {
+  return [...config.deploy.shared, ...config.deploy.linked_files.map((f) => `=${f}`)];
 }
 
 function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, states: Map<string, HostState>): void {

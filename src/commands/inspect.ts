@@ -8,6 +8,8 @@ import { parseSignature } from "../artifact/signature.js";
 import { verifyArtifact, type VerifyReport } from "../artifact/verify.js";
 import { checkAgainstConfig, type Admission } from "../artifact/admit.js";
 import { loadConfig } from "../config/load.js";
+import { largestFilesOf } from "../artifact/layer-files.js";
+import { CODE_LAYER_WARN_BYTES, type SizedFile } from "../util/largest.js";
 
 export interface InspectOptions {
   cwd: string;
@@ -25,6 +27,8 @@ export interface InspectResult {
   /** Who signed it, as the signature member says (checked only with `verify`). */
   signature?: { key_id?: string; problem?: string };
   verified?: Omit<VerifyReport, "manifest">;
+  /** The code layer's largest files, and a warning when it is large enough to slow every deploy. */
+  code: { largest: SizedFile[]; warning?: string };
   /** With `verify` and a config: the config it was checked against (app, root, interpreter, trusted keys). */
   admitted?: Admission & { config: string };
 }
@@ -39,7 +43,19 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
   const file = path.resolve(opts.cwd, opts.artifact);
   if (!existsSync(file)) throw new UsageError(`${opts.artifact}: no such file`, "give the path of a .tar built by `slipway build`");
   const head = await readHead(file);
-  const result: InspectResult = { artifact: file, manifest: head.manifest, signed: head.signature !== undefined };
+  const code = head.manifest.layers[0]!;
+  const result: InspectResult = {
+    artifact: file,
+    manifest: head.manifest,
+    signed: head.signature !== undefined,
+    code: {
+      // (An unreadable layer is --verify's to report, with its reason.)
+      largest: await largestFilesOf(file, code, 10).catch(() => []),
+      ...(code.unpacked_size > CODE_LAYER_WARN_BYTES
+        ? { warning: `the code layer unpacks to ${code.unpacked_size} bytes (over ${CODE_LAYER_WARN_BYTES}): every deploy sends it; leave out what hosts need not have (build.exclude, .gitignore)` }
+        : {}),
+    },
+  };
   if (head.signature) {
     const info = parseSignature(head.signature);
     result.signature = typeof info === "string" ? { problem: `slipway.json.sig ${info}` } : { key_id: info.key_id };

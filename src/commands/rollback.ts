@@ -7,6 +7,7 @@ import { parsePeek, peekHost } from "../deploy/probe.js";
 import { finishHost } from "../deploy/finish.js";
 import { layout } from "../deploy/layout.js";
 import { historyRecord } from "../deploy/steps.js";
+import { forHost } from "../config/roles.js";
 import { activate } from "../deploy/activate.js";
 import type { HostSession } from "../deploy/session.js";
 import { checkServers, closeBalancers, openBalancers, type Balancer } from "../lb/balancers.js";
@@ -39,6 +40,7 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
       await settleAll<unknown>([checkServers(balancers, ctx.hosts), ...peeking]); // all settle; the first failure, in this order, is thrown
       const peeks = await Promise.all(peeking);
       rejectHeld(ctx.name, ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]));
+      if (opts.to === undefined) agreeOnPrevious(ctx.sessions.map((s, i) => [s.host, peeks[i]!.listing]));
       const plans = ctx.sessions.map((s, i) => ({ s, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
 
       const info = lockInfo("rollback", ctx.name, opts.to);
@@ -79,7 +81,7 @@ async function rollBackHosts({ config, name, target, emit }: TargetContext, bala
       const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
       results.push(r);
       try {
-        await activate({ session: s, root, target, balancers, env, emit }, to);
+        await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit }, to);
         r.result = "ok";
       } catch (err) {
         r.error = (err as Error).message;
@@ -89,12 +91,35 @@ async function rollBackHosts({ config, name, target, emit }: TargetContext, bala
   }
 }
 
-/** Where a host goes (pure): --to, else its `previous`; the release must be on the host. */
+/** Where a host goes (pure): --to, else its `previous`; the release must be on the host, and complete (complete.ts). */
 export function rollbackDestination(host: string, l: HostListing, to?: string): { from?: string; to: string } {
   const dest = to ?? l.previous;
   if (!dest) throw new SlipwayError(`${host}: there is no previous release to roll back to — nothing was changed`, "name one with --to BUILD_ID (see `slipway releases`)");
-  if (!l.releases.some((r) => r.id === dest)) {
+  const release = l.releases.find((r) => r.id === dest);
+  if (!release) {
     throw new SlipwayError(`${host}: release ${dest} is not on this host — nothing was changed`, `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`);
   }
+  if (release.incomplete) {
+    throw new SlipwayError(`${host}: release ${dest} is incomplete on this host (a prune or crash left part of it, or an older slipway made it and it is neither current nor previous) — nothing was changed`,
+      `deploy the artifact of ${dest} again: the deploy stages it whole and switches to it`);
+  }
   return { from: l.current, to: dest };
+}
+
+/**
+ * Without --to, every host must agree on where `previous` leads (pure): a deploy that failed
+ * part-way, or a rollback of some hosts, can leave hosts whose `previous` differ, and rolling
+ * each back to its own would leave the fleet on several releases. Refuses (exit 2), naming
+ * each host's choice and the releases every host could go to.
+ */
+export function agreeOnPrevious(hosts: readonly (readonly [host: string, listing: HostListing])[]): void {
+  const choices = new Set(hosts.map(([, l]) => l.previous ?? ""));
+  if (choices.size <= 1) return;
+  const width = Math.max(...hosts.map(([h]) => h.length));
+  const lines = hosts.map(([h, l]) => `  ${h.padEnd(width)}  current ${l.current ?? "none"}, previous ${l.previous ?? "none"}`);
+  const everywhere = hosts
+    .map(([, l]) => new Set(l.releases.filter((r) => !r.incomplete).map((r) => r.id)))
+    .reduce((a, b) => new Set([...a].filter((id) => b.has(id))));
+  throw new UsageError(`the hosts disagree about the previous release — nothing was changed:\n${lines.join("\n")}`,
+    `pick one with --to BUILD_ID${everywhere.size ? ` (on every host: ${[...everywhere].join(", ")})` : " (no release is on every host: deploy one)"}`);
 }

@@ -10,6 +10,8 @@ export interface TargetOptions {
   configPath?: string;
   target?: string;
   hosts?: string;
+  /** --roles: only these roles of the target (comma-separated). */
+  roles?: string;
   emit?: Emit;
   transport?: TransportFactory;
 }
@@ -27,7 +29,7 @@ export interface TargetContext {
 export async function withTarget<T>(opts: TargetOptions, body: (ctx: TargetContext) => Promise<T>): Promise<T> {
   const emit = opts.emit ?? silent;
   const { config } = await loadConfig({ cwd: opts.cwd, configPath: opts.configPath });
-  const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts);
+  const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts, opts.roles);
   const opened = openSessions(hosts, target, emit, opts.transport);
   try {
     return await body({ config, name, target, hosts, sessions: [...opened.sessions.values()], emit });

@@ -61,11 +61,16 @@ python = "/usr/bin/python3"
 # Hashed into the venv key (with -r/-c includes and local packages they name) and installed.
 requirements = ${list(d.requirements.length ? d.requirements : ["requirements.txt"])}${d.requirements.length ? "" : "   # none found: create it"}
 pip_args     = []        # e.g. ["--no-index", "--find-links", "wheelhouse"]; your pip config is honoured too
-include      = ["."]
+include      = ["."]       # inside git: what git would commit (tracked, or untracked and not ignored)
+include_ignored = []     # ignored paths the release needs anyway, e.g. ["assets/dist"]
+allow        = []        # paths the secrets guard lets through (it refuses .env, *.pem, private keys…)
 exclude      = ${list([...DEFAULT_EXCLUDE, "*.egg-info"])}
 # Run in a staging copy of the tree, with the venv first on PATH.
 steps        = ${list(steps)}
 minify       = ${list(minify)}
+${d.django ? `# Before collectstatic: it then fingerprints and collects the minified files, so what is
+# served is minified and its hashed name matches its bytes.
+minify_when  = "before-steps"` : `minify_when  = "after-steps"   # or "before-steps": minify the sources before the steps`}
 compression  = "zstd"    # or "gzip"
 out          = "dist"
 
@@ -86,10 +91,15 @@ after_switch  = []
 # [targets.production]
 # hosts     = ["deploy@app-01", "deploy@app-02"]
 # batch     = 1
+# A target must restart the app after the switch, or the old release goes on serving:
+# "supervisord", "systemd" (programs = units; sudo = true for a deploy user that is not
+# root), "command" (command = "…"), or "none" when nothing on these hosts needs it.
 # [targets.production.restart]
 # manager  = "supervisord"
 # programs = [${q(d.name)}]
 # conf     = "/etc/supervisor/supervisord.conf"
+# The answer must name the new build: an X-Build-Id header, a JSON "build_id", or the
+# release path (<root>/releases/<id>) in the body. expect_build = false accepts any 2xx.
 # [targets.production.health]
 # url     = "http://127.0.0.1:8000/health"
 # timeout = "30s"

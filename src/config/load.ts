@@ -6,6 +6,7 @@ import { configSchema, type Config } from "./schema.js";
 import { dottedPath, parseTomlWithLines } from "./toml.js";
 import { issuesToProblems, lineOf } from "./validate.js";
 import { checkRules, toConfigProblems } from "./rules.js";
+import { checkRoleShape, resolveRoles } from "./roles.js";
 
 export interface LoadedConfig {
   config: Config;
@@ -56,11 +57,13 @@ export function parseConfig(text: string, file: string, pyproject = false): Conf
     const problems = issuesToProblems(result.error.issues, configSchema, raw, file, lines, prefix);
     throw new ConfigError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  const ruleProblems = checkRules(result.data);
+  const shape = checkRoleShape(result.data);
+  const config = resolveRoles(result.data);
+  const ruleProblems = shape.length ? shape : checkRules(config);
   if (ruleProblems.length > 0) {
     const at = (p: (string | number)[]) => lineOf(lines, [...prefix, ...p]);
     const problems = toConfigProblems(ruleProblems, file, at, dottedPath);
     throw new ConfigError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  return result.data;
+  return config;
 }

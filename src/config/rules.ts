@@ -1,5 +1,7 @@
 import type { ConfigProblem } from "../errors.js";
-import type { Config } from "./schema.js";
+import type { Config, RestartConfig } from "./schema.js";
+import { batchesOf } from "../deploy/plan.js";
+import { FULL_DRAIN_HINT, fullDrains } from "../lb/full-drain.js";
 
 export interface RuleProblem {
   path: (string | number)[];
@@ -34,6 +36,10 @@ export function checkRules(config: Config): RuleProblem[] {
         message: `is only used with manager = "systemd" (manager is "${restart.manager}")`,
         hint: "remove it",
       });
+    }
+    for (const used of restartsInUse(target)) {
+      const where = used.role ? at("roles", used.role, "restart") : at("restart");
+      problems.push(...restartRules(used.restart).map((p) => ({ ...p, path: [...where, ...p.path] })));
     }
     if (restart.manager !== "command" && restart.command) {
       problems.push({
@@ -70,7 +76,40 @@ export function checkRules(config: Config): RuleProblem[] {
           });
         }
       }
+      for (const message of fullDrains(batchesOf(target.hosts, target.batch), [lb])) problems.push({ path: at("batch"), message, hint: FULL_DRAIN_HINT });
     }
+  }
+  return problems;
+}
+
+/**
+ * The restart tables a target's hosts use: each role's own, and the target's when a role
+ * inherits it (a target-level default no role uses is not checked). A role inherits by
+ * reference (config/roles.ts), which is how one is told from the other.
+ */
+function restartsInUse(target: Config["targets"][string]): { role?: string; restart: RestartConfig }[] {
+  const roles = target.roles ?? [];
+  const own = roles.filter((r) => r.restart !== target.restart).map((r) => ({ role: r.name, restart: r.restart }));
+  return roles.length === 0 || own.length < roles.length ? [{ restart: target.restart }, ...own] : own;
+}
+
+/** Rules of one restart table; paths are relative to it. */
+function restartRules(restart: RestartConfig): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  if (restart.manager === "command" && !restart.command.trim()) {
+    // Restarting nothing leaves the old process serving, and its health check would pass.
+    problems.push({
+      path: [],
+      message: 'restarts nothing: manager is "command" (the default) and command is empty, so the old release would go on serving after the switch',
+      hint: 'set manager = "supervisord" or "systemd" with programs, or command = "…"; if nothing on these hosts needs a restart, say so with manager = "none"',
+    });
+  }
+  if (restart.sudo && (restart.manager !== "systemd" || restart.scope !== "system")) {
+    problems.push({
+      path: ["sudo"],
+      message: restart.manager === "systemd" ? 'is only used with system units (scope is "user": systemctl --user needs no sudo)' : `is only used with manager = "systemd" (manager is "${restart.manager}")`,
+      hint: restart.manager === "command" ? "remove it, and put sudo in the command itself" : "remove it",
+    });
   }
   return problems;
 }

@@ -8,6 +8,7 @@ import {
   PATH_CHARS,
   SAFE_ABSOLUTE_PATH,
   SSH_DESTINATION,
+  ROLE_NAME,
   TARGET_NAME,
 } from "./patterns.js";
 
@@ -54,7 +55,15 @@ export const appSchema = z.strictObject({
     .describe("Interpreter that builds the venv; must exist, same version/ABI, on every host."),
 });
 
+/** A relative path of plain names: an argument of host steps and a name under <root>/shared. */
+const PLAIN_RELATIVE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
+/** The same, where a name may start with a dot (.env), but no component is . or .. */
+const PLAIN_RELATIVE_DOTS = /^(?!\.\.?(\/|$))[A-Za-z0-9_.][A-Za-z0-9._-]*(\/(?!\.\.?(\/|$))[A-Za-z0-9_.][A-Za-z0-9._-]*)*$/;
+const PLAIN_RELATIVE_OR_EMPTY = /^$|^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
+
 export const DEFAULT_EXCLUDE = [".git", "**/__pycache__", "*.pyc", "node_modules", ".slipway"];
+/** Left out outside git too, where no .gitignore says so: a local venv, secrets, a dev database. */
+export const NON_GIT_EXCLUDE = [".venv", "venv", ".env", "*.sqlite3"];
 
 export const buildSchema = z.strictObject({
   requirements: z
@@ -71,7 +80,17 @@ export const buildSchema = z.strictObject({
   exclude: z
     .array(relativeGlob)
     .prefault(DEFAULT_EXCLUDE)
-    .describe("Glob patterns left out of the code layer. A pattern without / matches a name at any depth."),
+    .describe(
+      "Glob patterns left out of the code layer. A pattern without / matches a name at any depth. Inside a git work tree the layer starts from what git would commit (tracked files, and untracked ones no .gitignore ignores); outside git, .venv, venv, .env and *.sqlite3 are left out too.",
+    ),
+  include_ignored: z
+    .array(relativeGlob)
+    .prefault([])
+    .describe("Paths (relative to the app) that .gitignore ignores but the code layer needs, e.g. assets compiled before the build; taken whole, minus exclude."),
+  allow: z
+    .array(relativeGlob)
+    .prefault([])
+    .describe("Paths (globs from the app's top) let through the secrets guard: a build fails when the code layer would hold a file that looks like a secret (.env, *.pem, *.key, id_rsa, a private key block…)."),
   steps: z
     .array(command)
     .prefault([])
@@ -79,7 +98,15 @@ export const buildSchema = z.strictObject({
   minify: z
     .array(relativeGlob)
     .prefault([])
-    .describe("Globs of .js and .css files minified in place (esbuild) in the staging copy, after steps."),
+    .describe("Globs of .js and .css files minified in place (esbuild) in the staging copy (see minify_when)."),
+  minify_when: z
+    .enum(["after-steps", "before-steps"])
+    .default("after-steps")
+    .describe('When minify runs: "after-steps" (on what the steps produced), or "before-steps" (on the sources, so that a step such as Django\'s collectstatic fingerprints and serves the minified bytes).'),
+  install_project: z
+    .boolean()
+    .default(true)
+    .describe("When requirements names a pyproject.toml of an installable project, install the project itself (pip --no-deps) at the top of the release, so its package imports from the release dir (src layout too) while the venv depends on the dependencies alone."),
   compression: z.enum(["zstd", "gzip"]).default("zstd").describe("Layer compression."),
   out: z.string().min(1).default("dist").describe("Directory the artifact is written to (relative to the app)."),
   signing_key: z
@@ -95,6 +122,7 @@ export const migrationsSchema = z.strictObject({
     .enum(["warn", "block", "run"])
     .default("warn")
     .describe('"warn" shows pending ones; "block" refuses to switch while any are pending; "run" runs `run`.'),
+  role: z.string().default("").describe("The role whose first host checks and runs migrations (default: the target's first role)."),
 });
 
 export const hooksSchema = z.strictObject({
@@ -112,12 +140,21 @@ export const deploySchema = z.strictObject({
     .array(
       z
         .string()
-        .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/, {
+        .regex(PLAIN_RELATIVE, {
           error: "must be a relative path of plain names (no .., no leading /)",
         }),
     )
     .prefault([])
     .describe("Directories under <root>/shared linked into every release at the same relative path."),
+  linked_files: z
+    .array(z.string().regex(PLAIN_RELATIVE_DOTS, { error: "must be a relative path of plain names (no . or .. components, no leading /)" }))
+    .prefault([])
+    .describe("Files under <root>/shared linked into every release at the same relative path (e.g. .env, config/local.py); a deploy refuses (exit 3) a host that lacks one, and a build whose code layer holds one."),
+  assets: z
+    .string()
+    .regex(PLAIN_RELATIVE_OR_EMPTY, { error: "must be a relative path of plain names (no .., no leading /), or empty" })
+    .default("")
+    .describe("The release's directory of fingerprinted static files (e.g. staticfiles): before any host switches, each host's current release gains the new release's files it lacks, and the new release those of the releases it replaces (hard links, add only), so a page from either version finds its assets on every host."),
   migrations: migrationsSchema.prefault({}),
   hooks: hooksSchema.prefault({}),
 });
@@ -127,11 +164,19 @@ const sshSchema = z.strictObject({
   identity: z.string().default("").describe("Identity file passed with -i."),
   known_hosts: z.string().default("").describe("UserKnownHostsFile; host keys stay strictly checked."),
   options: z.array(z.string().regex(/^[A-Za-z]+=.*$/, { error: 'must look like "Name=value"' })).prefault([])
-    .describe('Extra ssh -o options, e.g. ["ConnectTimeout=5"].'),
+    .describe('Extra ssh -o options, e.g. ["ConnectTimeout=5"]. They win over slipway\'s own: ConnectTimeout=10, ServerAliveInterval=5 and ServerAliveCountMax=2 (a host silent for 15 s is lost).'),
+  step_timeout: duration
+    .default("30m")
+    .describe("Deadline for one command on a host, counted from the last byte sent to it: past it the command's session is stopped and the step fails. Raise it for hooks or migrations that run longer."),
+  parallel_connects: z.int().min(1).max(1000).default(16)
+    .describe("ssh handshakes in flight at once (a bastion's MaxStartups drops the ones beyond its limit)."),
 });
 
 const restartSchema = z.strictObject({
-  manager: z.enum(["supervisord", "systemd", "command"]).default("command").describe("How the app is restarted."),
+  manager: z
+    .enum(["supervisord", "systemd", "command", "none"])
+    .default("command")
+    .describe('How the app is restarted. "command" needs `command`; "none" says that nothing on these hosts needs a restart (a target without a restart table is refused, so the old process cannot go on serving unnoticed).'),
   programs: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]+$/, { error: "must be a program or unit name" })).prefault([])
     .describe("supervisord programs or systemd units to restart."),
   conf: z.string().default("").describe("supervisord config file (supervisorctl -c)."),
@@ -141,12 +186,23 @@ const restartSchema = z.strictObject({
     .enum(["restart", "reload"])
     .default("restart")
     .describe('systemd only: "reload" for units whose ExecReload starts the new release (a plain HUP to gunicorn does not).'),
+  sudo: z
+    .boolean()
+    .default(false)
+    .describe("systemd only (system units): run `sudo -n systemctl …`, for a deploy user that is not root; it needs a NOPASSWD sudoers line for exactly that command (docs/zero-downtime.md)."),
 });
 
 const healthSchema = z.strictObject({
-  url: z.string().default("").describe("URL polled on the host after restart; 2xx = healthy."),
-  command: z.string().default("").describe("Alternative to url for workers: a command that exits 0 when healthy."),
+  url: z.string().default("").describe("URL polled on the host after restart; 2xx naming the build (see expect_build) = healthy."),
+  command: z
+    .string()
+    .default("")
+    .describe("Alternative to url for workers: a command that exits 0 when healthy. It runs with SLIPWAY_BUILD_ID and SLIPWAY_RELEASE_DIR set: check that the new release answers."),
   timeout: duration.default("30s").describe("How long to wait for healthy."),
+  expect_build: z
+    .boolean()
+    .default(true)
+    .describe("url only: the answer must name the build being deployed (an X-Build-Id header or a JSON build_id equal to it, else the build id as a whole word in the body, e.g. the release path), so an old process still holding the port fails the check. false: any 2xx."),
 });
 
 const haproxySchema = z.strictObject({
@@ -155,26 +211,51 @@ const haproxySchema = z.strictObject({
   backend: z.string().min(1).describe("Backend name in HAProxy."),
   servers: z.record(z.string(), z.string().min(1)).prefault({}).describe("Host → HAProxy server name."),
   drain_timeout: duration.default("35s").describe("Wait at most this long for in-flight requests before restarting."),
+  capacity_timeout: duration
+    .default("60s")
+    .describe("Before draining a host, wait at most this long for every other server that was in rotation to be UP again; then the deploy fails, with that host untouched."),
+  allow_full_drain: z
+    .boolean()
+    .default(false)
+    .describe("Allow a batch that drains every server of the backend at once (the backend answers 503 meanwhile). Otherwise such a batch is refused."),
 });
 
 const BATCH_ERROR = 'must be a host count (1 or more) or a percentage from 1% to 100% like "25%"';
 
+const hostList = z
+  .array(z.string().regex(SSH_DESTINATION, { error: "must be an ssh destination like deploy@app-01 or deploy@app-02:2222" }))
+  .min(1, { error: "needs at least one host" });
+
+const batchSchema = z.union([z.int().min(1), z.string().regex(BATCH_PERCENT, { error: BATCH_ERROR })], { error: BATCH_ERROR });
+
+const haproxyTables = z.union([haproxySchema, z.array(haproxySchema).min(1)]);
+
+/** One kind of host in a target (web, worker…). Unset keys are the target's. */
+export const roleSchema = z.strictObject({
+  hosts: hostList.describe("ssh destinations of this role's hosts; a host may be in several roles."),
+  restart: restartSchema.optional().describe("This role's restart; default: the target's."),
+  health: healthSchema.optional().describe("This role's health check; default: the target's."),
+  haproxy: haproxyTables.optional().describe("This role's HAProxy drain; default: the target's (a role whose hosts are behind no balancer: leave it out of the target's table)."),
+  batch: batchSchema.optional().describe("Hosts of this role switched at a time; default: the target's batch."),
+});
+
 export const targetSchema = z.strictObject({
-  hosts: z
-    .array(z.string().regex(SSH_DESTINATION, { error: "must be an ssh destination like deploy@app-01 or deploy@app-02:2222" }))
-    .min(1, { error: "needs at least one host" })
-    .describe("ssh destinations ([user@]host[:port]); for transport local, a label."),
+  hosts: hostList
+    .optional()
+    .describe("ssh destinations ([user@]host[:port]); for transport local, a label. A target has hosts (one role, named web) or roles, not both."),
+  roles: z
+    .record(z.string().regex(ROLE_NAME, { error: "role names must match [a-z][a-z0-9_-]{0,31}" }), roleSchema)
+    .optional()
+    .describe("Kinds of host deployed together, switched in the order written (e.g. web, then worker); each inherits restart, health, haproxy and batch from the target."),
   transport: z.enum(["ssh", "local"]).default("ssh").describe('"ssh", or "local" for this machine without ssh.'),
-  batch: z
-    .union([z.int().min(1), z.string().regex(BATCH_PERCENT, { error: BATCH_ERROR })], { error: BATCH_ERROR })
+  batch: batchSchema
     .default(1)
     .describe('Hosts switched at a time: a count or a percentage such as "25%".'),
   on_failure: z.enum(["rollback-all", "stop"]).default("rollback-all").describe("What to do with already-switched hosts when one fails."),
   ssh: sshSchema.prefault({}),
   restart: restartSchema.prefault({}),
   health: healthSchema.prefault({}),
-  haproxy: z
-    .union([haproxySchema, z.array(haproxySchema).min(1)])
+  haproxy: haproxyTables
     .optional()
     .describe("Drain each host in HAProxy before its restart. A table, or an array of tables when several load balancers front the backend."),
 });
@@ -189,8 +270,23 @@ export const configSchema = z.strictObject({
     .describe("Named deploy targets."),
 });
 
-export type Config = z.infer<typeof configSchema>;
-export type TargetConfig = z.infer<typeof targetSchema>;
+/** A role as a deploy uses it: every key resolved (the role's own, else the target's). */
+export interface RoleConfig {
+  name: string;
+  hosts: string[];
+  restart: z.infer<typeof restartSchema>;
+  health: z.infer<typeof healthSchema>;
+  haproxy?: z.infer<typeof haproxyTables>;
+  batch: number | string;
+}
+
+type ParsedTarget = z.infer<typeof targetSchema>;
+/** A target after loading (config/roles.ts): `hosts` is every host of every role, `roles` is never empty. */
+export type TargetConfig = Omit<ParsedTarget, "hosts" | "roles"> & { hosts: string[]; roles: RoleConfig[] };
+export type ParsedConfig = z.infer<typeof configSchema>;
+export type Config = Omit<ParsedConfig, "targets"> & { targets: Record<string, TargetConfig> };
+export type RestartConfig = z.infer<typeof restartSchema>;
+export type HealthConfig = z.infer<typeof healthSchema>;
 export type BuildConfig = z.infer<typeof buildSchema>;
 export type HaproxyConfig = z.infer<typeof haproxySchema>;
 export { BUILD_ID };

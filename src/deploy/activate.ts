@@ -1,12 +1,13 @@
-import type { TargetConfig } from "../config/schema.js";
+import type { HealthConfig, RestartConfig, RoleConfig, TargetConfig } from "../config/schema.js";
 import { SlipwayError } from "../errors.js";
 import type { Emit } from "../events.js";
 import { describeCheck, describeOutcome, healthCommand, parseHealth } from "../health/check.js";
-import { drainHost, readyHost, type Balancer } from "../lb/balancers.js";
+import type { Balancer } from "../lb/balancers.js";
+import { drainAgain, drainHost, restoreHost, type Hold } from "../lb/drain.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../procman/restart.js";
 import { layout } from "./layout.js";
 import { RemoteStepError, type HostSession } from "./session.js";
-import { SWITCHED, switchCurrent, switchThenRun } from "./switch.js";
+import { parseSwitched, SWITCHED, switchCurrent, switchThenRun, undoPrevious, type PreviousMode } from "./switch.js";
 
 /** Everything one host's activation needs (SPEC §5 steps 7–10). */
 export interface Activation {
@@ -16,24 +17,55 @@ export interface Activation {
   balancers: readonly Balancer[];
   env: Record<string, string>;
   emit: Emit;
+  /**
+   * The host's other roles in this run (roles.ts), after the one whose restart and health are
+   * `target`'s: switched once, each of their restarts and health checks runs after the first.
+   */
+  otherRoles?: readonly RoleConfig[];
 }
 
-/** A host failed its restart or health check; it was switched back (see `rolledBackTo`). */
+/** Where a host was before its switch: what switching it back restores, `previous` included. */
+export interface Before {
+  /** The build id `current` pointed at, if any. */
+  current?: string;
+  /** How a switch back to `current` sets `previous`: as it was before this switch. */
+  previous: PreviousMode;
+}
+
+/** How an activation that failed left the host. */
+export interface ActivationOutcome {
+  /** current was never switched (the switch itself failed): the host is on the release it had. */
+  notSwitched?: boolean;
+  /** Switched back to this build id. */
+  rolledBackTo?: string;
+  /** The switch back was tried and failed too. */
+  rollbackProblem?: string;
+  /** Putting the server back in HAProxy failed (it may still be drained). */
+  rotationProblem?: string;
+}
+
+/** A host failed its switch, restart or health check; it was switched back (see `outcome`). */
 export class ActivationError extends SlipwayError {
   constructor(
     readonly host: string,
     readonly reason: string,
-    readonly rolledBackTo: string | undefined,
-    readonly rollbackProblem?: string,
+    readonly outcome: ActivationOutcome,
   ) {
+    const { notSwitched, rolledBackTo, rollbackProblem, rotationProblem } = outcome;
+    const back = rotationProblem ? `, but not back in rotation: ${rotationProblem}` : " and back in rotation";
     super(
       `${host}: ${reason}` +
-        (rolledBackTo
-          ? rollbackProblem
-            ? `\n${host}: switched back to ${rolledBackTo}, but it is not healthy either: ${rollbackProblem}`
-            : `\n${host}: switched back to ${rolledBackTo}, restarted, healthy and back in rotation`
-          : `\n${host}: there is no previous release to switch back to`),
-      rolledBackTo && !rollbackProblem ? "fix the release and deploy a new build" : "the host needs attention: check the app's logs on it",
+        (notSwitched
+          ? `\n${host}: current was not switched: still on the release it had${back}`
+          : rolledBackTo
+            ? rollbackProblem
+              ? `\n${host}: switched back to ${rolledBackTo}, but it is not healthy either: ${rollbackProblem}`
+              : `\n${host}: switched back to ${rolledBackTo}, restarted, healthy${back}`
+            : `\n${host}: there is no previous release to switch back to`) +
+        (rotationProblem && !notSwitched && !(rolledBackTo && !rollbackProblem) ? `\n${host}: not back in rotation: ${rotationProblem}` : ""),
+      (notSwitched || (rolledBackTo && !rollbackProblem)) && !rotationProblem
+        ? "fix the cause and deploy again"
+        : "the host needs attention: check the app's logs on it and its state in HAProxy",
     );
   }
 }
@@ -41,58 +73,88 @@ export class ActivationError extends SlipwayError {
 /**
  * Activate `buildId` on one host: drain it in HAProxy (wait for in-flight requests), switch
  * `current`, restart, health-check on the host, put it back in rotation. If the restart or the
- * check fails, switch back to the release that was current, restart, check it, put it back,
- * and throw an ActivationError saying what was seen. Returns the release that was current.
+ * check fails, switch back to the release that was current (and `previous` to what it was),
+ * restart, check it. On every path the host's servers end as they were before the drain: a
+ * server an operator had in MAINT or DRAIN is never touched. Throws an ActivationError saying
+ * what was seen; returns where the host was before.
  */
-export async function activate(a: Activation, buildId: string, opts: { rollbackOnFailure: boolean } = { rollbackOnFailure: true }): Promise<string | undefined> {
+export async function activate(
+  a: Activation,
+  buildId: string,
+  opts: { rollbackOnFailure?: boolean; previous?: PreviousMode } = {},
+): Promise<Before> {
   const s = a.session;
-  const drained = await s.step("drain", () => drainHost(a.balancers, s.host), (d) => (d.drained ? `waited ${d.ms} ms${d.remaining ? `, ${d.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not behind HAProxy"));
-  if (drained.remaining > 0) {
-    a.emit({ type: "log", level: "warn", message: `${s.host}: ${drained.remaining} request(s) still in flight after drain_timeout; restarting anyway` });
+  const warn = (message: string) => a.emit({ type: "log", level: "warn", message });
+  const hold = await s.step("drain", () => drainHost(a.balancers, s.host, warn), describeHold);
+  for (const k of hold.kept) {
+    warn(`${s.host}: HAProxy server ${k.server} (${k.where}) was in ${k.state.toUpperCase()} before this run: ` +
+      `it gets the release but stays in ${k.state.toUpperCase()}, out of rotation (\`set server ${k.server} state ready\` puts it in)`);
   }
-  const { old, restarted } = await switchAndRestart(a, buildId);
+  if (hold.remaining > 0) warn(`${s.host}: ${hold.remaining} request(s) still in flight after drain_timeout; restarting anyway`);
+  let before: Before | undefined;
+  let readied = false;
   try {
-    await restarted();
-    await healthCheck(a);
-    await s.step("ready", () => readyHost(a.balancers, s.host), (r) => r.status);
+    const sw = await switchAndRestart(a, buildId, opts.previous ?? "shift");
+    before = sw.before;
+    await sw.restarted();
+    await restartOtherRoles(a);
+    await healthCheck(a, buildId);
+    readied = true;
+    await s.step("ready", () => restoreHost(hold), (r) => r.status);
+    return before;
   } catch (err) {
     const reason = (err as Error).message.replace(new RegExp(`^${escapeRe(s.host)}: `), "");
-    if (!opts.rollbackOnFailure || !old || old === buildId) {
-      await s.step("ready", () => readyHost(a.balancers, s.host)).catch(() => undefined);
-      throw new ActivationError(s.host, reason, undefined);
+    const outcome: ActivationOutcome = { notSwitched: before === undefined };
+    // Put back in rotation but never seen UP: out again while it is switched back.
+    if (readied) await drainAgain(hold).catch(() => undefined);
+    const old = before?.current;
+    if (before && old && old !== buildId && (opts.rollbackOnFailure ?? true)) {
+      const previous = before.previous;
+      outcome.rolledBackTo = old;
+      await s.step("rollback", async () => {
+        try {
+          const back = await switchAndRestart(a, old, previous);
+          await back.restarted();
+          await restartOtherRoles(a);
+          await healthCheck(a, old);
+        } catch (again) {
+          outcome.rollbackProblem = (again as Error).message;
+        }
+      }, () => `back to ${old}`);
     }
-    let problem: string | undefined;
-    await s.step("rollback", async () => {
-      try {
-        const back = await switchAndRestart(a, old);
-        await back.restarted();
-        await healthCheck(a);
-      } catch (again) {
-        problem = (again as Error).message;
-      }
-    }, () => `back to ${old}`);
-    await s.step("ready", () => readyHost(a.balancers, s.host)).catch(() => undefined);
-    throw new ActivationError(s.host, reason, old, problem);
+    outcome.rotationProblem = await s.step("ready", () => restoreHost(hold), (r) => r.status).then(() => undefined, (e: Error) => e.message);
+    throw new ActivationError(s.host, reason, outcome);
   }
-  return old;
 }
 
-const releaseOf = (stdout: string) => /releases\/([^/\n]+)/.exec(/^old=(.*)$/m.exec(stdout)?.[1] ?? "")?.[1];
+function describeHold(h: Hold): string {
+  if (!h.behind) return "not behind HAProxy";
+  const parts = [h.drained.length ? `waited ${h.ms} ms${h.remaining ? `, ${h.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not drained"];
+  if (h.kept.length) parts.push(h.kept.map((k) => `${k.server} left in ${k.state.toUpperCase()}`).join(", "));
+  if (h.waited.servers.length) parts.push(`first waited ${h.waited.ms} ms for ${h.waited.servers.join(", ")} to be UP`);
+  return parts.join("; ");
+}
+
+const releaseOf = (link: string | undefined) => /releases\/([^/\n]+)/.exec(link ?? "")?.[1];
+
+function beforeOf(stdout: string): Before {
+  return { current: releaseOf(parseSwitched(stdout).current), previous: undoPrevious(stdout) };
+}
 
 /**
  * Switch `current` and restart in one round trip (switch.ts switchThenRun): the "switch" step
  * ends when the host reports the switch, then `restarted()` is the "restart" step, ending with
- * the restart command. Resolves with the release that was current. A failed switch throws here,
- * with nothing restarted.
+ * the restart command. Resolves with where the host was. A failed switch throws here, with
+ * nothing restarted and neither link changed.
  */
-async function switchAndRestart(a: Activation, buildId: string): Promise<{ old: string | undefined; restarted: () => Promise<void> }> {
+async function switchAndRestart(a: Activation, buildId: string, previous: PreviousMode): Promise<{ before: Before; restarted: () => Promise<void> }> {
   const s = a.session;
   const restart = restartCommand(a.target.restart, layout(a.root).current, a.env);
   if (!restart) {
-    const out = await s.step("switch", () => s.run("switch", switchCurrent(a.root, buildId)), () => `current → releases/${buildId}`);
-    return { old: releaseOf(out.stdout), restarted: async () => {} };
+    const out = await s.step("switch", () => s.run("switch", switchCurrent(a.root, buildId, previous)), () => `current → releases/${buildId}`);
+    return { before: beforeOf(out.stdout), restarted: async () => {} };
   }
-  const argv = switchThenRun(a.root, buildId, restart);
+  const argv = switchThenRun(a.root, buildId, restart, previous);
   let stdout = "";
   let reportSwitched!: () => void;
   const switched = new Promise<void>((r) => (reportSwitched = r));
@@ -103,7 +165,7 @@ async function switchAndRestart(a: Activation, buildId: string): Promise<{ old: 
     const ended = await Promise.race([switched.then(() => undefined), running]);
     if (ended && !marker.test(ended.stdout)) throw s.failure("switch", argv, ended.code === 0 ? { ...ended, code: 1 } : ended);
   }, () => `current → releases/${buildId}`);
-  const old = releaseOf(stdout);
+  const before = beforeOf(stdout.slice(0, stdout.search(marker) + 1));
   const restarted = () => s.step("restart", async () => {
     const r = await running;
     const output = `${r.stdout.slice(r.stdout.search(marker)).replace(marker, "")}${r.stderr}`;
@@ -113,20 +175,51 @@ async function switchAndRestart(a: Activation, buildId: string): Promise<{ old: 
     const verify = restartVerifyCommand(a.target.restart);
     if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
   }, () => a.target.restart.manager);
-  return { old, restarted };
+  return { before, restarted };
 }
 
-async function healthCheck(a: Activation): Promise<void> {
+/** The restarts of the host's other roles (a role whose restart is the first's is not restarted twice). */
+async function restartOtherRoles(a: Activation): Promise<void> {
   const s = a.session;
-  const check = healthCommand(a.target.health, layout(a.root).current);
+  const done = [a.target.restart];
+  for (const role of a.otherRoles ?? []) {
+    if (done.some((r) => sameRestart(r, role.restart))) continue;
+    done.push(role.restart);
+    const argv = restartCommand(role.restart, layout(a.root).current, a.env);
+    if (!argv) continue;
+    await s.step("restart", async () => {
+      const r = await s.transport.exec(argv);
+      const output = `${r.stdout}${r.stderr}`;
+      if (restartFailed(role.restart.manager, r.code, output)) {
+        throw new RemoteStepError(s.host, "restart", argv, r.code, output, `role ${role.name}: check the process manager's logs on the host`);
+      }
+      const verify = restartVerifyCommand(role.restart);
+      if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+    }, () => `${role.restart.manager} (role ${role.name})`);
+  }
+}
+
+const sameRestart = (x: RestartConfig, y: RestartConfig) => JSON.stringify(x) === JSON.stringify(y);
+
+/** Every role's health check on the host: the first role's, then the others' (each different one once). */
+async function healthCheck(a: Activation, build: string): Promise<void> {
+  const checks = [a.target.health];
+  for (const role of a.otherRoles ?? []) if (!checks.some((h) => JSON.stringify(h) === JSON.stringify(role.health))) checks.push(role.health);
+  for (const health of checks) await healthCheckOne(a, health, build);
+}
+
+/** Poll the host until `build` answers healthy (health.expect_build: an old process answering fails it). */
+async function healthCheckOne(a: Activation, health: HealthConfig, build: string): Promise<void> {
+  const s = a.session;
+  const check = healthCommand(health, layout(a.root).current, { build, dir: layout(a.root).release(build) });
   if (check) {
     await s.step("health", async () => {
       const r = await s.transport.exec(check);
       const outcome = parseHealth(r.stdout);
       if (r.code === 0 && outcome?.ok) return outcome;
-      const saw = outcome ? describeOutcome(outcome) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
-      throw new SlipwayError(`${s.host}: health check ${describeCheck(a.target.health)} failed: ${saw}`);
-    }, (o) => `${describeCheck(a.target.health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`);
+      const saw = outcome ? describeOutcome(outcome, build) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
+      throw new SlipwayError(`${s.host}: health check ${describeCheck(health)} failed: ${saw}`);
+    }, (o) => `${describeCheck(health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`);
   }
 }
 

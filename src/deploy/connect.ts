@@ -3,6 +3,7 @@ import type { Emit } from "../events.js";
 import { LocalTransport } from "../transport/local.js";
 import { SshTransport } from "../transport/ssh.js";
 import type { Transport } from "../transport/types.js";
+import { limiter } from "../util/limiter.js";
 import { HostSession } from "./session.js";
 
 export type TransportFactory = (host: string, target: TargetConfig) => Transport;
@@ -11,12 +12,15 @@ export const defaultTransport: TransportFactory = (host, target) =>
   target.transport === "local" ? new LocalTransport(host) : new SshTransport(host, target.ssh);
 
 /**
- * Open a session per host and start connecting to every one right away, so the handshakes
- * overlap the local work that comes before the first command (a failure is reported by the
- * host's first step); `close` ends every connection (ssh masters included).
+ * Open a session per host and start connecting right away, so the handshakes overlap the
+ * local work that comes before the first command (a failure is reported by the host's first
+ * step) — at most `ssh.parallel_connects` handshakes at a time: a bastion's sshd drops
+ * connections beyond its MaxStartups, and a host's first command waits for its turn.
+ * `close` ends every connection (ssh masters included).
  */
 export function openSessions(hosts: readonly string[], target: TargetConfig, emit: Emit, factory: TransportFactory = defaultTransport) {
-  const sessions = new Map(hosts.map((h) => [h, new HostSession(h, factory(h, target), emit)]));
+  const gate = limiter(target.ssh.parallel_connects ?? 16);
+  const sessions = new Map(hosts.map((h) => [h, new HostSession(h, factory(h, target), emit, gate)]));
   for (const s of sessions.values()) s.connect().catch(() => {});
   return {
     sessions,

@@ -13,18 +13,28 @@ export interface LockInfo {
   pid: number;
 }
 
+/** Whether the lock's info names this token (as LockInfo's JSON writes it). */
+const HAS_TOKEN_FN = `
+lock_has_token() { [ -n "$2" ] && grep -qF -- "\\"token\\":\\"$2\\"" "$1/.slipway/lock/info" 2>/dev/null; }`;
+
 /**
  * mkdir is atomic: exactly one deploy creates the lock dir; the others read who did. The
  * topmost directory the lock had to create is remembered, so releasing the lock of a deploy
- * that changed nothing leaves the host exactly as it was.
+ * that changed nothing leaves the host exactly as it was. Idempotent for one run: a lock that
+ * already holds this run's token ($3) is ours — taken by an earlier try whose reply was lost —
+ * and is acquired again. The umask is set so that a hardened one (077) on the host does not
+ * make <root>, releases/ and virtualenvs/ unreadable to the app's user.
  */
-const ACQUIRE_FN = `
+const ACQUIRE_FN = `${HAS_TOKEN_FN}
 acquire_lock() {
+  umask 022
   top=""; d=$1; while [ ! -d "$d" ]; do top=$d; d=$(dirname "$d"); done
   mkdir -p "$1/.slipway" || return 1
   if mkdir "$1/.slipway/lock" 2>/dev/null; then
     printf '%s\\n' "$2" > "$1/.slipway/lock/info"
     printf '%s\\n' "$top" > "$1/.slipway/lock/created"
+    echo acquired
+  elif lock_has_token "$1" "$3"; then
     echo acquired
   else
     echo held
@@ -35,23 +45,25 @@ acquire_lock() {
 
 /**
  * Take the lock. With `clean`, also remove what a deploy that died while staging left behind
- * (temporary release and venv dirs, half-received files) — safe only now that we hold it.
+ * (temporary release and venv dirs, a killed prune's renamed dirs, half-received files) —
+ * safe only now that we hold it.
  */
 export function acquireLock(root: string, info: LockInfo, clean = false): string[] {
   const then = clean ? `\n${CLEAN_STALE}` : "";
   // Held (4) is an answer, not a failure: the caller reads who holds it.
-  return sh(`${ACQUIRE_FN}\nacquire_lock "$1" "$2" || { rc=$?; [ $rc = 4 ] && exit 0; exit $rc; }${then}`, root, JSON.stringify(info));
+  return sh(`${ACQUIRE_FN}\nacquire_lock "$1" "$2" "$3" || { rc=$?; [ $rc = 4 ] && exit 0; exit $rc; }${then}`, root, JSON.stringify(info), info.token);
 }
 
 /** Remove what a deploy that died while staging left behind. Only while holding the lock. */
-const CLEAN_STALE = `rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
+const CLEAN_STALE = `umask 022
+rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
 mkdir -p "$1/releases" "$1/virtualenvs" "$1/.slipway/incoming"`;
 
-/** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty. */
-export const RELEASE_FN = `
+/** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty (--force). */
+export const RELEASE_FN = `${HAS_TOKEN_FN}
 release_lock() {
   if [ ! -d "$1/.slipway/lock" ]; then echo absent; return 0; fi
-  if [ -z "$2" ] || grep -qF -- "$2" "$1/.slipway/lock/info" 2>/dev/null; then
+  if [ -z "$2" ] || lock_has_token "$1" "$2"; then
     top=$(cat "$1/.slipway/lock/created" 2>/dev/null || true)
     rm -rf "$1/.slipway/lock"
     rmdir "$1/.slipway" 2>/dev/null || true

@@ -38,12 +38,18 @@ export async function lockAll(
   const outcomes = await Promise.allSettled(
     sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", acquireLock(root, info, opts.clean))).stdout))),
   );
-  const taken = sessions.filter((_, i) => {
+  const held = (i: number) => {
+    const o = outcomes[i]!;
+    return o.status === "fulfilled" && o.value.state === "held";
+  };
+  const acquired = (i: number) => {
     const o = outcomes[i]!;
     return o.status === "fulfilled" && o.value.state === "acquired";
-  });
-  if (taken.length === sessions.length) return;
-  await unlockAll(taken, root, info.token);
+  };
+  if (sessions.every((_, i) => acquired(i))) return;
+  // Release by token wherever it may be ours: also where the acquire failed, since a reply lost
+  // after the host ran it leaves our lock there (releasing by token never removes another's).
+  await unlockAll(sessions.filter((_, i) => !held(i)), root, info.token);
   const failure = outcomes.find((o) => o.status === "rejected");
   if (failure && failure.status === "rejected") throw failure.reason;
   rejectHeld(target, sessions.flatMap((s, i) => {

@@ -1,4 +1,4 @@
-import type { Config, TargetConfig } from "../config/schema.js";
+import type { Config, RoleConfig, TargetConfig } from "../config/schema.js";
 import type { Manifest } from "../artifact/manifest.js";
 import type { PlanSummary } from "../events.js";
 import type { HostState } from "./probe.js";
@@ -16,8 +16,31 @@ export interface DeployPlan {
   target: string;
   buildId: string;
   hosts: HostPlan[];
+  /** Every switch batch, in order: each role's in turn (roles). */
   batches: string[][];
+  /** The batches by role, in the order the roles are written; a host in several roles switches with the first. */
+  roles: RoleBatches[];
   steps: string[];
+}
+
+export interface RoleBatches {
+  role: string;
+  /** Every host of the role in this run, also those an earlier role switches. */
+  hosts: string[];
+  batches: string[][];
+}
+
+/**
+ * Each role's switch batches, roles in order: a role's own batch size (or `override`, from
+ * --batch), over its hosts that an earlier role has not switched already. Pure.
+ */
+export function roleBatches(roles: readonly Pick<RoleConfig, "name" | "hosts" | "batch">[], override?: number | string): RoleBatches[] {
+  const claimed = new Set<string>();
+  return roles.map((r) => {
+    const own = r.hosts.filter((h) => !claimed.has(h));
+    for (const h of own) claimed.add(h);
+    return { role: r.name, hosts: [...r.hosts], batches: own.length ? batchesOf(own, override ?? r.batch) : [] };
+  });
 }
 
 /** Split hosts into switch batches: a count, or a percentage of the hosts (at least one). Pure. */
@@ -64,7 +87,8 @@ export function planDeploy(
   hosts: readonly string[],
   manifest: Manifest,
   states: ReadonlyMap<string, HostState>,
-  batch: number | string,
+  /** --batch: every role's batch size; undefined: each role's own. */
+  batch: number | string | undefined,
   /** Bytes of the manifest as each host would receive it (manifest-delta.ts); 0 if not given. */
   manifestSize: (host: string) => number = () => 0,
 ): DeployPlan {
@@ -86,13 +110,14 @@ export function planDeploy(
     ...(m.policy === "run" ? ["migrations run (first host)"] : []),
     ...(config.deploy.hooks.before_switch.length ? ["hooks before_switch"] : []),
     "switch",
-    ...(target.restart.manager !== "command" || target.restart.command ? [`restart (${target.restart.manager})`] : []),
+    ...[...new Set(target.roles.map((r) => r.restart.manager))].filter((m) => m !== "none").map((m) => `restart (${m})`),
     ...(config.deploy.hooks.after_switch.length ? ["hooks after_switch"] : []),
     "record",
     `prune (keep ${config.deploy.keep_releases})`,
     "unlock",
   ];
-  return { target: targetName, buildId: manifest.build_id, hosts: hostPlans, batches: batchesOf(hosts, batch), steps };
+  const roles = roleBatches(target.roles.map((r) => ({ ...r, hosts: r.hosts.filter((h) => hosts.includes(h)) })), batch);
+  return { target: targetName, buildId: manifest.build_id, hosts: hostPlans, batches: roles.flatMap((r) => r.batches), roles, steps };
 }
 
 export function summarize(plan: DeployPlan): PlanSummary {
@@ -101,8 +126,10 @@ export function summarize(plan: DeployPlan): PlanSummary {
     target: plan.target,
     build_id: plan.buildId,
     batches: plan.batches,
+    roles: plan.roles.map((r) => ({ role: r.role, batches: r.batches })),
     hosts: plan.hosts.map((h) => ({
       host: h.host,
+      roles: plan.roles.filter((r) => r.hosts.includes(h.host)).map((r) => r.role),
       send: h.releasePresent ? [] : h.sendVenv ? ["manifest", "code", "venv"] : ["manifest", "code"],
       bytes: h.bytes,
       release: h.releasePresent ? "present" : "new",

@@ -13,8 +13,10 @@ export interface HostState {
   freeKb: number;
   tools: { tar: boolean; zstd: boolean; gzip: boolean; sha256sum: boolean };
   venvPresent: boolean;
-  /** sha256 of releases/<build_id>/slipway.json if that release exists. */
+  /** sha256 of releases/<build_id>/slipway.json if that release exists and is complete (complete.ts). */
   releaseManifestSha?: string;
+  /** releases/<build_id> exists but is not complete: the deploy stages it again. */
+  releaseIncomplete?: boolean;
   current?: string;
   previous?: string;
   /** Whether a deploy lock is held, and by whom (read, never taken, here). */
@@ -44,7 +46,10 @@ d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
 for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
 [ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
-if [ -f "$root/releases/$build/slipway.json" ]; then echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)"; fi
+case $(release_states "$root" "$build") in
+  complete*|legacy*) echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)";;
+  incomplete*) echo "release_incomplete=1";;
+esac
 lock_state "$root"
 c=$(readlink "$root/current" 2>/dev/null || true)
 if [ -n "$c" ] && [ -f "$root/$c/slipway.json" ] && command -v base64 >/dev/null 2>&1; then
@@ -106,6 +111,7 @@ export function parseProbe(stdout: string): HostState {
     tools: { tar: kv.has("tool_tar"), zstd: kv.has("tool_zstd"), gzip: kv.has("tool_gzip"), sha256sum: kv.has("tool_sha256sum") },
     venvPresent: kv.has("venv_present"),
     releaseManifestSha: kv.get("release_sha"),
+    releaseIncomplete: kv.has("release_incomplete"),
     current: buildIdOfLink(kv.get("current")),
     previous: buildIdOfLink(kv.get("previous")),
     lock: lockOf(kv),

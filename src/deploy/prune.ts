@@ -1,9 +1,11 @@
 import { isValidBuildId } from "../config/patterns.js";
 import { sh } from "./layout.js";
+import { isComplete, RELEASE_STATE_FN } from "./complete.js";
 
 /** What is on a host, for `releases` and `prune`. */
 export interface HostListing {
-  releases: { id: string; mtime: number; venv?: string; kb: number }[];
+  /** `incomplete`: no completion mark agreeing with its manifest (complete.ts): never reused or switched to. */
+  releases: { id: string; mtime: number; venv?: string; kb: number; incomplete?: true }[];
   venvs: { key: string; kb: number; complete: boolean }[];
   current?: string;
   previous?: string;
@@ -14,7 +16,7 @@ export interface HostListing {
  * The listing printed by list_host. `du` costs ~100 ms per host on a few releases: only
  * `slipway releases` asks for sizes. Names starting with "." (temporary dirs) are not listed.
  */
-export const LIST_FN = `
+export const LIST_FN = `${RELEASE_STATE_FN}
 list_host() (
   root=$1 sizes=$2
   cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
@@ -24,6 +26,7 @@ list_host() (
   # One stat for every release, venv and completion mark, one find for every release's venv link.
   stat -c 'stat=%Y %n' releases/*/ virtualenvs/*/ virtualenvs/*/.slipway-complete 2>/dev/null
   find releases -mindepth 2 -maxdepth 2 -name virtualenv -type l -printf 'link=%h %l\\n' 2>/dev/null
+  release_states . "" | while read -r line; do echo "release_state=$line"; done
   if [ "$sizes" = 1 ]; then
     for d in releases/*/ virtualenvs/*/; do [ -d "$d" ] && echo "kb=$(du -sk "$d" | cut -f1) $d"; done
   fi
@@ -47,6 +50,10 @@ export function parseListing(stdout: string): HostListing {
     const v = line.slice(i + 1);
     if (k === "current" || k === "previous") out[k] = /releases\/([^/]+)/.exec(v)?.[1];
     else if (k === "free_kb") out.freeKb = Number(v) || 0;
+    else if (k === "release_state") {
+      const [state, id] = v.split(" ");
+      if (id && !id.startsWith(".") && !isComplete(state)) release(id).incomplete = true;
+    }
     else if (k === "link") {
       const [, id, target] = /^releases\/([^/ ]+) (.+)$/.exec(v) ?? [];
       if (id && !id.startsWith(".")) release(id).venv = target!.replace(/\/+$/, "").split("/").pop();
@@ -90,15 +97,30 @@ export function planPrune(listing: HostListing, keep: number): PrunePlan {
   return { keep: keepList, removeReleases, removeVenvs };
 }
 
+/**
+ * Each item is renamed to a temp name first, then deleted: the rename is atomic, so a host
+ * that reboots (or an rm that is killed) mid-delete leaves a gutted tree only under a name
+ * that nothing reads as a release or venv — never under its own. The temp dirs of a prune
+ * killed that way are deleted by the next prune (and by the next deploy's lock: CLEAN_STALE).
+ * Runs only while holding the lock.
+ */
 export const REMOVE_FN = `
 remove_items() {
-  root=$1; shift
+  root=$1 rc=0; shift
+  for d in "$root"/releases/.tmp-prune-* "$root"/virtualenvs/.tmp-prune-*; do
+    if [ -e "$d" ]; then rm -rf -- "$d" 2>/dev/null || true; fi
+  done
   for item in "$@"; do
     case "$item" in
-      r:*) rm -rf -- "$root/releases/\${item#r:}";;
-      v:*) rm -rf -- "$root/virtualenvs/\${item#v:}";;
+      r:*) dir=releases name=\${item#r:};;
+      v:*) dir=virtualenvs name=\${item#v:};;
+      *) continue;;
     esac
+    [ -e "$root/$dir/$name" ] || continue
+    gone="$root/$dir/.tmp-prune-$name-$$"
+    if mv -T -- "$root/$dir/$name" "$gone"; then rm -rf -- "$gone" || rc=1; else rc=1; fi
   done
+  return $rc
 }`;
 
 /** The items of a prune plan, as `remove_items` takes them (names validated by planPrune). */

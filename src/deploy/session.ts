@@ -26,6 +26,8 @@ export class HostSession {
     readonly host: string,
     readonly transport: Transport,
     private readonly emit: Emit,
+    /** Takes the handshake when there is room (connect.ts bounds how many run at once). */
+    private readonly gate: <T>(open: () => Promise<T>) => Promise<T> = (open) => open(),
   ) {}
 
   private connecting?: Promise<void>;
@@ -37,7 +39,7 @@ export class HostSession {
    */
   connect(): Promise<void> {
     const t = this.transport;
-    this.connecting ??= t.connect ? this.step("connect", () => t.connect!(), () => "connected") : Promise.resolve();
+    this.connecting ??= t.connect ? this.gate(() => this.step("connect", () => t.connect!(), () => "connected")) : Promise.resolve();
     return this.connecting;
   }
 
@@ -57,6 +59,7 @@ export class HostSession {
 
   /** Run argv on the host; a non-zero exit is a RemoteStepError (exit 3 from our scripts: a rejection). */
   async run(step: HostStep, argv: readonly string[], opts?: ExecOptions & { hint?: string }): Promise<ExecResult> {
+    await this.connect(); // a first command must not open a connection past the gate
     const r = await this.transport.exec(argv, opts);
     if (r.code === 0) return r;
     throw this.failure(step, argv, r, opts?.hint);

@@ -1,5 +1,6 @@
 import type { Compression } from "../artifact/compress.js";
 import { HOST_CHECK } from "./host-check.js";
+import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
 import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
 
@@ -23,13 +24,14 @@ receive() {
 }`;
 
 export function receiveFile(dest: string, sha256: string): string[] {
-  return sh(`${RECEIVE_FN}\nset -e\nreceive "$1" "$2"`, dest, sha256);
+  return sh(`${RECEIVE_FN}\nset -e\numask 022\nreceive "$1" "$2"`, dest, sha256);
 }
 
 /**
  * GNU tar unpacking a layer (the script appends `-C <dir>`): owners in the archive ignored,
  * modes minus the umask and never setuid, setgid or sticky (--no-same-permissions, even as
- * root). GNU tar itself refuses `..` members, strips a leading `/`, and unpacks a symlink that
+ * root) — the unpack scripts set that umask to 022 (UNPACK_PRELUDE), whatever the deploy
+ * user's. GNU tar itself refuses `..` members, strips a leading `/`, and unpacks a symlink that
  * points outside as a placeholder, so nothing is written through it.
  */
 export function tarExtract(file: string, compression: Compression): string[] {
@@ -38,11 +40,20 @@ export function tarExtract(file: string, compression: Compression): string[] {
 }
 
 /**
+ * The unpack scripts' first lines. The umask is set, not inherited: a deploy user with a
+ * hardened umask (027, 077) would otherwise make the release, its manifest and its venv
+ * unreadable to an app running as another user. With 022 every file keeps the mode its layer
+ * gives it, minus group and other write; who may reach the tree is up to <root>'s own mode.
+ */
+const UNPACK_PRELUDE = `set -e
+umask 022`;
+
+/**
  * Unpack the venv layer beside its final place, check it (host-check.ts), mark it complete,
  * then rename it into <root>/virtualenvs/<key>: the venv directory only ever appears whole.
  */
 const UNPACK_VENV = `${HOST_CHECK}${RECEIVE_FN}
-set -e
+${UNPACK_PRELUDE}
 root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 manifest=; shift 6
 final="$root/virtualenvs/$key"
 if [ -n "$sha" ]; then mkdir -p "$(dirname "$file")"; receive "$file" "$sha"; fi
@@ -81,12 +92,15 @@ export function stageVenv(root: string, key: string, file: string, sha256: strin
 
 /**
  * Unpack the code layer into a temporary dir beside the releases, check it (host-check.ts),
- * add the manifest, link the venv and the shared dirs, then rename it to releases/<build_id>.
- * A release that is already there is reused if its manifest is byte-identical, refused
- * (exit 3) otherwise.
+ * add the manifest, link the venv, the shared dirs and the linked files (`=path` in `shared`:
+ * refused, exit 3, when the layer holds that path), write the completion mark last
+ * (complete.ts), then rename it to releases/<build_id>. A complete release that is already
+ * there is reused if its manifest is byte-identical, refused (exit 3) otherwise; an incomplete
+ * one (a prune or crash left it gutted) is staged again and replaced — unless it is `current`,
+ * which is never moved from under the running app (exit 3).
  */
-const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}
-set -e
+const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}${RELEASE_STATE_FN}
+${UNPACK_PRELUDE}
 root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6 manifest_sha=$7 manifest_size=$8 code_sha=$9
 manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13}; shift 13
 final="$root/releases/$build"
@@ -95,32 +109,58 @@ if [ -n "$code_sha" ]; then
   receive "$manifest" "$manifest_sha" "$manifest_size" "$manifest_dict" "$py" "$manifest_codec"
   receive "$file" "$code_sha"
 fi
-if [ -d "$final" ]; then
-  if cmp -s "$manifest" "$final/slipway.json"; then rm -f "$file" "$manifest"; echo present; exit 0; fi
-  echo "release $build already exists on this host with a different manifest" >&2; exit 3
-fi
+case $(release_states "$root" "$build") in
+  complete*|legacy*)
+    if cmp -s "$manifest" "$final/slipway.json"; then rm -f "$file" "$manifest"; echo present; exit 0; fi
+    echo "release $build already exists on this host with a different manifest" >&2; exit 3;;
+  incomplete*)
+    if [ "$(readlink "$root/current" 2>/dev/null)" = "releases/$build" ]; then
+      rm -f "$file" "$manifest"
+      echo "release $build on this host is incomplete (no ${COMPLETE_MARK} that agrees with its slipway.json) and it is current: roll back or deploy another build first, then deploy $build again" >&2; exit 3
+    fi;;
+esac
 tmp="$root/releases/.tmp-$build-$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
 untar "$tmp" code "$@"
-reserved "$tmp" code slipway.json virtualenv
+reserved "$tmp" code slipway.json virtualenv ${COMPLETE_MARK}
 check_tree "$tmp" code
 mv -f "$manifest" "$tmp/slipway.json"
+chmod 644 "$tmp/slipway.json"
 rm -rf "$tmp/virtualenv"
 ln -s "$root/virtualenvs/$key" "$tmp/virtualenv"
 if [ -n "$shared" ]; then
   old_ifs=$IFS; IFS=:
   for d in $shared; do
     IFS=$old_ifs
-    mkdir -p "$root/shared/$d"
-    rm -rf "$tmp/$d"
-    mkdir -p "$(dirname "$tmp/$d")"
-    ln -s "$root/shared/$d" "$tmp/$d"
+    case $d in
+      =*)
+        # A linked file (=path): the host's own, never one from the artifact.
+        f=\${d#=}
+        if [ -e "$tmp/$f" ] || [ -L "$tmp/$f" ]; then
+          rm -rf "$tmp"; rm -f "$file"
+          echo "the code layer holds $f, which deploy.linked_files links from $root/shared/$f" >&2; exit 3
+        fi
+        mkdir -p "$(dirname "$tmp/$f")"
+        ln -s "$root/shared/$f" "$tmp/$f";;
+      *)
+        mkdir -p "$root/shared/$d"
+        rm -rf "$tmp/$d"
+        mkdir -p "$(dirname "$tmp/$d")"
+        ln -s "$root/shared/$d" "$tmp/$d";;
+    esac
   done
   IFS=$old_ifs
 fi
+sha256sum < "$tmp/slipway.json" | cut -d' ' -f1 > "$tmp/${COMPLETE_MARK}"
+# Only an incomplete leftover is moved aside (checked again now: a killed earlier run's script
+# may have just renamed a complete one into place).
+case $(release_states "$root" "$build") in
+  incomplete*) mv -T "$final" "$root/releases/.tmp-stale-$build-$$" && rm -rf "$root/releases/.tmp-stale-$build-$$";;
+esac
 # rename(2) onto an existing release fails (-T: never "into" it): another run got there first.
 if ! mv -T "$tmp" "$final" 2>/dev/null; then
-  same=0; cmp -s "$tmp/slipway.json" "$final/slipway.json" && same=1
+  same=0
+  case $(release_states "$root" "$build") in complete*|legacy*) cmp -s "$tmp/slipway.json" "$final/slipway.json" && same=1;; esac
   rm -rf "$tmp"; rm -f "$file"
   [ $same = 1 ] && { echo present; exit 0; }
   echo "cannot move the release into $final (another release $build is there)" >&2; exit 3

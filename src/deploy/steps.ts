@@ -99,6 +99,8 @@ export interface HistoryRecord {
   from: string;
   target: string;
   host: string;
+  /** The host's roles in this run. */
+  roles?: string[];
   build_id?: string;
   previous?: string;
   result: string;

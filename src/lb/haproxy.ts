@@ -20,6 +20,11 @@ export function setServerState(backend: string, server: string, state: ServerSta
 export const SHOW_STAT = "show stat";
 export const SHOW_SERVERS_STATE = "show servers state";
 
+/** `show servers state <backend>`: one backend's rows, with each server's admin state. */
+export function showServersState(backend: string): string {
+  return `${SHOW_SERVERS_STATE} ${checkName("backend", backend)}`;
+}
+
 /** A reply to `set server`: empty when it worked, else HAProxy's message ("No such server."). */
 export function setServerError(reply: string): string | undefined {
   const text = reply.trim();
@@ -31,6 +36,8 @@ export interface StatRow {
   svname: string;
   /** Current sessions: requests in flight on this server. */
   scur: number;
+  /** Requests queued for this server (its maxconn reached): they still go to it. */
+  qcur: number;
   /** UP, DOWN, DRAIN, MAINT, "UP 1/3", no check, … */
   status: string;
 }
@@ -46,10 +53,10 @@ export function parseShowStat(csv: string): StatRow[] {
     if (i < 0) throw new Error(`"show stat" has no ${name} column`);
     return i;
   };
-  const [px, sv, scur, status] = [at("pxname"), at("svname"), at("scur"), at("status")];
+  const [px, sv, scur, qcur, status] = [at("pxname"), at("svname"), at("scur"), at("qcur"), at("status")];
   return lines.map((l) => {
     const f = l.split(",");
-    return { pxname: f[px] ?? "", svname: f[sv] ?? "", scur: Number(f[scur] || 0), status: f[status] ?? "" };
+    return { pxname: f[px] ?? "", svname: f[sv] ?? "", scur: Number(f[scur] || 0), qcur: Number(f[qcur] || 0), status: f[status] ?? "" };
   });
 }
 
@@ -80,6 +87,28 @@ export function parseServersState(text: string): ServerStateRow[] {
       adminState: Number(f[at("srv_admin_state")]),
     };
   });
+}
+
+/**
+ * What was set on a server by hand (runtime API) or in the configuration, from its
+ * srv_admin_state bits: 0x01 forced maint, 0x04 `disabled` in the configuration, 0x08 forced
+ * drain. States inherited from a tracked server (0x02, 0x10) or set by DNS (0x20) are not
+ * anyone's choice for this server, so they read as "ready".
+ */
+export function adminState(bits: number): ServerState {
+  if (bits & (0x01 | 0x04)) return "maint";
+  if (bits & 0x08) return "drain";
+  return "ready";
+}
+
+/** Requests that will still be served by this server: in flight, and queued for it. */
+export function inFlight(row: StatRow | undefined): number {
+  return row ? row.scur + row.qcur : 0;
+}
+
+/** HAProxy sends this server traffic: checked UP (exactly: "UP 1/2" is already failing checks), or not checked. */
+export function isUp(status: string): boolean {
+  return status === "UP" || status === "no check";
 }
 
 /** The server's row, or undefined when HAProxy does not know it. */

@@ -13,9 +13,12 @@ export function deploySummary(r: DeployResult): (out: Out) => void {
     if (r.dry_run) {
       out(`plan: deploy ${r.build_id} to ${r.target} (dry run: nothing was changed)`);
       for (const h of p.hosts) {
-        out(`  ${h.host.padEnd(28)} current ${h.current ?? "—"}; ${h.release === "present" ? "release already there, sends nothing" : `sends ${h.send.join(" + ")} (${bytes(h.bytes)})`}`);
+        const roles = h.roles?.length ? ` [${h.roles.join(", ")}]` : "";
+        out(`  ${h.host.padEnd(28)}${roles} current ${h.current ?? "—"}; ${h.release === "present" ? "release already there, sends nothing" : `sends ${h.send.join(" + ")} (${bytes(h.bytes)})`}`);
       }
-      out(`  batches: ${p.batches.map((b) => `[${b.join(", ")}]`).join(" → ")}`);
+      if (p.roles && p.roles.length > 1) {
+        for (const r of p.roles) out(`  role ${r.role}: ${r.batches.length ? r.batches.map((b) => `[${b.join(", ")}]`).join(" → ") : "(every host switched with an earlier role)"}`);
+      } else out(`  batches: ${p.batches.map((b) => `[${b.join(", ")}]`).join(" → ")}`);
       out(`  steps: ${p.steps.join(" → ")}`);
       return;
     }
@@ -39,7 +42,7 @@ export function releasesSummary(r: ReleasesResult): (out: Out) => void {
       out(`${h.host}  (free ${bytes(h.freeKb * 1024)})`);
       for (const rel of h.releases) {
         const mark = rel.id === h.current ? "current " : rel.id === h.previous ? "previous" : "        ";
-        out(`  ${mark} ${rel.id.padEnd(32)} ${bytes(rel.kb * 1024).padStart(10)}  venv ${rel.venv ?? "—"}  ${new Date(rel.mtime * 1000).toISOString()}`);
+        out(`  ${mark} ${rel.id.padEnd(32)} ${bytes(rel.kb * 1024).padStart(10)}  venv ${rel.venv ?? "—"}  ${new Date(rel.mtime * 1000).toISOString()}${rel.incomplete ? "  (incomplete: deploy it again to use it)" : ""}`);
       }
       for (const v of h.venvs) out(`  venv     ${v.key}  ${bytes(v.kb * 1024).padStart(10)}${v.complete ? "" : "  (incomplete)"}`);
     }
@@ -56,6 +59,9 @@ export function pruneSummary(r: PruneResult): (out: Out) => void {
 export function unlockSummary(r: UnlockResult): (out: Out) => void {
   return (out) => {
     const released = r.hosts.filter((h) => h.released);
-    out(released.length ? `unlocked ${r.target} on ${released.map((h) => h.host).join(", ")}` : `${r.target} was not locked`);
+    const kept = r.hosts.filter((h) => h.kept);
+    if (released.length) out(`unlocked ${r.target} on ${released.map((h) => h.host).join(", ")}`);
+    for (const h of kept) out(`  ${h.host}: not unlocked — ${h.kept}`);
+    if (!released.length && !kept.length) out(`${r.target} was not locked`);
   };
 }

@@ -7,9 +7,11 @@ import { bytes, duration } from "./format.js";
 
 const LABELS: Record<Phase, string> = {
   config: "read config",
+  files: "list files (git)",
   interpreter: "probe interpreter",
   venv: "virtualenv",
   stage: "stage code",
+  project: "install the project",
   steps: "build steps",
   minify: "minify",
   "code-layer": "code layer",

@@ -1,14 +1,15 @@
 import { spawn } from "node:child_process";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { Kept, STDERR_LIMIT, STDOUT_LIMIT } from "./kept.js";
 import type { ExecOptions, ExecResult } from "./types.js";
 
 /** Spawn argv (no shell), feed stdin, collect stdout/stderr. Rejects only if it cannot start. */
 export function spawnCollect(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    const out = new Kept(STDOUT_LIMIT);
+    const err = new Kept(STDERR_LIMIT);
     const decoder = opts.onStdout ? new TextDecoder() : undefined;
     child.stdout.on("data", (c: Buffer) => {
       out.push(c);
@@ -17,7 +18,7 @@ export function spawnCollect(argv: readonly string[], opts: ExecOptions = {}): P
     child.stderr.on("data", (c: Buffer) => err.push(c));
     child.on("error", reject);
     child.on("close", (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
+      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: out.text(), stderr: err.text() }),
     );
     child.stdin.on("error", () => {}); // the command may exit before reading all input; its exit code tells
     const input = opts.stdin;

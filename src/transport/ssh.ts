@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseDuration } from "../config/patterns.js";
 import { SlipwayError } from "../errors.js";
 import { shJoin } from "./quote.js";
-import { SessionEnded, ShellSession } from "./shell-session.js";
+import { CommandTimedOut, SessionEnded, ShellSession } from "./shell-session.js";
 import { spawnCollect } from "./spawn.js";
 import type { ExecOptions, ExecResult, Transport } from "./types.js";
 
@@ -12,10 +13,29 @@ export interface SshSettings {
   identity: string;
   known_hosts: string;
   options: readonly string[];
+  /** A duration ("30m"): deadline for one command, from its last byte of input sent. */
+  step_timeout?: string;
 }
 
 /** The host could not be reached over ssh (ssh itself failed: exit 255). */
 export class TransportError extends SlipwayError {}
+
+/** A command on a reachable host gave no result within ssh.step_timeout; its session was stopped. */
+export class StepTimeoutError extends SlipwayError {}
+
+/**
+ * Ours, after the user's options (ssh keeps the first value it sees, so theirs win): a host that
+ * does not answer the TCP connect and key exchange in 10 s is unreachable, and one that is
+ * silent for 3 keepalives 5 s apart (15 s) is lost — ssh then exits instead of waiting for TCP
+ * to give up, which takes 15 minutes or more.
+ */
+export const SSH_TIMEOUTS = ["ConnectTimeout=10", "ServerAliveInterval=5", "ServerAliveCountMax=2"];
+
+/**
+ * A host whose connection was lost gets one more chance, this long, to answer a new one
+ * (a short drop heals; a host that is gone must not hold the rest of the run up).
+ */
+export const RECONNECT_MS = 5000;
 
 /** Split "user@host:port" into ssh's destination and port. IPv6 in brackets keeps its colons. */
 export function parseDestination(dest: string): { target: string; port?: string } {
@@ -31,6 +51,7 @@ export function sshArgv(dest: string, settings: SshSettings, controlPath: string
   // can override ours (e.g. a ControlPath/ControlPersist of their own, reused across deploys).
   const argv = ["ssh"];
   for (const o of settings.options) argv.push("-o", o);
+  for (const o of SSH_TIMEOUTS) argv.push("-o", o);
   argv.push("-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=60");
   if (settings.config) argv.push("-F", expandHome(settings.config));
   if (settings.identity) argv.push("-i", expandHome(settings.identity), "-o", "IdentitiesOnly=yes");
@@ -54,22 +75,33 @@ function expandHome(p: string): string {
 export class SshTransport implements Transport {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
   private readonly controlPath = path.join(this.dir, "cm");
-  private sessionNow = this.newSession();
+  private readonly stepMs: number;
   /** Whether a command has run on the host (a session that ends after that lost the host). */
   private reached = false;
+  /** The connection was lost: the next session must answer within RECONNECT_MS. */
+  private lost = false;
+  /** That did not happen either: the host is not tried again in this run (every command fails at once). */
+  private givenUp?: TransportError;
+  private sessionNow: ShellSession;
   constructor(
     readonly host: string,
     private readonly settings: SshSettings,
-  ) {}
+  ) {
+    this.stepMs = parseDuration(settings.step_timeout ?? "30m");
+    this.sessionNow = this.newSession();
+  }
 
   private newSession(): ShellSession {
-    return new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver));
+    return new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver), {
+      stepTimeoutMs: this.stepMs,
+      helloTimeoutMs: this.lost ? RECONNECT_MS : 0,
+    });
   }
 
   /**
-   * The host's session; after one ended (the connection dropped, or a failed upload broke its
-   * framing) the next command gets a new one — never the failed command itself — so a deploy
-   * that failed can still record and unlock.
+   * The host's session; after one ended (the connection dropped, a failed upload broke its
+   * framing, a step ran past its deadline) the next command gets a new one — never the failed
+   * command itself — so a deploy that failed can still record and unlock.
    */
   private get session(): ShellSession {
     if (this.sessionNow.isEnded) this.sessionNow = this.newSession();
@@ -82,12 +114,22 @@ export class SshTransport implements Transport {
 
   /** `work` on the host's session; its end is a TransportError (cannot reach, or lost the host). */
   private async inSession<T>(work: (s: ShellSession) => Promise<T>): Promise<T> {
+    if (this.givenUp) throw this.givenUp;
+    const s = this.session;
     try {
-      const r = await work(this.session);
+      const r = await work(s);
       this.reached = true;
+      this.lost = false;
       return r;
     } catch (err) {
-      throw err instanceof SessionEnded ? this.unreachable(err.stderr || err.message) : err;
+      if (err instanceof CommandTimedOut) throw this.timedOut(err.ms);
+      if (!(err instanceof SessionEnded)) throw err;
+      const again = this.lost && !s.hasAnswered;
+      this.reached ||= s.hasAnswered;
+      const e = this.unreachable(err.stderr, again);
+      if (again) this.givenUp = e;
+      else if (this.reached) this.lost = true;
+      throw e;
     }
   }
 
@@ -95,17 +137,29 @@ export class SshTransport implements Transport {
     const input = opts?.stdin;
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
     if (!streamOfUnknownSize) return this.inSession((s) => s.exec(argv, opts));
+    if (this.givenUp) throw this.givenUp;
     const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv), opts);
-    if (r.code === 255) throw this.unreachable(r.stderr);
+    if (r.code === 255) throw this.unreachable(r.stderr, false);
     return r;
   }
 
-  private unreachable(stderr: string): TransportError {
-    const why = stderr.trim().split("\n").slice(-3).join(" ") || "ssh exited 255";
+  private unreachable(stderr: string, afterLoss: boolean): TransportError {
+    const said = stderr.trim().split("\n").slice(-3).join(" ");
+    if (afterLoss) {
+      return new TransportError(`lost the ssh connection to ${this.host}, and it did not answer again within ${RECONNECT_MS / 1000} s${said ? `: ${said}` : ""}`,
+        `nothing more is sent to ${this.host} in this run; check that \`ssh ${this.host} true\` works again before acting on it`);
+    }
+    // A master connection that gave up on a silent host (keepalives) leaves its clients nothing to say.
+    const why = said || (this.reached ? "ssh ended without a word (the host stopped answering, or the connection was closed)" : "ssh exited 255");
     return new TransportError(
       this.reached ? `lost the ssh connection to ${this.host}: ${why}` : `cannot reach ${this.host} over ssh: ${why}`,
       `check that \`ssh ${this.host} true\` works from this machine (host key in known_hosts, key loaded in the agent)`,
     );
+  }
+
+  private timedOut(ms: number): StepTimeoutError {
+    return new StepTimeoutError(`${this.host}: a command gave no result within ${ms / 1000} s (ssh.step_timeout); its session was stopped`,
+      `the command may still be running on ${this.host}: look there; if it needs longer, raise the target's ssh.step_timeout`);
   }
 
   async close(): Promise<void> {

@@ -146,7 +146,7 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
 test("redeploying a build id: the same artifact is reused; a different one under the same id is refused (exit 3)", async () => {
   const ws = await exampleWorkspace("slipway-local");
   const config = path.join(ws.app, "slipway.toml");
-  await writeFile(config, (await readFile(config, "utf8")).replace(/\[targets\.local\.restart\][\s\S]*$/, "[targets.local.restart]\nmanager = \"command\"\n"));
+  await writeFile(config, (await readFile(config, "utf8")).replace(/\[targets\.local\.restart\][\s\S]*$/, "[targets.local.restart]\nmanager = \"none\"\n"));
   const b1 = await buildWith(ws, "same");
   await deploy({ cwd: ws.app, artifact: b1.result.artifact, target: "local" });
   const again = await deploy({ cwd: ws.app, artifact: b1.result.artifact, target: "local" });

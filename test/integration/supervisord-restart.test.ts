@@ -47,7 +47,7 @@ async function rig(name: string, opts: Parameters<typeof startSupervisor>[2] = {
 }
 
 const restartArgv = (r: Rig, conf: string, names: string[]) =>
-  restartCommand({ manager: "supervisord", programs: names, conf, command: "", scope: "system", action: "restart" }, r.current, {})!;
+  restartCommand({ manager: "supervisord", programs: names, conf, command: "", scope: "system", action: "restart", sudo: false }, r.current, {})!;
 
 function viaSlipway(r: Rig, conf: string, names: string[], env: NodeJS.ProcessEnv = {}) {
   const [cmd, ...args] = restartArgv(r, conf, names);

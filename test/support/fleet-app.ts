@@ -60,6 +60,8 @@ export async function fleetApp(
     command?: (root: string) => string;
     /** Extra TOML appended after the [targets.fleet] tables (e.g. health, haproxy). */
     extraToml?: string;
+    /** More supervisord programs for every host, given the app root (e.g. a worker). */
+    extraPrograms?: (root: string) => string;
   } = {},
 ): Promise<FleetApp> {
   const dir = await tmpDir("slipway-fleet-app");
@@ -73,6 +75,7 @@ export async function fleetApp(
     `command=${opts.command?.(root) ?? `${root}/current/virtualenv/bin/python -m hello.serve --host 0.0.0.0 --port ${APP_PORT}`}`,
     `directory=${root}/current`,
     "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
+    ...(opts.extraPrograms ? ["", opts.extraPrograms(root)] : []),
   ].join("\n");
   const fleet = await startFleet(count, { supervisorPrograms: program, ...opts.fleet });
   // Each host's supervisord.conf lives in its own dir; give them one path, as a real fleet has.

@@ -1,8 +1,13 @@
-"""Build the offline test wheels, with nothing but the standard library.
+"""Build the offline test wheels, with nothing but the standard library (and, for `debian`,
+packaging's markers: Debian's python3-packaging, else the copy inside Debian's pip wheel).
 
     python3 make_wheels.py wheelhouse OUT_DIR
         pip, setuptools, wheel (copied from /usr/share/python-wheels), gunicorn
         repacked from the Debian-installed distribution, slipfix 1.0.0 and 1.1.0.
+    python3 make_wheels.py debian OUT_DIR DIST...
+        pip, setuptools, wheel, and each named distribution with its dependency closure,
+        repacked from Debian's /usr/lib/python3/dist-packages (compiled ones as platform
+        wheels for this interpreter). Requirements: the metadata's plus the Debian Depends.
     python3 make_wheels.py bigwheels OUT_DIR TOTAL_MIB COUNT
         COUNT synthetic wheels bigpkgN-1.0.0 whose installed size totals >= TOTAL_MIB.
 
@@ -13,12 +18,15 @@ Run by test/support/wheelhouse.ts; any change to this file changes its cache key
 import base64
 import glob
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import sys
+import sysconfig
 import zipfile
 
 DEBIAN_WHEELS = "/usr/share/python-wheels"
@@ -30,14 +38,16 @@ def record_hash(data):
     return "sha256=" + digest.decode()
 
 
-def write_wheel(out_dir, name, version, files, metadata, entry_points=None):
-    """files: {archive path: bytes} for the package itself; returns the wheel's path."""
+def write_wheel(out_dir, name, version, files, metadata, entry_points=None, tag="py3-none-any"):
+    """files: {archive path: bytes} for the package itself; returns the wheel's path.
+    A tag other than py3-none-any is a platform wheel (compiled code): not purelib."""
     dist_info = f"{name}-{version}.dist-info"
     files = dict(files)
     files[f"{dist_info}/METADATA"] = metadata.encode()
+    purelib = "true" if tag == "py3-none-any" else "false"
     files[f"{dist_info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: slipway-test-support\n"
-        "Root-Is-Purelib: true\nTag: py3-none-any\n"
+        f"Root-Is-Purelib: {purelib}\nTag: {tag}\n"
     ).encode()
     if entry_points:
         files[f"{dist_info}/entry_points.txt"] = entry_points.encode()
@@ -45,7 +55,7 @@ def write_wheel(out_dir, name, version, files, metadata, entry_points=None):
     record = "".join(f"{p},{record_hash(d)},{len(d)}\n" for p, d in sorted(files.items()))
     files[record_path] = (record + f"{record_path},,\n").encode()
 
-    path = os.path.join(out_dir, f"{name}-{version}-py3-none-any.whl")
+    path = os.path.join(out_dir, f"{name}-{version}-{tag}.whl")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         # RECORD last, as the wheel spec recommends.
         for arcname in sorted(files, key=lambda p: (p == record_path, p)):
@@ -142,6 +152,228 @@ def repack_gunicorn(out_dir):
         with open(os.path.join(site, rel), "rb") as f:
             files[rel.replace(os.sep, "/")] = f.read()
     return write_wheel(out_dir, "gunicorn", version, files, metadata, read("entry_points.txt"))
+
+
+# --- any Debian-installed distribution, with its dependency closure ------------
+#
+# Debian strips the install_requires out of most egg-info requires.txt files (they become
+# the package's Depends), so a distribution's requirements are its own metadata plus its
+# Debian package's Depends on other python3-* packages that install a distribution.
+
+DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+DPKG_STATUS = "/var/lib/dpkg/status"
+DPKG_INFO = "/var/lib/dpkg/info"
+# Debian packages that install no metadata of their own, and the distribution that provides them.
+DEBIAN_ALIASES = {"python3-pkg-resources": "setuptools"}
+# Distributions the wheelhouse takes from /usr/share/python-wheels, never repacked.
+COPIED = ("pip", "setuptools", "wheel")
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_class():
+    """packaging's Requirement: Debian's python3-packaging, else the copy vendored in pip's wheel."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:
+        wheels = sorted(glob.glob(os.path.join(DEBIAN_WHEELS, "pip-*-py3-none-any.whl")))
+        if not wheels:
+            sys.exit(f"neither packaging nor a pip wheel in {DEBIAN_WHEELS}: apt-get install python3-pip-whl")
+        sys.path.insert(0, wheels[-1])
+        from pip._vendor.packaging.requirements import Requirement
+    return Requirement
+
+
+class Dist:
+    def __init__(self, meta_dir):
+        self.meta_dir = meta_dir
+        self.info_name = os.path.basename(meta_dir)
+        if os.path.isdir(meta_dir):
+            self.metadata = self.read("METADATA") or self.read("PKG-INFO") or ""
+        else:  # a bare PKG-INFO file named like the directory
+            with open(meta_dir, encoding="utf-8") as f:
+                self.metadata = f.read()
+        header = self.metadata.partition("\n\n")[0]
+        self.fields = [tuple(l.split(": ", 1)) for l in header.splitlines() if ": " in l and not l[:1].isspace()]
+        first = dict(self.fields)
+        self.name, self.version = first.get("Name", ""), first.get("Version", "")
+        self.key = canonical(self.name)
+        self.debian = None  # the Debian package that installed it
+
+    def read(self, name):
+        path = os.path.join(self.meta_dir, name)
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+    def own_requirements(self):
+        if self.info_name.endswith(".dist-info") or not os.path.isdir(self.meta_dir):
+            return [v for k, v in self.fields if k == "Requires-Dist"]
+        return egg_requirements(self.read("requires.txt") or "")
+
+
+def egg_requirements(text):
+    """requires.txt -> Requires-Dist values; "[extra:marker]" sections keep both parts."""
+    out, marker = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            extra, _, cond = line.strip("[]").partition(":")
+            parts = ([f"({cond})"] if cond else []) + ([f'extra == "{extra}"'] if extra else [])
+            marker = " and ".join(parts) or None
+            continue
+        out.append(f"{line}; {marker}" if marker else line)
+    return out
+
+
+def debian_index():
+    """{canonical name: Dist} for dist-packages, each tagged with its Debian package, and
+    {Debian package: [canonical names]}, read from dpkg's database."""
+    dists = {}
+    for path in sorted(glob.glob(os.path.join(DIST_PACKAGES, "*.dist-info")) + glob.glob(os.path.join(DIST_PACKAGES, "*.egg-info"))):
+        d = Dist(path)
+        if d.name and d.version and d.key not in dists:
+            dists[d.key] = d
+    by_info = {d.meta_dir: d for d in dists.values()}
+    provides = {}
+    for listing in sorted(glob.glob(os.path.join(DPKG_INFO, "*.list"))):
+        package = os.path.basename(listing)[: -len(".list")].split(":")[0]
+        with open(listing, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                d = by_info.get(line.rstrip("\n"))
+                if d is not None:
+                    d.debian = package
+                    provides.setdefault(package, []).append(d.key)
+    return dists, provides
+
+
+def debian_depends():
+    """{installed Debian package: Depends value} from dpkg's status file."""
+    out = {}
+    with open(DPKG_STATUS, encoding="utf-8", errors="replace") as f:
+        for stanza in f.read().split("\n\n"):
+            fields = dict(re.findall(r"^([A-Za-z-]+): ?(.*)$", stanza, re.M))
+            if "installed" in fields.get("Status", "").split():
+                out[fields.get("Package", "")] = fields.get("Depends", "")
+    return out
+
+
+def debian_requirements(depends, provides):
+    """Distribution names of a package's Depends. A group with `python3` itself as an
+    alternative (python3-importlib-metadata | python3 (>> 3.8)) is a backport: skipped."""
+    names = []
+    for group in filter(None, (g.strip() for g in depends.split(","))):
+        alternatives = [re.split(r"[\s(:]", a.strip(), 1)[0] for a in group.split("|")]
+        if "python3" in alternatives:
+            continue
+        for alt in alternatives:
+            found = provides.get(alt) or ([DEBIAN_ALIASES[alt]] if alt in DEBIAN_ALIASES else [])
+            if found:
+                names += found
+                break
+    return names
+
+
+def resolve_requirements(dist, dists, provides, depends, Requirement):
+    """The Requires-Dist values for dist's wheel, and the distributions it needs here.
+
+    Its own metadata comes first, then its Debian Depends as plain requirements: Debian
+    says the package needs them (even where upstream made one an extra, as celery's ephem).
+    Requirements on a distribution Debian has not installed are dropped when they are not
+    needed (an extra, or a marker false for this interpreter); a needed one is an error."""
+    own = [Requirement(r) for r in dist.own_requirements()]
+    extra = [Requirement(n) for n in debian_requirements(depends.get(dist.debian, ""), provides)
+             if canonical(n) != dist.key]
+    keep, needs = [], []
+    for req in own + extra:
+        key = canonical(req.name)
+        available = key in dists or key in COPIED
+        marker = str(req.marker) if req.marker else ""
+        needed = "extra" not in marker and (not req.marker or req.marker.evaluate({"extra": ""}))
+        if needed and not available:
+            sys.exit(f"{dist.name} needs {req} but Debian has not installed {req.name}: apt-get install the python3- package that provides it")
+        if not available:
+            continue
+        # Debian's versions are the ones there are: a specifier they miss would only break installs.
+        text = req.name + (f"[{','.join(sorted(req.extras))}]" if req.extras else "") + (f"; {marker}" if marker else "")
+        if text not in keep:
+            keep.append(text)
+        if needed and key not in needs:
+            needs.append(key)
+    return keep, needs
+
+
+def wheel_tag(paths):
+    """py3-none-any, or this interpreter's platform tag when the files hold compiled modules."""
+    if not any(p.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) for p in paths):
+        return "py3-none-any"
+    impl = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    abi = "cp" + sysconfig.get_config_var("py_version_nodot") + (sys.abiflags or "")
+    return f"{impl}-{abi}-{re.sub(r'[-.]', '_', sysconfig.get_platform())}"
+
+
+def debian_files(dist):
+    """The distribution's own files, relative to dist-packages, without bytecode."""
+    top_level = (dist.read("top_level.txt") or "").split() if os.path.isdir(dist.meta_dir) else []
+    files = installed_files(DIST_PACKAGES, dist.meta_dir, top_level)
+    if files or not dist.debian:
+        return files
+    # No RECORD and no top_level.txt: what dpkg installed into dist-packages.
+    with open(os.path.join(DPKG_INFO, dist.debian + ".list"), encoding="utf-8") as f:
+        found = [os.path.relpath(l.rstrip("\n"), DIST_PACKAGES) for l in f if l.startswith(DIST_PACKAGES + "/")]
+    return sorted(p for p in found if not p.startswith(dist.info_name) and "__pycache__" not in p
+                  and not p.endswith(".pyc") and os.path.isfile(os.path.join(DIST_PACKAGES, p)))
+
+
+def repack_debian(out_dir, dist, requires):
+    escaped = re.sub(r"[-_.]+", "_", dist.name)
+    # License-File names a file this wheel does not carry; requirements are rewritten.
+    header, sep, body = dist.metadata.partition("\n\n")
+    lines = [l for l in header.splitlines() if not l.startswith(("License-File:", "Requires-Dist:", "Metadata-Version:"))]
+    header = "\n".join(["Metadata-Version: 2.1"] + lines + [f"Requires-Dist: {r}" for r in requires])
+    metadata = header + (sep + body if sep else "\n")
+    files = {}
+    for rel in debian_files(dist):
+        with open(os.path.join(DIST_PACKAGES, rel), "rb") as f:  # a symlink is stored as its target's bytes
+            files[rel.replace(os.sep, "/")] = f.read()
+    entry_points = dist.read("entry_points.txt") if os.path.isdir(dist.meta_dir) else None
+    return write_wheel(out_dir, escaped, dist.version, files, metadata, entry_points, wheel_tag(files))
+
+
+def copy_debian_wheels(out_dir):
+    for project in COPIED:
+        found = sorted(glob.glob(os.path.join(DEBIAN_WHEELS, f"{project}-*-py3-none-any.whl")))
+        if not found:
+            sys.exit(f"no {project} wheel in {DEBIAN_WHEELS}: apt-get install python3-{project}-whl")
+        shutil.copy2(found[-1], out_dir)
+
+
+def cmd_debian(out_dir, roots):
+    """pip, setuptools and wheel, plus each root distribution and its dependency closure
+    repacked from dist-packages."""
+    os.makedirs(out_dir, exist_ok=True)
+    copy_debian_wheels(out_dir)
+    Requirement = requirement_class()
+    dists, provides = debian_index()
+    depends = debian_depends()
+    queue, done = [canonical(r) for r in roots], set(COPIED)
+    while queue:
+        key = queue.pop(0)
+        if key in done:
+            continue
+        done.add(key)
+        dist = dists.get(key)
+        if dist is None:
+            sys.exit(f"{key} is not installed in {DIST_PACKAGES}: apt-get install python3-{key}")
+        requires, needs = resolve_requirements(dist, dists, provides, depends, Requirement)
+        repack_debian(out_dir, dist, requires)
+        queue += needs
+    print(json.dumps(sorted(os.listdir(out_dir))))
 
 
 # --- slipfix: a tiny pure package in two versions ------------------------------
@@ -268,6 +500,8 @@ def cmd_bigwheels(out_dir, total_mib, count):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "wheelhouse":
         cmd_wheelhouse(sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "debian":
+        cmd_debian(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 5 and sys.argv[1] == "bigwheels":
         cmd_bigwheels(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

@@ -27,7 +27,9 @@ export async function tmpDir(prefix: string): Promise<string> {
 function keep(src: string, top: string): boolean {
   const rel = relative(top, src);
   const name = basename(src);
-  if (rel === "dist" || rel === ".slipway" || rel === "data") return false;
+  if (rel === "dist" || rel === ".slipway" || rel === "data" || rel === "staticfiles") return false;
+  // A developer's local secrets and databases (django-shop's .gitignore lists them).
+  if (name === ".env" || name === ".venv" || name.endsWith(".sqlite3")) return false;
   return name !== "build" && name !== "__pycache__" && !name.endsWith(".egg-info");
 }
 
@@ -36,7 +38,7 @@ function keep(src: string, top: string): boolean {
  * `pipArgs`, if given). Returns dest as an absolute path.
  */
 export async function copyExampleApp(
-  name: "hello",
+  name: "hello" | "django-shop",
   dest: string,
   opts: { root?: string; pipArgs?: string[] } = {},
 ): Promise<string> {

@@ -84,6 +84,31 @@ export function ensureWheelhouse(): Promise<string> {
   return wheelhouse;
 }
 
+/** The distributions ensureDjangoWheelhouse repacks (with their dependency closure). */
+export const DJANGO_DISTRIBUTIONS = ["django", "whitenoise", "psycopg2", "celery", "redis", "gunicorn", "flask"] as const;
+
+let djangoWheelhouse: Promise<string> | undefined;
+
+/**
+ * A directory of wheels for the Django example: pip, setuptools and wheel (from Debian),
+ * and DJANGO_DISTRIBUTIONS with everything they need, repacked from Debian's
+ * python3-* packages (psycopg2, MarkupSafe, wrapt... as cp3XX platform wheels). Keyed by
+ * the metadata dirs in dist-packages, so an apt upgrade rebuilds it.
+ */
+export function ensureDjangoWheelhouse(): Promise<string> {
+  djangoWheelhouse ??= (async () => {
+    const inputs = [
+      PYTHON,
+      DJANGO_DISTRIBUTIONS.join(" "),
+      await listing(DEBIAN_WHEELS, (n) => n.endsWith(".whl")),
+      await listing(DIST_PACKAGES, (n) => n.endsWith(".dist-info") || n.endsWith(".egg-info")),
+    ];
+    return cached("django-wheelhouse", inputs, (dir) => generate(["debian", dir, ...DJANGO_DISTRIBUTIONS]));
+  })();
+  djangoWheelhouse.catch(() => { djangoWheelhouse = undefined; });
+  return djangoWheelhouse;
+}
+
 /**
  * Write `count` synthetic wheels bigpkg<N>-1.0.0-py3-none-any.whl (N = 1..count)
  * into dir, together installing at least totalMiB of .py modules and data that

@@ -9,6 +9,8 @@ const FILE = "slipway.toml";
 const BASE = `[app]\nname = "acc"\nroot = "/srv/acc"\n`;
 /** BASE plus a one-host target whose table header is on line 4 and hosts on line 5. */
 const TARGET = `${BASE}[targets.s]\nhosts = ["deploy@app-01"]\n`;
+/** Appended last to a target that must otherwise be valid: one without a restart is refused (it would restart nothing). */
+const NO_RESTART = (t = "s") => `[targets.${t}.restart]\nmanager = "none"\n`;
 
 function configError(text: string, file = FILE, pyproject = false): ConfigError {
   let caught: unknown;
@@ -77,15 +79,15 @@ describe("a valid config", () => {
   });
 
   test("a target gets its defaults", () => {
-    const c = parseConfig(TARGET, FILE);
+    const c = parseConfig(TARGET + NO_RESTART(), FILE);
     assert.deepEqual(c.targets["s"], {
       hosts: ["deploy@app-01"],
       transport: "ssh",
       batch: 1,
       on_failure: "rollback-all",
-      ssh: { config: "", identity: "", known_hosts: "", options: [] },
-      restart: { manager: "command", programs: [], conf: "", command: "", scope: "system", action: "restart" },
-      health: { url: "", command: "", timeout: "30s" },
+      ssh: { config: "", identity: "", known_hosts: "", options: [], step_timeout: "30m", parallel_connects: 16 },
+      restart: { manager: "none", programs: [], conf: "", command: "", scope: "system", action: "restart", sudo: false },
+      health: { url: "", command: "", timeout: "30s", expect_build: true },
     });
     assert.equal(c.targets["s"]!.haproxy, undefined);
   });
@@ -97,7 +99,7 @@ describe("a valid config", () => {
       const b = parseConfig(BASE, FILE);
       assert.notEqual(a.build.exclude, b.build.exclude, "build.exclude is one shared array");
       assert.notEqual(a.deploy.migrations, b.deploy.migrations, "deploy.migrations is one shared object");
-      const two = parseConfig(`${BASE}[targets.a]\nhosts = ["a"]\n[targets.b]\nhosts = ["b"]\n`, FILE);
+      const two = parseConfig(`${BASE}[targets.a]\nhosts = ["a"]\n[targets.b]\nhosts = ["b"]\n${NO_RESTART("a")}${NO_RESTART("b")}`, FILE);
       assert.notEqual(two.targets["a"]!.ssh.options, two.targets["b"]!.ssh.options, "two targets share ssh.options");
       a.build.exclude.push("mutated");
       assert.deepEqual(parseConfig(BASE, FILE).build.exclude, [".git", "**/__pycache__", "*.pyc", "node_modules", ".slipway"]);
@@ -169,7 +171,7 @@ drain_timeout = "35s"
   });
 
   test("valid batch forms: a count and percentages", () => {
-    const text = `${BASE}[targets.a]\nhosts = ["a"]\nbatch = 3\n[targets.b]\nhosts = ["b"]\nbatch = "25%"\n[targets.c]\nhosts = ["c"]\nbatch = "100%"\n[targets.d]\nhosts = ["d"]\nbatch = "1%"\n`;
+    const text = `${BASE}[targets.a]\nhosts = ["a"]\nbatch = 3\n[targets.b]\nhosts = ["b"]\nbatch = "25%"\n[targets.c]\nhosts = ["c"]\nbatch = "100%"\n[targets.d]\nhosts = ["d"]\nbatch = "1%"\n${["a", "b", "c", "d"].map((t) => NO_RESTART(t)).join("")}`;
     const c = parseConfig(text, FILE);
     assert.equal(c.targets["a"]!.batch, 3);
     assert.equal(c.targets["b"]!.batch, "25%");
@@ -178,7 +180,7 @@ drain_timeout = "35s"
   });
 
   test("valid ssh destinations: user@host, host:port, IPv6 in brackets, dotted names", () => {
-    const text = `${BASE}[targets.s]\nhosts = ["deploy@app-01", "app-02:2222", "deploy@[::1]:22", "a.b.example.com", "u_1@10.0.0.1"]\n`;
+    const text = `${BASE}[targets.s]\nhosts = ["deploy@app-01", "app-02:2222", "deploy@[::1]:22", "a.b.example.com", "u_1@10.0.0.1"]\n${NO_RESTART()}`;
     assert.equal(parseConfig(text, FILE).targets["s"]!.hosts.length, 5);
   });
 
@@ -189,7 +191,7 @@ drain_timeout = "35s"
 
   test("valid durations", () => {
     for (const d of ["500ms", "35s", "2m"]) {
-      const text = `${TARGET}[targets.s.health]\ntimeout = "${d}"\n`;
+      const text = `${TARGET}[targets.s.health]\ntimeout = "${d}"\n${NO_RESTART()}`;
       assert.equal(parseConfig(text, FILE).targets["s"]!.health.timeout, d);
     }
   });
@@ -414,7 +416,7 @@ describe("bad enum values", () => {
   const cases: [string, string, number, string, RegExp][] = [
     ["compression", `${BASE}[build]\ncompression = "xz"\n`, 5, "build.compression", /must be one of "zstd", "gzip", got "xz"/],
     ["policy", `${BASE}[deploy.migrations]\npolicy = "auto"\n`, 5, "deploy.migrations.policy", /must be one of "warn", "block", "run", got "auto"/],
-    ["manager", `${TARGET}[targets.s.restart]\nmanager = "upstart"\n`, 7, "targets.s.restart.manager", /must be one of "supervisord", "systemd", "command", got "upstart"/],
+    ["manager", `${TARGET}[targets.s.restart]\nmanager = "upstart"\n`, 7, "targets.s.restart.manager", /must be one of "supervisord", "systemd", "command", "none", got "upstart"/],
     ["transport", `${TARGET}transport = "rsh"\n`, 6, "targets.s.transport", /must be one of "ssh", "local", got "rsh"/],
     ["on_failure", `${TARGET}on_failure = "ignore"\n`, 6, "targets.s.on_failure", /must be one of "rollback-all", "stop", got "ignore"/],
   ];
@@ -584,7 +586,7 @@ describe("cross-field rules (src/config/rules.ts)", () => {
   });
 
   test("health with both url and command", () => {
-    expectOne(`${TARGET}[targets.s.health]\nurl = "http://127.0.0.1/h"\ncommand = "true"\n`, {
+    expectOne(`${TARGET}[targets.s.health]\nurl = "http://127.0.0.1/h"\ncommand = "true"\n${NO_RESTART()}`, {
       line: 6,
       path: "targets.s.health",
       message: /sets both url and command/,
@@ -593,15 +595,15 @@ describe("cross-field rules (src/config/rules.ts)", () => {
   });
 
   test("a non-http health url", () => {
-    expectOne(`${TARGET}[targets.s.health]\nurl = "ftp://x/"\n`, { line: 7, path: "targets.s.health.url", message: /must be an http:\/\/ or https:\/\/ URL/ });
+    expectOne(`${TARGET}[targets.s.health]\nurl = "ftp://x/"\n${NO_RESTART()}`, { line: 7, path: "targets.s.health.url", message: /must be an http:\/\/ or https:\/\/ URL/ });
   });
 
   test("a health url with a space", () => {
-    expectOne(`${TARGET}health = { url = "http://x/a b" }\n`, { line: 6, path: "targets.s.health.url", message: /http:\/\/ or https:\/\// });
+    expectOne(`${TARGET}health = { url = "http://x/a b" }\n${NO_RESTART()}`, { line: 6, path: "targets.s.health.url", message: /http:\/\/ or https:\/\// });
   });
 
   test("local transport with two hosts", () => {
-    expectOne(`${BASE}[targets.s]\nhosts = ["a", "b"]\ntransport = "local"\n`, {
+    expectOne(`${BASE}[targets.s]\nhosts = ["a", "b"]\ntransport = "local"\n${NO_RESTART()}`, {
       line: 5,
       path: "targets.s.hosts",
       message: /transport = "local".*exactly one host/,
@@ -609,16 +611,16 @@ describe("cross-field rules (src/config/rules.ts)", () => {
   });
 
   test("local transport with one host is fine", () => {
-    assert.equal(parseConfig(`${BASE}[targets.s]\nhosts = ["localhost"]\ntransport = "local"\n`, FILE).targets["s"]!.transport, "local");
+    assert.equal(parseConfig(`${BASE}[targets.s]\nhosts = ["localhost"]\ntransport = "local"\n${NO_RESTART()}`, FILE).targets["s"]!.transport, "local");
   });
 
   test("a duplicate host points at the second occurrence", () => {
-    expectOne(`${BASE}[targets.s]\nhosts = [\n  "a",\n  "b",\n  "a",\n]\n`, { line: 8, path: "targets.s.hosts[2]", message: /^lists a twice$/ });
+    expectOne(`${BASE}[targets.s]\nhosts = [\n  "a",\n  "b",\n  "a",\n]\n${NO_RESTART()}`, { line: 8, path: "targets.s.hosts[2]", message: /^lists a twice$/ });
   });
 
   test("a haproxy server naming a host not in hosts", () => {
     expectOne(
-      `${BASE}[targets.s]\nhosts = ["deploy@a"]\n[targets.s.haproxy]\nsocket = "/s"\nbackend = "b"\nservers = { "deploy@a" = "a1", "deploy@c" = "c1" }\n`,
+      `${BASE}[targets.s]\nhosts = ["deploy@a"]\n[targets.s.haproxy]\nsocket = "/s"\nbackend = "b"\nservers = { "deploy@a" = "a1", "deploy@c" = "c1" }\n${NO_RESTART()}`,
       {
         line: 9,
         path: 'targets.s.haproxy.servers."deploy@c"',
@@ -629,7 +631,7 @@ describe("cross-field rules (src/config/rules.ts)", () => {
   });
 
   test("rules are checked in every target", () => {
-    const ps = problems(`${BASE}[targets.a]\nhosts = ["x", "x"]\n[targets.b]\nhosts = ["y", "y"]\n`);
+    const ps = problems(`${BASE}[targets.a]\nhosts = ["x", "x"]\n[targets.b]\nhosts = ["y", "y"]\n${NO_RESTART("a")}${NO_RESTART("b")}`);
     assert.deepEqual(
       ps.map((p) => [p.line, p.path]),
       [

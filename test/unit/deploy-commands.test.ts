@@ -34,7 +34,7 @@ test("shQuote: plain words stay bare; everything else is single-quoted exactly",
 test("sshArgv: one master per host, user's config/identity/known_hosts, port split off, no pty, -- before the destination", () => {
   const argv = sshArgv("deploy@app-02:2222", { config: "/etc/ssh/x", identity: "/k/id", known_hosts: "/k/kh", options: ["ConnectTimeout=5"] }, "/tmp/cm", ["echo", "a b"]);
   assert.deepEqual(argv, [
-    "ssh", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/cm", "-o", "ControlPersist=60",
+    "ssh", "-o", "ConnectTimeout=5", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/cm", "-o", "ControlPersist=60",
     "-F", "/etc/ssh/x", "-i", "/k/id", "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=/k/kh",
     "-p", "2222", "-T", "--", "deploy@app-02", "echo 'a b'",
   ]);
@@ -64,6 +64,18 @@ test("lock: atomic mkdir — first acquires, second sees the holder; only the ow
   assert.match(viaShell(releaseLock(root, "tok-c")).stdout, /^absent/);
 });
 
+test("lock: acquire is idempotent for one run's token (a lost reply, tried again); release is by token", async () => {
+  const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-lock-")), "app");
+  assert.deepEqual(parseLockReply(viaShell(acquireLock(root, info("tok-a"))).stdout), { state: "acquired" });
+  assert.deepEqual(parseLockReply(viaShell(acquireLock(root, info("tok-a"))).stdout), { state: "acquired" }, "the same run again: still ours");
+  assert.equal(parseLockReply(viaShell(acquireLock(root, info("tok-b"))).stdout).state, "held", "another run: held");
+  assert.equal(parseLockReply(viaShell(acquireLock(root, info("tok"))).stdout).state, "held", "a prefix of our token is not our token");
+  assert.match(viaShell(releaseLock(root, "tok-b")).stdout, /^not-ours/);
+  assert.match(viaShell(releaseLock(root, "tok")).stdout, /^not-ours/);
+  assert.ok(existsSync(`${root}/.slipway/lock`), "another token never removes it");
+  assert.match(viaShell(releaseLock(root, "tok-a")).stdout, /^released/);
+});
+
 test("switch: rename(2) of a new symlink; old current becomes previous; idempotent; refuses a missing release", async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), "slw-switch-"));
   await mkdir(`${root}/releases/b1`, { recursive: true });
@@ -90,7 +102,7 @@ test("switchThenRun: switches, prints the marker, then runs the command (its exi
   viaShell(switchCurrent(root, "b1"));
   const r = viaShell(switchThenRun(root, "b2", ["sh", "-c", 'readlink "$1"; printf "%s\\n" "$2"; exit 7', "x", `${root}/current`, "it's $(id)"]));
   assert.equal(r.status, 7, "the command's exit status");
-  assert.deepEqual(r.stdout.split("\n"), ["old=releases/b1", SWITCHED, "releases/b2", "it's $(id)", ""], "switched before the command ran; arguments are data");
+  assert.deepEqual(r.stdout.split("\n"), ["old=releases/b1", "prev=", SWITCHED, "releases/b2", "it's $(id)", ""], "switched before the command ran; arguments are data");
   assert.equal(await readlink(`${root}/previous`), "releases/b1");
   const again = viaShell(switchThenRun(root, "b2", ["true"]));
   assert.equal(again.status, 0);
@@ -161,7 +173,7 @@ test("tarExtract: GNU tar with owners ignored, the right decompressor", () => {
 });
 
 test("restart commands: supervisorctl's restart (not HUP), systemctl restart, or the user's command in current", () => {
-  const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "", scope: "system" as const, action: "restart" as const };
+  const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "", scope: "system" as const, action: "restart" as const, sudo: false };
   // supervisord: the release's Python speaks supervisorctl's XML-RPC (test/integration/supervisord-restart.test.ts)
   const sv = restartCommand({ ...base, manager: "supervisord" }, "/srv/a/current", {})!;
   assert.deepEqual([sv[0], sv[1], ...sv.slice(3)], ["sh", "-c", "slipway", SUPERVISORCTL_RESTART_PY, "/srv/a/current/virtualenv/bin/python", "/etc/supervisor/supervisord.conf", "gunicorn", "celery"]);
@@ -189,6 +201,22 @@ test("rollbackDestination: previous by default, --to among the host's releases; 
   assert.deepEqual(rollbackDestination("h1", listing, "b1"), { from: "b3", to: "b1" });
   assert.throws(() => rollbackDestination("h1", listing, "b9"), /h1: release b9 is not on this host — nothing was changed/);
   assert.throws(() => rollbackDestination("h1", { ...listing, previous: undefined }), /h1: there is no previous release/);
+});
+
+test("rollback: an incomplete release is refused; hosts that disagree about previous are refused (exit 2), each host's choice listed", async () => {
+  const { rollbackDestination, agreeOnPrevious } = await import("../../src/commands/rollback.js");
+  const rel = (id: string, incomplete = false) => ({ id, mtime: 1, kb: 0, ...(incomplete ? { incomplete: true as const } : {}) });
+  const a = { releases: [rel("b3"), rel("b2"), rel("b1")], venvs: [], current: "b3", previous: "b2", freeKb: 0 };
+  const b = { releases: [rel("b3"), rel("b1", true), rel("bx")], venvs: [], current: "b3", previous: "bx", freeKb: 0 };
+  assert.throws(() => rollbackDestination("h2", b, "b1"), /h2: release b1 is incomplete on this host .* nothing was changed/);
+  assert.doesNotThrow(() => agreeOnPrevious([["h1", a], ["h2", { ...a }]]));
+  assert.throws(() => agreeOnPrevious([["h1", a], ["h2", b]]), (e: Error & { exitCode?: number; hint?: string }) => {
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /the hosts disagree about the previous release — nothing was changed:\n  h1  current b3, previous b2\n  h2  current b3, previous bx/);
+    assert.match(e.hint ?? "", /--to BUILD_ID \(on every host: b3\)/, "b1 is incomplete on h2: not offered");
+    return true;
+  });
+  assert.throws(() => agreeOnPrevious([["h1", a], ["h2", { ...a, previous: undefined }]]), /h2  current b3, previous none/);
 });
 
 test("manifest delta: zstd (zstd layers) or deflate against the host's current manifest, expanded on the host, sha256-checked; a wrong dictionary is refused", async () => {
@@ -245,6 +273,8 @@ test("list_host: releases (with their venv), venvs (complete or not), current, p
   const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-list-")), "app");
   for (const d of ["releases/b1", "releases/b2", "releases/.tmp-b3-12", "virtualenvs/aaaaaaaaaaaaaaaa", "virtualenvs/bbbbbbbbbbbbbbbb", "virtualenvs/.tmp-cccccccccccccccc-9"]) await mkdir(`${root}/${d}`, { recursive: true });
   await write(`${root}/virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete`, "");
+  // b1 and b2 have no completion mark (an older slipway's) but are previous and current: complete.
+  for (const id of ["b1", "b2"]) await write(`${root}/releases/${id}/slipway.json`, "{}\n");
   await write(`${root}/virtualenvs/aaaaaaaaaaaaaaaa/big`, Buffer.alloc(64 * 1024));
   await symlink(`${root}/virtualenvs/aaaaaaaaaaaaaaaa`, `${root}/releases/b1/virtualenv`);
   await utimes(`${root}/releases/b1`, 1000, 1000);

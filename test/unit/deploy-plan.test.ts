@@ -22,7 +22,7 @@ const state = (over: Partial<HostState> = {}): HostState => ({
   tools: { tar: true, zstd: true, gzip: true, sha256sum: true }, venvPresent: false,
   lock: { state: "free" }, listing: { releases: [], venvs: [], freeKb: 10_000_000 }, ...over,
 });
-const config = parseConfig(`[app]\nname="shop"\nroot="/srv/shop"\n[targets.prod]\nhosts=["a","b","c","d","e"]\nbatch="40%"\n`, "slipway.toml");
+const config = parseConfig(`[app]\nname="shop"\nroot="/srv/shop"\n[targets.prod]\nhosts=["a","b","c","d","e"]\nbatch="40%"\nrestart={manager="none"}\n`, "slipway.toml");
 
 test("batchesOf: counts and percentages (rounded up, at least one host)", () => {
   const h = ["a", "b", "c", "d", "e"];

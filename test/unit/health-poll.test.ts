@@ -18,8 +18,10 @@ async function release(): Promise<string> {
 }
 
 /** Run the poll (asynchronously: the server answering it lives in this process). */
-function poll(current: string, check: { url?: string; command?: string }, timeout = "2s"): Promise<{ code: number | null; outcome?: HealthOutcome; stdout: string }> {
-  const [cmd, ...args] = healthCommand({ url: check.url ?? "", command: check.command ?? "", timeout }, current)!;
+function poll(current: string, check: { url?: string; command?: string; build?: string }, timeout = "2s"): Promise<{ code: number | null; outcome?: HealthOutcome; stdout: string }> {
+  const health = { url: check.url ?? "", command: check.command ?? "", timeout, expect_build: check.build !== undefined };
+  const build = check.build ?? "7";
+  const [cmd, ...args] = healthCommand(health, current, { build, dir: `/srv/a/releases/${build}` })!;
   return new Promise((resolve) => {
     const child = spawn(cmd!, args, { stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";
@@ -69,6 +71,9 @@ test("health poll: 2xx, errors with their body, a redirect followed, attempts co
     const cmd = await poll(current, { command: "echo no broker >&2; exit 2" }, "300ms");
     assert.deepEqual([cmd.code, cmd.outcome?.ok, cmd.outcome?.status, cmd.outcome?.body], [1, false, 2, "no broker\n"]);
     assert.equal((await poll(current, { command: "python -c 'import sys; sys.exit(0)'" })).code, 0, "the release's bin is on PATH");
+    const env = await poll(current, { command: 'echo "$SLIPWAY_BUILD_ID $SLIPWAY_RELEASE_DIR"; exit 1', build: "42" }, "300ms");
+    assert.equal(env.outcome?.body, "42 /srv/a/releases/42\n", "a health command is told which release must answer");
+    assert.equal(env.outcome?.named, undefined, "expect_build is for url checks only");
   } finally {
     server.close();
   }
@@ -91,4 +96,42 @@ test("health poll: 2xx, errors with their body, a redirect followed, attempts co
   const refused = await poll(current, { url: base }, "300ms");
   assert.equal(refused.code, 1);
   assert.match(refused.outcome?.error ?? "", /ConnectionRefusedError/);
+});
+
+test("health poll with expect_build: the old build answering 2xx is not healthy; the new one is, by header, JSON or release path", async () => {
+  const current = await release();
+  let oldFor = 0; // /switching answers as build 41 this many times, then as 42
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === "/header") return res.writeHead(200, { "x-build-id": "42" }).end("ok");
+    if (req.url === "/json-old") return res.writeHead(200, { "content-type": "application/json" }).end('{"status": "ok", "build_id": "41", "workers": 42}');
+    if (req.url === "/path") return res.writeHead(200).end("serving /srv/a/releases/42\n");
+    if (req.url === "/prefix") return res.writeHead(200).end("serving /srv/a/releases/420");
+    if (req.url === "/switching") return oldFor-- > 0 ? res.writeHead(200, { "x-build-id": "41" }).end() : res.writeHead(200, { "x-build-id": "42" }).end();
+    if (req.url === "/moved-old") return res.writeHead(302, { location: "/json-old" }).end();
+    if (req.url === "/moved-header") return res.writeHead(302, { location: "/header" }).end();
+    if (req.url === "/big") return res.writeHead(200).end(`${"x ".repeat(5000)} build 42 `);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const header = await poll(current, { url: `${base}/header`, build: "42" });
+    assert.deepEqual([header.code, header.outcome?.named, header.outcome?.seen], [0, true, "42"]);
+    const old = await poll(current, { url: `${base}/json-old`, build: "42" }, "400ms");
+    assert.deepEqual([old.code, old.outcome?.ok, old.outcome?.status, old.outcome?.named, old.outcome?.seen], [1, false, 200, false, "41"], "a JSON build_id decides alone: 42 elsewhere in the body does not count");
+    assert.ok(old.outcome!.attempts >= 2, "it kept polling: the new process may still take the port");
+    assert.equal((await poll(current, { url: `${base}/path`, build: "42" })).code, 0, "the release path names the build");
+    const prefix = await poll(current, { url: `${base}/prefix`, build: "42" }, "300ms");
+    assert.deepEqual([prefix.code, prefix.outcome?.named, prefix.outcome?.seen], [1, false, undefined], "42 inside 420 is not the build");
+    oldFor = 3;
+    const switching = await poll(current, { url: `${base}/switching`, build: "42" });
+    assert.deepEqual([switching.code, switching.outcome?.attempts], [0, 4], "healthy once the new build answers");
+    assert.equal((await poll(current, { url: `${base}/big`, build: "42" })).code, 0, "the build is looked for past the 300 bytes reported");
+    assert.equal((await poll(current, { url: `${base}/json-old` })).code, 0, "expect_build = false: any 2xx");
+    const viaUrllib = await poll(current, { url: `${base}/moved-old`, build: "42" }, "300ms");
+    assert.deepEqual([viaUrllib.code, viaUrllib.outcome?.status, viaUrllib.outcome?.seen], [1, 200, "41"], "urllib's path (a redirect) checks the same way");
+    assert.deepEqual((await poll(current, { url: `${base}/moved-header`, build: "42" })).outcome?.seen, "42", "and reads X-Build-Id there too");
+  } finally {
+    server.close();
+  }
 });

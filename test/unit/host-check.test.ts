@@ -4,7 +4,11 @@ import { spawnSync } from "node:child_process";
 import { chmod, lstat, mkdir, readdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { createHash } from "node:crypto";
+import { readFile, rm, stat, symlink } from "node:fs/promises";
 import { unpackRelease, unpackVenv } from "../../src/deploy/stage.js";
+import { acquireLock } from "../../src/deploy/lock.js";
+import { listHost, parseListing, removeItems } from "../../src/deploy/prune.js";
 import { shJoin } from "../../src/transport/quote.js";
 import { packLayer, rawEntry, type LayerEntry } from "../support/artifact-edit.js";
 import { tmpDir } from "../support/tmp.js";
@@ -71,6 +75,7 @@ describe("host check after unpacking (code layer)", () => {
     ["a name with a newline", [f("a\nb")], /or a name with a newline/],
     ["its own slipway.json", [{ header: { name: "slipway.json/", type: "directory" } }], /it has slipway\.json, which the host creates itself/],
     ["its own virtualenv link", [l("virtualenv", "elsewhere")], /it has virtualenv, which the host creates itself/],
+    ["its own completion mark", [f(".slipway-complete", "0".repeat(64))], /it has \.slipway-complete, which the host creates itself/],
     ["a .. member (GNU tar refuses it)", [f("../escape")], /refused the code layer after unpacking it: tar refused it: .*\.\./],
     ["a hard link to a host file (GNU tar keeps it inside)", [{ header: { name: "h", type: "link", linkname: "/etc/hostname" } }], /tar refused it: [\s\S]*Cannot hard link/],
   ];
@@ -188,12 +193,115 @@ describe("unpack scripts never clobber what another run installed", () => {
       await writeFile(file, await packLayer(GOOD, "zstd"));
       await writeFile(manifest, "{}\n");
       const r = raced(unpackRelease(root, "b8", KEY, file, manifest, [], "zstd"),
-        ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && shift 2 && exec "$@"', "racer", path.join(root, "releases", "b8"), theirs]);
+        ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && sha256sum < "$1/slipway.json" | cut -d" " -f1 > "$1/.slipway-complete" && shift 2 && exec "$@"', "racer", path.join(root, "releases", "b8"), theirs]);
       assert.equal(r.status, status, r.stderr);
       assert.match(status === 0 ? r.stdout.trim() : r.stderr, out);
-      assert.deepEqual(await readdir(path.join(root, "releases", "b8")), ["slipway.json"], "the other run's release is untouched: nothing moved into it");
+      assert.deepEqual((await readdir(path.join(root, "releases", "b8"))).sort(), [".slipway-complete", "slipway.json"], "the other run's release is untouched: nothing moved into it");
       assert.deepEqual((await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".tmp")), [], "this run's temp dir is gone");
       assert.ok(!existsSync(file), "the received layer is removed");
+    }
+  });
+});
+
+/*
+ * Completeness (src/deploy/complete.ts): a release counts as there only while its completion
+ * mark (written last, before the rename) holds the sha256 of its slipway.json. A gutted tree
+ * left by a crash mid-prune is staged again, never reused.
+ */
+describe("a release is present only when its completion mark and manifest agree", () => {
+  const sha = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
+  const states = async (root: string) => parseListing(run(listHost(root)).stdout).releases.map((r) => `${r.id}${r.incomplete ? " incomplete" : ""}`).sort();
+
+  test("the unpack writes the mark last: the sha256 of the release's slipway.json", async () => {
+    const root = await host();
+    assert.equal((await release(root, GOOD)).r.stdout.trim(), "unpacked");
+    const dir = path.join(root, "releases", "b1");
+    assert.equal((await readFile(path.join(dir, ".slipway-complete"), "utf8")).trim(), sha(await readFile(path.join(dir, "slipway.json"))));
+    assert.deepEqual(await states(root), ["b1"]);
+  });
+
+  test("a gutted release (its slipway.json left, the rest half deleted) is staged again, whole", async () => {
+    for (const gut of [
+      async (dir: string) => { await rm(path.join(dir, "app"), { recursive: true }); await rm(path.join(dir, ".slipway-complete")); }, // mark deleted
+      async (dir: string) => { await rm(path.join(dir, "app"), { recursive: true }); await writeFile(path.join(dir, "slipway.json"), "{\"x\""); }, // manifest cut short
+    ]) {
+      const root = await host();
+      await release(root, GOOD);
+      await gut(path.join(root, "releases", "b1"));
+      assert.deepEqual(await states(root), ["b1 incomplete"], "listed as incomplete");
+      const again = await release(root, GOOD);
+      assert.equal(again.r.status, 0, again.r.stderr);
+      assert.equal(again.r.stdout.trim(), "unpacked", "not reused: staged again");
+      assert.ok(existsSync(path.join(root, "releases", "b1", "app", "main.py")), "the tree is whole again");
+      assert.deepEqual(await states(root), ["b1"]);
+      assert.deepEqual((await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".")), [], "the gutted tree and the temp dir are gone");
+    }
+  });
+
+  test("an incomplete release that is current is never replaced under the app: exit 3, untouched", async () => {
+    const root = await host();
+    await release(root, GOOD);
+    await rm(path.join(root, "releases", "b1", ".slipway-complete"));
+    await writeFile(path.join(root, "releases", "b1", ".slipway-complete"), "0".repeat(64));
+    await symlink("releases/b1", path.join(root, "current"));
+    const again = await release(root, GOOD);
+    assert.equal(again.r.status, 3);
+    assert.match(again.r.stderr, /release b1 on this host is incomplete .* and it is current: roll back or deploy another build first/);
+    assert.ok(existsSync(path.join(root, "releases", "b1", "app", "main.py")));
+  });
+
+  test("a release from an older slipway (no mark): complete while current or previous, else incomplete", async () => {
+    const root = await host();
+    for (const id of ["old1", "old2", "old3"]) {
+      await mkdir(path.join(root, "releases", id), { recursive: true });
+      await writeFile(path.join(root, "releases", id, "slipway.json"), "{}\n");
+    }
+    await symlink("releases/old3", path.join(root, "current"));
+    await symlink("releases/old2", path.join(root, "previous"));
+    assert.deepEqual(await states(root), ["old1 incomplete", "old2", "old3"]);
+    const again = await release(root, GOOD, "old3");
+    assert.equal(again.r.stdout.trim(), "present", "the current one is reused");
+  });
+
+  test("prune renames before it deletes; a killed prune's renamed dirs are removed by the next", async () => {
+    const root = await host();
+    await release(root, GOOD, "b1");
+    await release(root, GOOD, "b2");
+    await mkdir(path.join(root, "releases", ".tmp-prune-b0-77", "app"), { recursive: true });
+    await writeFile(path.join(root, "releases", ".tmp-prune-b0-77", "slipway.json"), "{}\n");
+    const r = run(removeItems(root, { keep: ["b2"], removeReleases: ["b1"], removeVenvs: [] })!);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(await readdir(path.join(root, "releases")), ["b2"]);
+  });
+});
+
+describe("a hardened umask on the host (077) does not make the release unreadable to the app's user", () => {
+  const with077 = (argv: string[]) => spawnSync("sh", ["-c", `umask 077; ${shJoin(argv)}`], { encoding: "utf8" });
+  const mode = async (p: string) => (await stat(p)).mode & 0o777;
+
+  test("lock dirs, release, manifest, mark, venv: the layer's modes, minus group/other write", async () => {
+    const base = await tmpDir("slw-umask");
+    const root = path.join(base, "srv", "app");
+    const lock = with077(acquireLock(root, { token: "t", user: "u", from: "f", action: "deploy", target: "t", since: "s", pid: 1 }, true));
+    assert.equal(lock.status, 0, lock.stderr);
+    for (const d of ["srv", "srv/app", "srv/app/releases", "srv/app/virtualenvs"]) assert.equal(await mode(path.join(base, d)), 0o755, d);
+    const file = path.join(root, ".slipway", "incoming", "b1-code.tar.zst");
+    const manifest = path.join(root, ".slipway", "incoming", "b1-slipway.json");
+    await writeFile(file, await packLayer([...GOOD, f("app/secret.py", "x", 0o600), f("app/gw.py", "x", 0o664), f("app/run.sh", "x", 0o755)], "zstd"));
+    await writeFile(manifest, "{}\n", { mode: 0o600 });
+    const r = with077(unpackRelease(root, "b1", KEY, file, manifest, ["data"], "zstd"));
+    assert.equal(r.status, 0, r.stderr);
+    const rel = path.join(root, "releases", "b1");
+    const want: [string, number][] = [["", 0o755], ["app", 0o755], ["app/main.py", 0o644], ["app/secret.py", 0o600], ["app/gw.py", 0o644], ["app/run.sh", 0o755], [".slipway-complete", 0o644], ["../../shared/data", 0o755]];
+    for (const [p, m] of want) assert.equal((await mode(path.join(rel, p))).toString(8), m.toString(8), p || "the release dir");
+    assert.equal((await mode(path.join(rel, "slipway.json"))).toString(8), "644", "the manifest, handed over 0600, is made readable");
+
+    const vfile = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
+    await writeFile(vfile, await packLayer([{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg", "home = /usr/bin\n")], "zstd"));
+    const v = with077(unpackVenv(root, KEY, vfile, "zstd"));
+    assert.equal(v.status, 0, v.stderr);
+    for (const [p, m] of [["", 0o755], ["bin", 0o755], ["pyvenv.cfg", 0o644], [".slipway-complete", 0o644]] as const) {
+      assert.equal((await mode(path.join(root, "virtualenvs", KEY, p))).toString(8), m.toString(8), `venv ${p}`);
     }
   });
 });

@@ -153,6 +153,11 @@ describe("renderConfig", () => {
     assert.deepEqual(c.targets["production"]!.hosts, ["deploy@app-01", "deploy@app-02"]);
     assert.deepEqual(c.targets["production"]!.restart.programs, ["shop"]);
     assert.equal(c.targets["production"]!.health.timeout, "30s");
+    assert.equal(c.targets["production"]!.health.expect_build, true, "the check must see the new build answer");
+    assert.match(text, /manager = "none"|"none" when nothing on these hosts needs it/, "the template names the explicit way to restart nothing");
+    const noRestart = uncommented.replace(/^\[targets\.production\.restart\]\n(?:.*\n){3}/m, "");
+    assert.ok(!noRestart.includes("[targets.production.restart]"));
+    assert.throws(() => parseConfig(noRestart, "slipway.toml"), /restarts nothing[\s\S]*manager = "none"/, "without its restart table the target is refused");
   });
 
   test(

@@ -96,3 +96,44 @@ test("shell session: stdout streams while the command runs; a wrong stream size 
   await assert.rejects(down.exec(["true"]), SessionEnded);
   await down.close();
 });
+
+test("shell session: output a command's background process writes later never reaches the next command; the session stays healthy", async () => {
+  const s = local();
+  try {
+    const first = await s.exec(["sh", "-c", "(sleep 0.3; echo LATE; echo LATE-ERR >&2) & echo started"]);
+    assert.deepEqual(first, { code: 0, stdout: "started\n", stderr: "" }, "the command ends when it exits, not when its background process does");
+    // the next step runs while the background process writes: its output is its own
+    const second = await s.exec(["sh", "-c", "sleep 0.6; echo listing"]);
+    assert.deepEqual(second, { code: 0, stdout: "listing\n", stderr: "" });
+    assert.deepEqual(await s.exec(["printf", "%s", "no newline"]), { code: 0, stdout: "no newline", stderr: "" });
+    // a background process of a command fed stdin, writing without a newline, as well
+    await s.exec(["sh", "-c", "cat > /dev/null; (sleep 0.2; printf LATE2) &"], { stdin: "payload" });
+    assert.deepEqual(await s.exec(["sh", "-c", "sleep 0.4; echo ok"]), { code: 0, stdout: "ok\n", stderr: "" });
+  } finally {
+    await s.close();
+  }
+});
+
+test("shell session: a flood of stderr takes linear time and keeps its tail; stdout stays whole", async () => {
+  const s = local();
+  try {
+    // 32 MiB of stderr lines (the issue saw 16 MiB take 14.5 s: the buffer was copied whole for
+    // every chunk; here that took ~10-16 s for 32 MiB, linear takes well under 4 s), then a last
+    // line to find, and a stdout that callers would parse alongside
+    const script = "yes 0123456789abcdefghijklmnopqrstu | head -c 33554432 >&2; echo THE-END >&2; seq 1 200000";
+    const t0 = performance.now();
+    const r = await s.exec(["sh", "-c", script]);
+    const ms = performance.now() - t0;
+    assert.equal(r.code, 0);
+    assert.ok(ms < 8000, `32 MiB of stderr took ${Math.round(ms)} ms`);
+    assert.match(r.stderr, /^\[… the first \d+ bytes of this output were not kept …\]\n/);
+    assert.ok(r.stderr.endsWith("0123456789abcdefghijklmnopqrstu\nTHE-END\n"), "the tail is kept");
+    assert.ok(r.stderr.length <= (1 << 20) + 200, `only a bounded tail of stderr is kept (${r.stderr.length} chars)`);
+    const lines = r.stdout.split("\n");
+    assert.equal(lines.length, 200001, "stdout, which callers parse, is kept whole");
+    assert.deepEqual([lines[0], lines[199999]], ["1", "200000"]);
+    assert.deepEqual(await s.exec(["echo", "next"]), { code: 0, stdout: "next\n", stderr: "" });
+  } finally {
+    await s.close();
+  }
+});
