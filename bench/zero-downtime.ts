@@ -510,7 +510,7 @@ async function main(): Promise<void> {
       runC = await phase("deploy C (slow requests)", () => cli(fa, deployArgs(C.artifact), (e) => {
         // The first host: at the plan (then clean, send, unpack and the migrations check run: ~0.3–0.5 s of a code-only deploy).
         if (e["type"] === "plan") {
-          order = (e["plan"]?.["batches"] as string[][]).flat();
+          order = ((e["plan"]?.["batches"] ?? []) as string[][]).flat();
           if (order[0]) fire(order[0], "plan (before staging)", e.at);
         }
         if (e["type"] === "host" && e["step"] === "health" && e["status"] === "done") {

@@ -94,8 +94,8 @@ export class EntryRules {
       throw new EntryProblem(`unpacks to ${this.bytes} bytes of files, its manifest declares ${this.rules.unpackedSize}`);
     }
     for (const [name, target] of this.symlinks) {
-      const escape = this.escapes(name, target);
-      if (escape) throw new EntryProblem(`entry ${show(name)} is a symlink to ${show(target)} that ${escape}`);
+      const how = this.escapes(name, target);
+      if (how) throw new EntryProblem(`entry ${show(name)} is a symlink to ${show(target)} that ${how}`);
     }
     return { entries: this.entries, bytes: this.bytes };
   }

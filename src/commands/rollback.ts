@@ -1,6 +1,6 @@
 import { SlipwayError, UsageError } from "../errors.js";
 import { isValidBuildId } from "../config/patterns.js";
-import { batchesOf } from "../deploy/plan.js";
+import { roleBatches } from "../deploy/plan.js";
 import { lockAll, lockInfo, rejectHeld } from "../deploy/locking.js";
 import type { HostListing } from "../deploy/prune.js";
 import { parsePeek, peekHost } from "../deploy/probe.js";
@@ -71,7 +71,10 @@ interface HostRollback {
 
 async function rollBackHosts({ config, name, target, emit }: TargetContext, balancers: Balancer[], plans: HostRollback[], results: RollbackResult["hosts"]): Promise<void> {
   const root = config.app.root;
-  for (const [index, batch] of batchesOf(plans.map((p) => p.s.host), target.batch).entries()) {
+  // Roles in the order written, each in its own batches (a host in several roles goes with the first).
+  const hosts = plans.map((p) => p.s.host);
+  const batches = roleBatches(target.roles.map((r) => ({ ...r, hosts: r.hosts.filter((h) => hosts.includes(h)) }))).flatMap((r) => r.batches);
+  for (const [index, batch] of batches.entries()) {
     emit({ type: "batch", index, hosts: batch });
     await settleAll(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
       const env = {

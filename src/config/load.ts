@@ -59,7 +59,8 @@ export function parseConfig(text: string, file: string, pyproject = false): Conf
   }
   const shape = checkRoleShape(result.data);
   const config = resolveRoles(result.data);
-  const ruleProblems = shape.length ? shape : checkRules(config);
+  // Rules read the resolved roles: checked once the shape (hosts or roles, each once) is right.
+  const ruleProblems = shape.some((p) => p.fatal) ? shape : [...shape, ...checkRules(config)];
   if (ruleProblems.length > 0) {
     const at = (p: (string | number)[]) => lineOf(lines, [...prefix, ...p]);
     const problems = toConfigProblems(ruleProblems, file, at, dottedPath);

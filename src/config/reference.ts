@@ -43,10 +43,10 @@ export function configReferenceMarkdown(): string {
         continue;
       }
       const required = node.required?.includes(key) ? " **(required)**" : "";
-      const meaning = prop.description ? escape(prop.description) : describeObject(prop);
+      const meaning = prop.description ? escapeCell(prop.description) : describeObject(prop);
       rows.push(`| \`${key}\` | ${typeOf(prop)} | ${defaultOf(prop)} | ${meaning}${required} |`);
     }
-    out.push(`### \`${title}\``, "", ...(node.description && title.includes("[[") ? [escape(node.description), ""] : []), "| key | type | default | meaning |", "|---|---|---|---|", ...rows, "");
+    out.push(`### \`${title}\``, "", ...(node.description && title.includes("[[") ? [escapeCell(node.description), ""] : []), "| key | type | default | meaning |", "|---|---|---|---|", ...rows, "");
     for (const [t, n, p] of nested) section(t, n, p);
   };
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {
@@ -77,12 +77,12 @@ function defaultOf(p: JsonSchema): string {
 function describeObject(p: JsonSchema): string {
   if (p.type === "object" && p.properties) {
     return Object.entries(p.properties)
-      .map(([k, v]) => `\`${k}\`${v.default !== undefined ? ` (default \`${JSON.stringify(v.default)}\`)` : ""}: ${escape(v.description ?? "")}`)
+      .map(([k, v]) => `\`${k}\`${v.default !== undefined ? ` (default \`${JSON.stringify(v.default)}\`)` : ""}: ${escapeCell(v.description ?? "")}`)
       .join(" · ");
   }
   return "";
 }
 
-function escape(s: string): string {
+function escapeCell(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\n/g, " ");
 }

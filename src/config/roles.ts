@@ -47,6 +47,8 @@ export interface RoleProblem {
   path: (string | number)[];
   message: string;
   hint?: string;
+  /** The roles cannot be resolved: the other rules are not checked. */
+  fatal?: boolean;
 }
 
 /** How a target's hosts and roles are written (before they are resolved). Pure. */
@@ -56,9 +58,16 @@ export function checkRoleShape(parsed: ParsedConfig): RoleProblem[] {
   for (const [name, t] of Object.entries(parsed.targets)) {
     const roles = t.roles ? Object.keys(t.roles) : [];
     if (t.hosts && roles.length) {
-      problems.push({ path: ["targets", name, "hosts"], message: "is set as well as roles", hint: `list every host under its role (targets.${name}.roles.<role>.hosts) and remove targets.${name}.hosts` });
+      problems.push({ path: ["targets", name, "hosts"], fatal: true, message: "is set as well as roles", hint: `list every host under its role (targets.${name}.roles.<role>.hosts) and remove targets.${name}.hosts` });
     } else if (!t.hosts && !roles.length) {
-      problems.push({ path: ["targets", name], message: "has no hosts", hint: `add hosts = ["deploy@app-01"], or roles such as [targets.${name}.roles.web] with hosts` });
+      problems.push({ path: ["targets", name, "hosts"], fatal: true, message: "is required (an array), or roles", hint: `add hosts = ["deploy@app-01"], or roles such as [targets.${name}.roles.web] with hosts` });
+    }
+    const lists: [(string | number)[], string[]][] = t.hosts ? [[["targets", name, "hosts"], t.hosts]] : [];
+    for (const [role, r] of Object.entries(t.roles ?? {})) lists.push([["targets", name, "roles", role, "hosts"], r.hosts]);
+    for (const [at, hosts] of lists) {
+      hosts.forEach((h, i) => {
+        if (hosts.indexOf(h) !== i) problems.push({ path: [...at, i], message: `lists ${h} twice` });
+      });
     }
   }
   // A target without the role runs them on its first role's first host; a name no target has is a typo.

@@ -1,6 +1,6 @@
 import type { ConfigProblem } from "../errors.js";
 import type { Config, RestartConfig } from "./schema.js";
-import { batchesOf } from "../deploy/plan.js";
+import { roleBatches } from "../deploy/plan.js";
 import { FULL_DRAIN_HINT, fullDrains } from "../lb/full-drain.js";
 
 export interface RuleProblem {
@@ -60,23 +60,29 @@ export function checkRules(config: Config): RuleProblem[] {
         message: 'transport = "local" deploys to this machine: give exactly one host (a label such as "localhost")',
       });
     }
-    const seen = new Set<string>();
-    target.hosts.forEach((h, i) => {
-      if (seen.has(h)) problems.push({ path: at("hosts", i), message: `lists ${h} twice` });
-      seen.add(h);
-    });
-    const balancers = haproxy === undefined ? [] : Array.isArray(haproxy) ? haproxy : [haproxy];
-    for (const [i, lb] of balancers.entries()) {
-      for (const host of Object.keys(lb.servers)) {
-        if (!target.hosts.includes(host)) {
-          problems.push({
-            path: Array.isArray(haproxy) ? at("haproxy", i, "servers", host) : at("haproxy", "servers", host),
-            message: `names ${host}, which is not in targets.${name}.hosts`,
-            hint: "use the host exactly as written in hosts",
-          });
-        }
+    // Each haproxy table once: the target's (which roles without their own inherit), then each role's own.
+    const tables: { haproxy: NonNullable<typeof haproxy>; at: (string | number)[]; hosts: string[]; label: string }[] = [];
+    if (haproxy !== undefined) tables.push({ haproxy, at: at("haproxy"), hosts: target.hosts, label: `targets.${name}.hosts` });
+    for (const role of target.roles) {
+      if (role.haproxy !== undefined && role.haproxy !== haproxy) {
+        tables.push({ haproxy: role.haproxy, at: at("roles", role.name, "haproxy"), hosts: role.hosts, label: `targets.${name}.roles.${role.name}.hosts` });
       }
-      for (const message of fullDrains(batchesOf(target.hosts, target.batch), [lb])) problems.push({ path: at("batch"), message, hint: FULL_DRAIN_HINT });
+    }
+    const batches = roleBatches(target.roles).flatMap((r) => r.batches);
+    for (const t of tables) {
+      const balancers = Array.isArray(t.haproxy) ? t.haproxy : [t.haproxy];
+      for (const [i, lb] of balancers.entries()) {
+        for (const host of Object.keys(lb.servers)) {
+          if (!t.hosts.includes(host)) {
+            problems.push({
+              path: Array.isArray(t.haproxy) ? [...t.at, i, "servers", host] : [...t.at, "servers", host],
+              message: `names ${host}, which is not in ${t.label}`,
+              hint: "use the host exactly as written in hosts",
+            });
+          }
+        }
+        for (const message of fullDrains(batches, [lb])) problems.push({ path: at("batch"), message, hint: FULL_DRAIN_HINT });
+      }
     }
   }
   return problems;

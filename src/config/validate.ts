@@ -138,8 +138,8 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
   const keys = new Set<string>();
   const collect = (node: unknown): void => {
     const def = defOf(unwrap(node));
-    if (def?.type === "object" && def.shape) Object.keys(def.shape).forEach((k) => keys.add(k));
-    else if (def?.type === "union") (def.options ?? []).forEach(collect);
+    if (def?.type === "object" && def.shape) for (const k of Object.keys(def.shape)) keys.add(k);
+    else if (def?.type === "union") for (const o of def.options ?? []) collect(o);
   };
   nodes.forEach(collect);
   return [...keys];

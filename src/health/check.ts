@@ -52,6 +52,7 @@ const POLL = `
 py=$1; shift
 export PATH="\${py%/python}:$PATH"  # a health command finds the release's tools, like hooks do
 export SLIPWAY_BUILD_ID="$5" SLIPWAY_RELEASE_DIR="$6"  # a health command can check it is the new release answering
+if [ -d "$6" ]; then cd "$6"; fi  # and runs in that release, as hooks and migrations do (python manage.py worker_ping)
 exec "$py" -I -S -c '
 import sys, time
 kind, target, timeout_ms, interval_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

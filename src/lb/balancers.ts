@@ -62,7 +62,7 @@ export async function setState(b: Balancer, server: string, state: ServerState):
 export async function checkServers(balancers: readonly Balancer[], hosts: readonly string[]): Promise<void> {
   const problems: string[] = [];
   for (const b of balancers) {
-    let rows;
+    let rows: StatRow[];
     try {
       rows = await stats(b);
     } catch (err) {

@@ -26,8 +26,9 @@ export class StepTimeoutError extends SlipwayError {}
 /**
  * Ours, after the user's options (ssh keeps the first value it sees, so theirs win): a host that
  * does not answer the TCP connect and key exchange in 10 s is unreachable, and one that is
- * silent for 3 keepalives 5 s apart (15 s) is lost — ssh then exits instead of waiting for TCP
- * to give up, which takes 15 minutes or more.
+ * silent for 15 s is lost (a keepalive after 5 s of silence, a second 5 s later, and when a third
+ * is due with both unanswered ssh exits) — instead of waiting for TCP to give up, which takes
+ * 15 minutes or more. On the command line they win over ~/.ssh/config: change them with ssh.options.
  */
 export const SSH_TIMEOUTS = ["ConnectTimeout=10", "ServerAliveInterval=5", "ServerAliveCountMax=2"];
 

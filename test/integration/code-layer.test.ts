@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { build } from "../../src/commands/build.js";
+import { inspect } from "../../src/commands/inspect.js";
 import { SecretsError } from "../../src/build/secrets.js";
 import { UsageError } from "../../src/errors.js";
 import { exampleWorkspace, type Workspace } from "../support/build-app.js";
@@ -54,6 +55,10 @@ test("code layer: outside git, .venv, venv, .env and *.sqlite3 stay out; inside 
   for (const absent of [".env", ".venv", ".venv/lib/big.bin", "venv", "db.sqlite3"]) assert.ok(!plainFiles.includes(absent), `${absent} left out outside git`);
   assert.ok(plainFiles.includes("hello/app.py"));
   assert.ok(plain.layers.code.size < 1024 * 1024, `code layer ${plain.layers.code.size} bytes: the 5 MB under .venv is not in it`);
+  const seen = await inspect({ cwd: ws.app, artifact: plain.artifact });
+  assert.ok(seen.code.largest.length > 3 && seen.code.largest.every((f, i, all) => i === 0 || all[i - 1]!.size >= f.size), "largest first");
+  assert.ok(seen.code.largest.some((f) => f.rel === "static/css/site.css"));
+  assert.equal(seen.code.warning, undefined);
 
   // A git work tree whose .gitignore lists them; an untracked, not ignored file comes along.
   await rm(path.join(ws.app, "venv"), { recursive: true });
@@ -87,6 +92,18 @@ test("code layer: outside git, .venv, venv, .env and *.sqlite3 stay out; inside 
   git(ws, "commit", "-qm", "notes");
   const clean = await buildAs(ws, "g4", { requireClean: true });
   assert.equal(JSON.parse(execFileSync("tar", ["-xOf", clean.artifact, "slipway.json"], { encoding: "utf8" })).git.dirty, false);
+});
+
+test("code layer: over 50 MB, build and inspect warn and name the largest files", async () => {
+  const ws = await exampleWorkspace("slipway-big");
+  await mkdir(path.join(ws.app, "data-dump"));
+  await writeFile(path.join(ws.app, "data-dump", "export.csv"), Buffer.alloc(51 * 1024 * 1024, 0x2c));
+  const events: { type: string; level?: string; message?: string }[] = [];
+  const big = await build({ cwd: ws.app, env: ws.env, buildId: "big1", emit: (e) => events.push(e) });
+  assert.ok(events.some((e) => e.type === "log" && e.level === "warn" && /code layer holds \d+ bytes .*data-dump\/export\.csv/.test(e.message ?? "")));
+  const seen = await inspect({ cwd: ws.app, artifact: big.artifact });
+  assert.equal(seen.code.largest[0]?.rel, "data-dump/export.csv");
+  assert.match(seen.code.warning ?? "", /over 52428800/);
 });
 
 test("code layer: a committed .env, a key file or a private key block fails the build (exit 2) naming each; build.allow lets a path through", async () => {

@@ -164,7 +164,9 @@ test("an incompatible interpreter on one host: exit 3 naming host and difference
     assert.doesNotMatch(r.stderr, new RegExp(`${g.hosts[0]!.dest.replace(/\./g, "\\.")}: interpreter`), "the matching host is not blamed");
     assert.deepEqual(await Promise.all(g.hosts.map(ls)), before, "every host exactly as it was");
     const rx1 = await Promise.all(g.hosts.map((h) => h.rxBytes()));
-    g.hosts.forEach((_, i) => assert.ok(rx1[i]! - rx0[i]! < b.result.layers.code.size + 32 * 1024, "no layer was sent"));
+    g.hosts.forEach((_, i) => {
+      assert.ok(rx1[i]! - rx0[i]! < b.result.layers.code.size + 32 * 1024, "no layer was sent");
+    });
   } finally {
     await g.stop();
   }

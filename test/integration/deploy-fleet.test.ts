@@ -36,7 +36,9 @@ test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only
   }
   assert.ok(r1.hosts.every((h) => h.result === "ok" && h.bytes_sent >= b1.result.layers.venv.size), "the venv went to every host");
   const rx1 = await rx(hosts);
-  hosts.forEach((_, i) => assert.ok(rx1[i]! - rx0[i]! >= b1.result.layers.venv.size, "measured on the host's interface"));
+  hosts.forEach((_, i) => {
+    assert.ok(rx1[i]! - rx0[i]! >= b1.result.layers.venv.size, "measured on the host's interface");
+  });
 
   await appendFile(path.join(ws.app, "hello/app.py"), "\n# code-only change\n");
   const b2 = await buildWith(ws, "b2");
@@ -67,7 +69,9 @@ test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only
   await rollback({ cwd: ws.app, target: "fleet" });
   for (const h of hosts) assert.equal((await f.health(h)).build_id, "b2");
   const rxAfter = await rx(hosts);
-  hosts.forEach((_, i) => assert.ok(rxAfter[i]! - rxBefore[i]! < 64 * 1024, "rollback transfers nothing but commands"));
+  hosts.forEach((_, i) => {
+    assert.ok(rxAfter[i]! - rxBefore[i]! < 64 * 1024, "rollback transfers nothing but commands");
+  });
   await rollback({ cwd: ws.app, target: "fleet", to: "b1" });
   for (const h of hosts) assert.equal((await f.health(h)).build_id, "b1");
   await rollback({ cwd: ws.app, target: "fleet", to: "b3" });

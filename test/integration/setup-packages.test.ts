@@ -6,14 +6,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 
 /** Started from sh scripts (host steps, the session driver, setup/demo, test helpers), not as a literal argv[0]. */
 const FROM_SCRIPTS = [
   "sh", "tar", "zstd", "gzip", "sha256sum", "head", "cmp", "find", "stat", "base64", "mv", "ln", "readlink", "mkdir", "rm", "cat",
   "cut", "dirname", "basename", "df", "sleep", "unshare", "nsenter", "mount", "ip", "ssh", "ssh-keygen", "sshd", "supervisord",
-  "supervisorctl", "haproxy", "git", "curl", "python3", "dpkg-query", "apt-get",
+  "supervisorctl", "haproxy", "git", "curl", "python3", "dpkg-query", "apt-get", "runuser", "redis-server", "id", "sudo", "visudo",
+  "/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_ctl", "/usr/lib/postgresql/15/bin/postgres", "psql", "kill",
 ];
 /** Not Debian packages here: Node itself, and what npm installs. */
 const NOT_FROM_APT = new Set(["node", "npm", "npx", "tsx", process.execPath]);
@@ -52,9 +53,12 @@ function setupPackages(): Set<string> {
 }
 
 function which(program: string): string | undefined {
-  if (program.startsWith("/")) return program;
-  const r = spawnSync("sh", ["-c", 'command -v "$1"', "sh", program], { encoding: "utf8", env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" } });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+  if (program.startsWith("/")) return existsSync(program) ? program : undefined;
+  for (const dir of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+    const file = path.join(dir, program);
+    if (existsSync(file) && statSync(file).isFile()) return file;
+  }
+  return undefined;
 }
 
 /** The Debian package that owns `file` (merged /usr: dpkg may know it as /bin/x or /usr/bin/x). */

@@ -20,7 +20,11 @@ export interface TestHaproxy {
 export async function startHaproxy(
   dir: string,
   servers: { name: string; addr: string }[],
-  opts: { backendLines?: readonly string[] } = {},
+  opts: {
+    backendLines?: readonly string[];
+    /** Host header of the health checks (default none: HTTP/1.0 without Host), for apps that check it (Django's ALLOWED_HOSTS). */
+    checkHost?: string;
+  } = {},
 ): Promise<TestHaproxy> {
   const port = await freePort();
   const socket = path.join(dir, "haproxy-admin.sock");
@@ -44,6 +48,7 @@ export async function startHaproxy(
     "  default_backend app",
     "backend app",
     "  option httpchk GET /health",
+    ...(opts.checkHost ? [`  http-check send ver HTTP/1.1 hdr Host ${opts.checkHost}`] : []),
     "  http-check expect status 200",
     "  default-server check inter 200ms fall 2 rise 2",
     ...(opts.backendLines ?? []).map((l) => `  ${l}`),

@@ -61,8 +61,12 @@ describe("a valid config", () => {
         pip_args: [],
         include: ["."],
         exclude: [".git", "**/__pycache__", "*.pyc", "node_modules", ".slipway"],
+        include_ignored: [],
+        allow: [],
         steps: [],
         minify: [],
+        minify_when: "after-steps",
+        install_project: true,
         compression: "zstd",
         out: "dist",
         signing_key: "",
@@ -71,7 +75,9 @@ describe("a valid config", () => {
         keep_releases: 5,
         trusted_keys: [],
         shared: [],
-        migrations: { check: "", run: "", policy: "warn" },
+        linked_files: [],
+        assets: "",
+        migrations: { check: "", run: "", policy: "warn", role: "" },
         hooks: { before_switch: [], after_switch: [] },
       },
       targets: {},
@@ -80,14 +86,18 @@ describe("a valid config", () => {
 
   test("a target gets its defaults", () => {
     const c = parseConfig(TARGET + NO_RESTART(), FILE);
+    const restart = { manager: "none", programs: [], conf: "", command: "", scope: "system", action: "restart", sudo: false };
+    const health = { url: "", command: "", timeout: "30s", expect_build: true };
     assert.deepEqual(c.targets["s"], {
       hosts: ["deploy@app-01"],
       transport: "ssh",
       batch: 1,
       on_failure: "rollback-all",
       ssh: { config: "", identity: "", known_hosts: "", options: [], step_timeout: "30m", parallel_connects: 16 },
-      restart: { manager: "none", programs: [], conf: "", command: "", scope: "system", action: "restart", sudo: false },
-      health: { url: "", command: "", timeout: "30s", expect_build: true },
+      restart,
+      health,
+      // Plain hosts are one role, web, with the target's restart, health, haproxy and batch.
+      roles: [{ name: "web", hosts: ["deploy@app-01"], restart, health, haproxy: undefined, batch: 1 }],
     });
     assert.equal(c.targets["s"]!.haproxy, undefined);
   });

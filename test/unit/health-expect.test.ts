@@ -38,7 +38,7 @@ test("build_named: X-Build-Id or a JSON build_id decides alone; else the build i
     [[null, "", "42"], [false, null], "empty"],
   ];
   const got = judge(cases.map((c) => c[0]));
-  cases.forEach(([, want, why], i) => assert.deepEqual(got[i], want, why));
+  for (const [i, [, want, why]] of cases.entries()) assert.deepEqual(got[i], want, why);
 });
 
 test("the failure names the build seen and the build expected, or says the answer names none", () => {
