@@ -38,6 +38,8 @@ export interface ActivationOutcome {
   notSwitched?: boolean;
   /** Switched back to this build id. */
   rolledBackTo?: string;
+  /** A switch back to this build id was tried, and the switch itself failed (see rollbackProblem). */
+  notRolledBackTo?: string;
   /** The switch back was tried and failed too. */
   rollbackProblem?: string;
   /** Putting the server back in HAProxy failed (it may still be drained). */
@@ -51,7 +53,7 @@ export class ActivationError extends SlipwayError {
     readonly reason: string,
     readonly outcome: ActivationOutcome,
   ) {
-    const { notSwitched, rolledBackTo, rollbackProblem, rotationProblem } = outcome;
+    const { notSwitched, rolledBackTo, notRolledBackTo, rollbackProblem, rotationProblem } = outcome;
     const back = rotationProblem ? `, but not back in rotation: ${rotationProblem}` : " and back in rotation";
     super(
       `${host}: ${reason}` +
@@ -61,7 +63,9 @@ export class ActivationError extends SlipwayError {
             ? rollbackProblem
               ? `\n${host}: switched back to ${rolledBackTo}, but it is not healthy either: ${rollbackProblem}`
               : `\n${host}: switched back to ${rolledBackTo}, restarted, healthy${back}`
-            : `\n${host}: there is no previous release to switch back to`) +
+            : notRolledBackTo
+              ? `\n${host}: could not be switched back to ${notRolledBackTo}: ${rollbackProblem}`
+              : `\n${host}: there is no previous release to switch back to`) +
         (rotationProblem && !notSwitched && !(rolledBackTo && !rollbackProblem) ? `\n${host}: not back in rotation: ${rotationProblem}` : ""),
       (notSwitched || (rolledBackTo && !rollbackProblem)) && !rotationProblem
         ? "fix the cause and deploy again"
@@ -110,15 +114,16 @@ export async function activate(
     const old = before?.current;
     if (before && old && old !== buildId && (opts.rollbackOnFailure ?? true)) {
       const previous = before.previous;
-      outcome.rolledBackTo = old;
       await s.step("rollback", async () => {
         try {
           const back = await switchAndRestart(a, old, previous);
+          outcome.rolledBackTo = old;
           await back.restarted();
           await restartOtherRoles(a);
           await healthCheck(a, old);
         } catch (again) {
           outcome.rollbackProblem = (again as Error).message;
+          if (!outcome.rolledBackTo) outcome.notRolledBackTo = old;
         }
       }, () => `back to ${old}`);
     }
