@@ -189,7 +189,8 @@ async function benchApp(label: string, base: string, pipArgs: string[], extraReq
   console.log(`\n[${label}] slipway cold build`);
   const cold = await slipwayBuild(slipwayApp, cache, `${label}-cold`);
   console.log(`  ${cold.seconds.toFixed(2)} s  venv ${cold.venv_cache}, venv layer ${cold.venv_layer_cache}  ${fmtPhases(cold.phases_ms)}`);
-  if (cold.venv_cache !== "miss" || cold.venv_layer_cache !== "miss") warn(`cold build was not cold: venv ${cold.venv_cache}, venv layer ${cold.venv_layer_cache}`);
+  if (cold.venv_cache !== "miss" || cold.venv_layer_cache !== "miss")
+    warn(`cold build was not cold: venv ${cold.venv_cache}, venv layer ${cold.venv_layer_cache}`);
   const venvBytes = await duBytes(cold.venv_path);
 
   const warm: SlipwayRun[] = [];
@@ -311,40 +312,64 @@ async function main(): Promise<void> {
       MB(f.classic_venv_bytes),
       X(f.classic.warm_median_s / f.slipway.warm_median_s),
     ];
-    console.log(table([
-      ["app", "slipway cold", "slipway warm", "classic cold", "classic warm", "slipway artifact", "classic artifact", "slipway venv", "classic venv", "classic/slipway warm"],
-      appRow("small", small),
-      appRow("big", big),
-    ]));
+    console.log(
+      table([
+        [
+          "app",
+          "slipway cold",
+          "slipway warm",
+          "classic cold",
+          "classic warm",
+          "slipway artifact",
+          "classic artifact",
+          "slipway venv",
+          "classic venv",
+          "classic/slipway warm",
+        ],
+        appRow("small", small),
+        appRow("big", big),
+      ]),
+    );
 
     console.log("\nslipway warm-build phases (median ms; from --json phase events):\n");
     const phaseNames = [...new Set([...Object.keys(small.slipway.warm_phases_median_ms), ...Object.keys(big.slipway.warm_phases_median_ms)])];
     const sumSmall = Object.values(small.slipway.warm_phases_median_ms).reduce((a, b) => a + b, 0);
     const sumBig = Object.values(big.slipway.warm_phases_median_ms).reduce((a, b) => a + b, 0);
-    console.log(table([
-      ["phase", "small", "big"],
-      ...phaseNames.map((p) => [p, String(small.slipway.warm_phases_median_ms[p] ?? 0), String(big.slipway.warm_phases_median_ms[p] ?? 0)]),
-      ["(sum of phases)", String(sumSmall), String(sumBig)],
-      ["(wall clock)", String(Math.round(small.slipway.warm_median_s * 1000)), String(Math.round(big.slipway.warm_median_s * 1000))],
-    ]));
+    console.log(
+      table([
+        ["phase", "small", "big"],
+        ...phaseNames.map((p) => [p, String(small.slipway.warm_phases_median_ms[p] ?? 0), String(big.slipway.warm_phases_median_ms[p] ?? 0)]),
+        ["(sum of phases)", String(sumSmall), String(sumBig)],
+        ["(wall clock)", String(Math.round(small.slipway.warm_median_s * 1000)), String(Math.round(big.slipway.warm_median_s * 1000))],
+      ]),
+    );
     console.log("\nslipway cold-build phases (ms):\n");
     const coldNames = [...new Set([...Object.keys(small.slipway.cold.phases_ms), ...Object.keys(big.slipway.cold.phases_ms)])];
-    console.log(table([
-      ["phase", "small", "big"],
-      ...coldNames.map((p) => [p, String(small.slipway.cold.phases_ms[p] ?? 0), String(big.slipway.cold.phases_ms[p] ?? 0)]),
-    ]));
+    console.log(
+      table([
+        ["phase", "small", "big"],
+        ...coldNames.map((p) => [p, String(small.slipway.cold.phases_ms[p] ?? 0), String(big.slipway.cold.phases_ms[p] ?? 0)]),
+      ]),
+    );
 
     const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
     console.log("\n== targets ==\n");
     console.log(`${verdict(pass.big_venv_at_least_50MB)}  big app venv ${MB(big.venv_bytes)} >= ${MB(BIG_VENV_MIN_BYTES)} (precondition)`);
-    console.log(`${verdict(pass.classic_over_slipway_warm_big)}  classic-warm / slipway-warm (big)   = ${X(ratio.classic_over_slipway_warm_big)}  (target >= ${TARGETS.classicOverSlipwayWarmBig}x)`);
+    console.log(
+      `${verdict(pass.classic_over_slipway_warm_big)}  classic-warm / slipway-warm (big)   = ${X(ratio.classic_over_slipway_warm_big)}  (target >= ${TARGETS.classicOverSlipwayWarmBig}x)`,
+    );
     console.log(`info  classic-warm / slipway-warm (small) = ${X(ratio.classic_over_slipway_warm_small)}`);
-    console.log(`${verdict(pass.slipway_warm_big_over_small)}  slipway-warm big / small             = ${X(ratio.slipway_warm_big_over_small)}  (target <= ${TARGETS.slipwayWarmBigOverSmall})`);
+    console.log(
+      `${verdict(pass.slipway_warm_big_over_small)}  slipway-warm big / small             = ${X(ratio.slipway_warm_big_over_small)}  (target <= ${TARGETS.slipwayWarmBigOverSmall})`,
+    );
     const warnings = [...small.warnings.map((w) => `small: ${w}`), ...big.warnings.map((w) => `big: ${w}`)];
     for (const w of warnings) console.log(`WARN  ${w}`);
 
     const totalS = (performance.now() - t0) / 1000;
-    const stamp = started.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+    const stamp = started
+      .toISOString()
+      .replace(/\.\d+Z$/, "Z")
+      .replace(/:/g, "-");
     const file = join(RESULTS_DIR, `build-${stamp}.json`);
     const strip = (f: AppFigures) => ({
       venv_bytes: f.venv_bytes,
@@ -370,7 +395,13 @@ async function main(): Promise<void> {
       started_at: started.toISOString(),
       total_s: totalS,
       commit: await gitCommit(),
-      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, node: process.version, python: PYTHON, platform: `${os.platform()} ${os.release()}` },
+      machine: {
+        cpus: os.cpus().length,
+        cpu_model: os.cpus()[0]?.model ?? null,
+        node: process.version,
+        python: PYTHON,
+        platform: `${os.platform()} ${os.release()}`,
+      },
       params: { warm_runs: WARM_RUNS, big_wheels_mib: BIG_MIB, big_wheels_count: BIG_WHEELS },
       apps: { small: strip(small), big: strip(big) },
       ratios: ratio,

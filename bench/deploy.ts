@@ -61,7 +61,10 @@ const CLASSIC_PROGRAM = [
   "[program:classic]",
   `command=${CLASSIC}/current/venv/bin/python -m hello.serve --host 0.0.0.0 --port ${CLASSIC_PORT}`,
   `directory=${CLASSIC}/current`,
-  "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
+  "autostart=false",
+  "startsecs=0",
+  "stopsignal=TERM",
+  "stopwaitsecs=10",
   "",
 ].join("\n");
 
@@ -142,7 +145,13 @@ async function cgroupReady(): Promise<boolean> {
       await mkdir(CGROUP, { recursive: true });
       await readFile(`${CGROUP}/cpuacct.usage`, "utf8");
       cgroupOk = true;
-      process.on("exit", () => { try { rmdirSync(CGROUP); } catch { /* still has tasks, or gone */ } });
+      process.on("exit", () => {
+        try {
+          rmdirSync(CGROUP);
+        } catch {
+          /* still has tasks, or gone */
+        }
+      });
     } catch {
       cgroupOk = false;
     }
@@ -155,7 +164,12 @@ async function deployerCpuNs(): Promise<number> {
 }
 /** Move a just-spawned CLI into the cgroup (before it starts any ssh: node takes ~50 ms to load). */
 function intoCgroup(pid: number): void {
-  if (cgroupOk) try { writeFileSync(`${CGROUP}/cgroup.procs`, String(pid)); } catch { /* exited already */ }
+  if (cgroupOk)
+    try {
+      writeFileSync(`${CGROUP}/cgroup.procs`, String(pid));
+    } catch {
+      /* exited already */
+    }
 }
 
 async function cli(f: FleetApp, args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
@@ -279,7 +293,9 @@ function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
   }
   const starts = mine.filter((e) => e["status"] === "start").map((e) => e.t);
   const ends = mine.filter((e) => e["status"] !== "start").map((e) => e.t);
-  const overhead = Object.entries(steps).filter(([k]) => k !== "restart").reduce((a, [, v]) => a + v, 0);
+  const overhead = Object.entries(steps)
+    .filter(([k]) => k !== "restart")
+    .reduce((a, [, v]) => a + v, 0);
   const outcome = (run.result["hosts"] as Json[] | undefined)?.find((x) => x["host"] === h.dest);
   return {
     host: h.name,
@@ -294,7 +310,13 @@ function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
 }
 
 /** Run a deploy or rollback through the CLI on `hosts` (all of the target unless `--hosts` is in args), with rx deltas. */
-async function slipwayCommand(f: FleetApp, label: string, args: string[], hosts: TestHost[], extraEnv: Record<string, string> = {}): Promise<{ fig: CommandFigures; run: CliRun }> {
+async function slipwayCommand(
+  f: FleetApp,
+  label: string,
+  args: string[],
+  hosts: TestHost[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ fig: CommandFigures; run: CliRun }> {
   const baseline = await settle(label);
   const rx0 = await rxAll(hosts);
   const c0 = await cpuTimes();
@@ -343,8 +365,7 @@ async function waitHealthy(url: string, want?: string, timeoutMs = 10_000): Prom
   }
 }
 
-const expectBuild = (hosts: TestHost[], id: string) =>
-  Promise.all(hosts.map((h) => waitHealthy(`http://${h.ip}:${APP_PORT}/health`, id)));
+const expectBuild = (hosts: TestHost[], id: string) => Promise.all(hosts.map((h) => waitHealthy(`http://${h.ip}:${APP_PORT}/health`, id)));
 
 let codeChanges = 0;
 async function codeChange(f: FleetApp, tag: string): Promise<void> {
@@ -405,12 +426,23 @@ interface SshCall {
 
 async function readShimLog(file: string): Promise<SshCall[]> {
   const text = await readFile(file, "utf8").catch(() => "");
-  return text.split("\n").filter(Boolean).map((l) => {
-    const [s, e, rc, kind, dest, cmd] = l.split("\t");
-    const start = Number(s) * 1000;
-    const end = Number(e) * 1000;
-    return { start, end, ms: Math.round(end - start), rc: Number(rc), kind: kind!, dest: dest!, what: kind === "control" ? "close (ssh -O exit)" : classifyRemote(cmd ?? "") };
-  });
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => {
+      const [s, e, rc, kind, dest, cmd] = l.split("\t");
+      const start = Number(s) * 1000;
+      const end = Number(e) * 1000;
+      return {
+        start,
+        end,
+        ms: Math.round(end - start),
+        rc: Number(rc),
+        kind: kind!,
+        dest: dest!,
+        what: kind === "control" ? "close (ssh -O exit)" : classifyRemote(cmd ?? ""),
+      };
+    });
 }
 
 // --- the classic flow ----------------------------------------------------------------------
@@ -426,9 +458,18 @@ async function ssh(f: FleetApp, h: TestHost, command: string, stdinFile?: string
 /** tar czf of the app dir, as a classic script packages a checkout (no build output). */
 async function sourceTarball(f: FleetApp, out: string): Promise<{ bytes: number; seconds: number }> {
   const r = await must([
-    "tar", "czf", out,
-    "--exclude=./dist", "--exclude=./.slipway", "--exclude=./data", "--exclude=__pycache__", "--exclude=*.egg-info", "--exclude=./vendor/*/build",
-    "-C", f.ws.app, ".",
+    "tar",
+    "czf",
+    out,
+    "--exclude=./dist",
+    "--exclude=./.slipway",
+    "--exclude=./data",
+    "--exclude=__pycache__",
+    "--exclude=*.egg-info",
+    "--exclude=./vendor/*/build",
+    "-C",
+    f.ws.app,
+    ".",
   ]);
   return { bytes: (await stat(out)).size, seconds: r.seconds };
 }
@@ -437,12 +478,14 @@ async function sourceTarball(f: FleetApp, out: string): Promise<{ bytes: number;
 async function classicSetup(f: FleetApp, hosts: TestHost[], work: string): Promise<void> {
   const wh = join(work, "wheelhouse.tar");
   await must(["tar", "cf", wh, "-C", f.ws.wheelhouse, "."]);
-  await Promise.all(hosts.map(async (h) => {
-    await ssh(f, h, `mkdir -p ${CLASSIC}/wheelhouse ${CLASSIC}/releases ${CLASSIC}/incoming && tar xf - -C ${CLASSIC}/wheelhouse`, wh);
-    await appendFile(h.supervisorConf!, CLASSIC_PROGRAM);
-    await h.supervisorctl(["reread"]);
-    await h.supervisorctl(["update"]);
-  }));
+  await Promise.all(
+    hosts.map(async (h) => {
+      await ssh(f, h, `mkdir -p ${CLASSIC}/wheelhouse ${CLASSIC}/releases ${CLASSIC}/incoming && tar xf - -C ${CLASSIC}/wheelhouse`, wh);
+      await appendFile(h.supervisorConf!, CLASSIC_PROGRAM);
+      await h.supervisorctl(["reread"]);
+      await h.supervisorctl(["update"]);
+    }),
+  );
 }
 
 const CLASSIC_STEPS = ["upload", "unpack", "venv", "pip", "switch", "restart"] as const;
@@ -564,7 +607,13 @@ interface FleetAFigures {
   code_only: { builds: Built[]; runs: CommandFigures[]; median: CommandFigures };
   single_host: { runs: CommandFigures[]; median: CommandFigures };
   warm: { runs: CommandFigures[]; median: CommandFigures };
-  round_trips: { build: Built; run: CommandFigures; calls: SshCall[]; per_host: Record<string, { calls: number; ms: number; by_kind: Record<string, { n: number; ms: number }> }>; wall_ms: number };
+  round_trips: {
+    build: Built;
+    run: CommandFigures;
+    calls: SshCall[];
+    per_host: Record<string, { calls: number; ms: number; by_kind: Record<string, { n: number; ms: number }> }>;
+    wall_ms: number;
+  };
   new_venv: { build: Built; run: CommandFigures };
   rollback: { run: CommandFigures; to: string };
   classic: { first: ClassicRun; code_only: ClassicRun; new_venv: ClassicRun; rollback: ClassicRun };
@@ -582,7 +631,9 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     const t0 = await sourceTarball(f, tar0);
 
     const b1 = await slipwayBuild(f, "b1");
-    log(`[A] build b1: ${S(b1.seconds)} (venv ${b1.venv_cache}, key ${b1.venv_key}); code layer ${B(b1.code_layer_bytes)}, venv layer ${B(b1.venv_layer_bytes)}`);
+    log(
+      `[A] build b1: ${S(b1.seconds)} (venv ${b1.venv_cache}, key ${b1.venv_key}); code layer ${B(b1.code_layer_bytes)}, venv layer ${B(b1.venv_layer_bytes)}`,
+    );
     const first = (await slipwayCommand(f, "first deploy (b1, venv sent)", ["deploy", b1.artifact, "--target", "fleet"], hosts)).fig;
     await expectBuild(hosts, "b1");
     log(`[A] slipway deploy b1 (first, with venv): ${S(first.seconds)}; rx ${first.hosts.map((h) => B(h.rx_bytes)).join(" / ")}`);
@@ -599,7 +650,9 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       await expectBuild(hosts, b.build_id);
       builds.push(b);
       runs.push(fig);
-      log(`[A] (a) code-only deploy ${id} (build ${S(b.seconds)}): ${S(fig.seconds)}; bytes_sent ${fig.hosts.map((h) => h.bytes_sent).join("/")} (code layer ${b.code_layer_bytes}); rx ${fig.hosts.map((h) => h.rx_bytes).join("/")}; host overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}; cpu busy ${pct(fig.cpu_busy)}`);
+      log(
+        `[A] (a) code-only deploy ${id} (build ${S(b.seconds)}): ${S(fig.seconds)}; bytes_sent ${fig.hosts.map((h) => h.bytes_sent).join("/")} (code layer ${b.code_layer_bytes}); rx ${fig.hosts.map((h) => h.rx_bytes).join("/")}; host overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}; cpu busy ${pct(fig.cpu_busy)}`,
+      );
     }
     const aMedian = medianRun(runs);
     const tar1 = join(work, "classic-1.tgz");
@@ -611,7 +664,12 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       const id = `one-${i}`;
       await codeChange(f, id);
       const b = await slipwayBuild(f, id);
-      const { fig } = await slipwayCommand(f, `code-only to h1 alone ${id}`, ["deploy", b.artifact, "--target", "fleet", "--hosts", hosts[0]!.dest], [hosts[0]!]);
+      const { fig } = await slipwayCommand(
+        f,
+        `code-only to h1 alone ${id}`,
+        ["deploy", b.artifact, "--target", "fleet", "--hosts", hosts[0]!.dest],
+        [hosts[0]!],
+      );
       await expectBuild([hosts[0]!], id);
       single.push(fig);
       log(`[A] (a1) code-only ${id} to h1 alone: ${S(fig.seconds)} wall; h1 steps ${fig.hosts[0]!.own_ms} ms`);
@@ -630,7 +688,9 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       const { fig } = await slipwayCommand(f, `code-only, persistent ssh ${id}`, ["deploy", b.artifact, "--target", "warm"], hosts);
       await expectBuild(hosts, id);
       if (i > 0) warm.push(fig);
-      log(`[A] (a2) code-only ${id}, persistent ssh connection${i === 0 ? " (opens it; not counted)" : ""}: ${S(fig.seconds)}; host steps ${fig.hosts.map((h) => `${h.own_ms}ms`).join("/")}; overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}`);
+      log(
+        `[A] (a2) code-only ${id}, persistent ssh connection${i === 0 ? " (opens it; not counted)" : ""}: ${S(fig.seconds)}; host steps ${fig.hosts.map((h) => `${h.own_ms}ms`).join("/")}; overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}`,
+      );
     }
     await Promise.all(hosts.map((h) => runProcess(["ssh", "-o", `ControlPath=${cm}/%C`, "-O", "exit", h.dest])));
 
@@ -661,7 +721,11 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       const runsOnly = mine.filter((c) => c.kind === "run");
       perHost[h.name] = { calls: runsOnly.length, ms: sum(runsOnly.map((c) => c.ms)), by_kind: byKind };
     }
-    log(`[A] code-only through the ssh shim (${rtId}): ${S(rt.fig.seconds)}; ssh commands per host ${Object.entries(perHost).map(([h, p]) => `${h}=${p.calls}`).join(" ")}`);
+    log(
+      `[A] code-only through the ssh shim (${rtId}): ${S(rt.fig.seconds)}; ssh commands per host ${Object.entries(perHost)
+        .map(([h, p]) => `${h}=${p.calls}`)
+        .join(" ")}`,
+    );
 
     // (b) new venv key.
     await appendFile(join(f.ws.app, "requirements.txt"), "\nslipfix==1.1.0\n");
@@ -672,7 +736,9 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     const nv = (await slipwayCommand(f, `new venv (${nvId})`, ["deploy", bv.artifact, "--target", "fleet"], hosts)).fig;
     await expectBuild(hosts, nvId);
     for (const h of hosts) await h.exec([`${f.ws.root}/current/virtualenv/bin/python`, "-c", "import slipfix, fastcount"]);
-    log(`[A] (b) new-venv deploy ${nvId}: ${S(nv.seconds)}; bytes_sent ${nv.hosts.map((h) => h.bytes_sent).join("/")}; rx ${nv.hosts.map((h) => h.rx_bytes).join("/")}`);
+    log(
+      `[A] (b) new-venv deploy ${nvId}: ${S(nv.seconds)}; bytes_sent ${nv.hosts.map((h) => h.bytes_sent).join("/")}; rx ${nv.hosts.map((h) => h.rx_bytes).join("/")}`,
+    );
     const tar2 = join(work, "classic-2.tgz");
     const t2 = await sourceTarball(f, tar2);
 
@@ -685,7 +751,13 @@ async function fleetA(work: string): Promise<FleetAFigures> {
     // hosts in parallel), then the same code-only change and the new requirement host after
     // host, then a rollback.
     await classicSetup(f, hosts, work);
-    const cFirst: ClassicRun = { label: "classic first release (setup, hosts in parallel)", total_s: 0, hosts: [], tarball_bytes: t0.bytes, tarball_s: t0.seconds };
+    const cFirst: ClassicRun = {
+      label: "classic first release (setup, hosts in parallel)",
+      total_s: 0,
+      hosts: [],
+      tarball_bytes: t0.bytes,
+      tarball_s: t0.seconds,
+    };
     {
       const tt = performance.now();
       cFirst.hosts = await Promise.all(hosts.map((h) => classicDeployHost(f, h, tar0, "c0", false)));
@@ -753,7 +825,14 @@ async function fleetB(): Promise<FleetBFigures> {
     for (let i = 1; i <= SCALE_REPS; i++) {
       await codeChange(f, `s3-${i}`);
       const b3 = await slipwayBuild(f, `s3-${i}`);
-      const d3 = (await slipwayCommand(f, `code-only to 3 (batch 25%) #${i}`, ["deploy", b3.artifact, "--target", "fleet", "--hosts", three.map((h) => h.dest).join(","), "--batch", "25%"], three)).fig;
+      const d3 = (
+        await slipwayCommand(
+          f,
+          `code-only to 3 (batch 25%) #${i}`,
+          ["deploy", b3.artifact, "--target", "fleet", "--hosts", three.map((h) => h.dest).join(","), "--batch", "25%"],
+          three,
+        )
+      ).fig;
       await expectBuild(three, b3.build_id);
       r3.push(d3);
       log(`[B] code-only ${b3.build_id} to 3 hosts, batch 25% (${(d3.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"} batches): ${S(d3.seconds)}`);
@@ -762,7 +841,9 @@ async function fleetB(): Promise<FleetBFigures> {
       const d12 = (await slipwayCommand(f, `code-only to 12 (batch 25%) #${i}`, ["deploy", b12.artifact, "--target", "fleet", "--batch", "25%"], hosts)).fig;
       await expectBuild(hosts, b12.build_id);
       r12.push(d12);
-      log(`[B] code-only ${b12.build_id} to 12 hosts, batch 25% (${(d12.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"} batches): ${S(d12.seconds)}`);
+      log(
+        `[B] code-only ${b12.build_id} to 12 hosts, batch 25% (${(d12.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"} batches): ${S(d12.seconds)}`,
+      );
     }
     return {
       b1,
@@ -780,7 +861,30 @@ async function fleetB(): Promise<FleetBFigures> {
 
 // --- main ----------------------------------------------------------------------------------
 
-const STEP_ORDER = ["connect", "preflight", "lock", "list", "clean", "venv", "stage", "send", "unpack", "migrate", "hooks", "drain", "switch", "restart", "health", "ready", "rollback", "after-hooks", "record", "prune", "unlock", "finish"];
+const STEP_ORDER = [
+  "connect",
+  "preflight",
+  "lock",
+  "list",
+  "clean",
+  "venv",
+  "stage",
+  "send",
+  "unpack",
+  "migrate",
+  "hooks",
+  "drain",
+  "switch",
+  "restart",
+  "health",
+  "ready",
+  "rollback",
+  "after-hooks",
+  "record",
+  "prune",
+  "unlock",
+  "finish",
+];
 
 function stepNames(figs: CommandFigures[]): string[] {
   const seen = new Set(figs.flatMap((f) => f.hosts.flatMap((h) => Object.keys(h.steps_ms))));
@@ -791,7 +895,14 @@ function stepTable(fig: CommandFigures): string {
   const names = stepNames([fig]);
   return table([
     ["host", ...names, "sum excl. restart", "sum", "span", "wall"],
-    ...fig.hosts.map((h) => [h.host, ...names.map((s) => (h.steps_ms[s] === undefined ? "-" : String(h.steps_ms[s]))), String(h.overhead_ms), String(h.own_ms), String(h.span_ms), String(Math.round(fig.seconds * 1000))]),
+    ...fig.hosts.map((h) => [
+      h.host,
+      ...names.map((s) => (h.steps_ms[s] === undefined ? "-" : String(h.steps_ms[s]))),
+      String(h.overhead_ms),
+      String(h.own_ms),
+      String(h.span_ms),
+      String(Math.round(fig.seconds * 1000)),
+    ]),
   ]);
 }
 
@@ -824,12 +935,17 @@ async function main(): Promise<void> {
     { name: "(b) new venv", sw: A.new_venv.run, cl: A.classic.new_venv },
     { name: "(c) rollback", sw: A.rollback.run, cl: A.classic.rollback },
   ];
-  const ratios = Object.fromEntries(cases.map((c) => [c.name, {
-    per_host_min: Math.min(...perHostRatio(c.sw, c.cl)),
-    per_host_mean: mean(c.cl.hosts.map((h) => h.seconds)) / mean(c.sw.hosts.map((h) => h.own_ms / 1000)),
-    per_host_classic_over_slipway_wall: mean(c.cl.hosts.map((h) => h.seconds)) / c.sw.seconds,
-    total: c.cl.total_s / c.sw.seconds,
-  }]));
+  const ratios = Object.fromEntries(
+    cases.map((c) => [
+      c.name,
+      {
+        per_host_min: Math.min(...perHostRatio(c.sw, c.cl)),
+        per_host_mean: mean(c.cl.hosts.map((h) => h.seconds)) / mean(c.sw.hosts.map((h) => h.own_ms / 1000)),
+        per_host_classic_over_slipway_wall: mean(c.cl.hosts.map((h) => h.seconds)) / c.sw.seconds,
+        total: c.cl.total_s / c.sw.seconds,
+      },
+    ]),
+  );
   const aBuild = A.code_only.builds[A.code_only.runs.indexOf(a)]!;
   const codeLimit = aBuild.code_layer_bytes * (1 + TARGETS.codeBytesSlack);
   const aAllRuns = A.code_only.runs;
@@ -849,39 +965,105 @@ async function main(): Promise<void> {
 
   // ---- print ----
   log(`\n== results: fleet A (${FLEET_A} hosts), seconds ==`);
-  log(`slipway "wall" = the CLI process (node start, local verify, all hosts in parallel); "per host" = the sum of that host's step durations (--json events: ssh handshake, restart and all), "span" = its first step start → last step done (includes waiting for other batches).`);
-  log(`classic "per host" = that host's 6 ssh steps; "total" = the loop over hosts, one after another. (a) = the median of the ${A_REPS} runs (of those started on a quiet machine).\n`);
-  log(table([
-    ["case", "slipway wall", "slipway per host (mean)", "span (mean)", "classic per host (mean)", "classic total", "per-host ratio (mean)", "per-host ratio (worst host)", "total ratio"],
-    ...cases.map((c) => {
-      const r = ratios[c.name]!;
-      return [c.name, S(c.sw.seconds), S(mean(c.sw.hosts.map((h) => h.own_ms / 1000))), S(mean(c.sw.hosts.map((h) => h.span_ms / 1000))), S(mean(c.cl.hosts.map((h) => h.seconds))), S(c.cl.total_s), X(r.per_host_mean), X(r.per_host_min), X(r.total)];
-    }),
-  ]));
-  log(`\n(a) all runs: ${aAllRuns.map((r) => `${r.build_id} ${S(r.seconds)} (cpu busy ${pct(r.cpu_busy)}, before ${pct(r.baseline_busy)})`).join(", ")} — ${aAllRuns[0]!.build_id} is the first code-only deploy onto b1`);
-  log(`(b) cpu busy ${pct(A.new_venv.run.cpu_busy)}; (c) cpu busy ${pct(A.rollback.run.cpu_busy)}; first deploy (b1 + venv): ${S(A.first_deploy.seconds)}; classic first release, hosts in parallel (setup): ${S(A.classic.first.total_s)}`);
+  log(
+    `slipway "wall" = the CLI process (node start, local verify, all hosts in parallel); "per host" = the sum of that host's step durations (--json events: ssh handshake, restart and all), "span" = its first step start → last step done (includes waiting for other batches).`,
+  );
+  log(
+    `classic "per host" = that host's 6 ssh steps; "total" = the loop over hosts, one after another. (a) = the median of the ${A_REPS} runs (of those started on a quiet machine).\n`,
+  );
+  log(
+    table([
+      [
+        "case",
+        "slipway wall",
+        "slipway per host (mean)",
+        "span (mean)",
+        "classic per host (mean)",
+        "classic total",
+        "per-host ratio (mean)",
+        "per-host ratio (worst host)",
+        "total ratio",
+      ],
+      ...cases.map((c) => {
+        const r = ratios[c.name]!;
+        return [
+          c.name,
+          S(c.sw.seconds),
+          S(mean(c.sw.hosts.map((h) => h.own_ms / 1000))),
+          S(mean(c.sw.hosts.map((h) => h.span_ms / 1000))),
+          S(mean(c.cl.hosts.map((h) => h.seconds))),
+          S(c.cl.total_s),
+          X(r.per_host_mean),
+          X(r.per_host_min),
+          X(r.total),
+        ];
+      }),
+    ]),
+  );
+  log(
+    `\n(a) all runs: ${aAllRuns.map((r) => `${r.build_id} ${S(r.seconds)} (cpu busy ${pct(r.cpu_busy)}, before ${pct(r.baseline_busy)})`).join(", ")} — ${aAllRuns[0]!.build_id} is the first code-only deploy onto b1`,
+  );
+  log(
+    `(b) cpu busy ${pct(A.new_venv.run.cpu_busy)}; (c) cpu busy ${pct(A.rollback.run.cpu_busy)}; first deploy (b1 + venv): ${S(A.first_deploy.seconds)}; classic first release, hosts in parallel (setup): ${S(A.classic.first.total_s)}`,
+  );
 
   log(`\nclassic per-host steps (ms):\n`);
-  log(table([
-    ["run", "host", ...CLASSIC_STEPS, "total", "busy before"],
-    ...[A.classic.code_only, A.classic.new_venv].flatMap((c) => c.hosts.map((h) => [c.label, h.host, ...CLASSIC_STEPS.map((s) => String(h.steps_ms[s] ?? "-")), String(Math.round(h.seconds * 1000)), pct(h.baseline_busy)])),
-    ...A.classic.rollback.hosts.map((h) => [A.classic.rollback.label, h.host, "-", "-", "-", "-", "-", "-", String(Math.round(h.seconds * 1000)), pct(h.baseline_busy)]),
-  ]));
+  log(
+    table([
+      ["run", "host", ...CLASSIC_STEPS, "total", "busy before"],
+      ...[A.classic.code_only, A.classic.new_venv].flatMap((c) =>
+        c.hosts.map((h) => [
+          c.label,
+          h.host,
+          ...CLASSIC_STEPS.map((s) => String(h.steps_ms[s] ?? "-")),
+          String(Math.round(h.seconds * 1000)),
+          pct(h.baseline_busy),
+        ]),
+      ),
+      ...A.classic.rollback.hosts.map((h) => [
+        A.classic.rollback.label,
+        h.host,
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        String(Math.round(h.seconds * 1000)),
+        pct(h.baseline_busy),
+      ]),
+    ]),
+  );
 
   log(`\n== bytes per host ==`);
-  log(`code layer ${aBuild.code_layer_bytes} B (a, median run), venv layer ${A.new_venv.build.venv_layer_bytes} B (b); classic tarball ${A.classic.code_only.tarball_bytes} B\n`);
-  log(table([
-    ["case", "host", "slipway bytes_sent", "slipway rx delta", "rx / code layer", "classic rx delta"],
-    ...cases.flatMap((c) => c.sw.hosts.map((h, i) => {
-      const layer = c === cases[1] ? A.new_venv.build.code_layer_bytes + A.new_venv.build.venv_layer_bytes : aBuild.code_layer_bytes;
-      return [c.name, h.host, h.bytes_sent === undefined ? "- (none reported)" : `${h.bytes_sent} (${B(h.bytes_sent)})`, `${h.rx_bytes} (${B(h.rx_bytes)})`, c === cases[2] ? "-" : X(h.rx_bytes / layer), `${c.cl.hosts[i]!.rx_bytes} (${B(c.cl.hosts[i]!.rx_bytes)})`];
-    })),
-  ]));
+  log(
+    `code layer ${aBuild.code_layer_bytes} B (a, median run), venv layer ${A.new_venv.build.venv_layer_bytes} B (b); classic tarball ${A.classic.code_only.tarball_bytes} B\n`,
+  );
+  log(
+    table([
+      ["case", "host", "slipway bytes_sent", "slipway rx delta", "rx / code layer", "classic rx delta"],
+      ...cases.flatMap((c) =>
+        c.sw.hosts.map((h, i) => {
+          const layer = c === cases[1] ? A.new_venv.build.code_layer_bytes + A.new_venv.build.venv_layer_bytes : aBuild.code_layer_bytes;
+          return [
+            c.name,
+            h.host,
+            h.bytes_sent === undefined ? "- (none reported)" : `${h.bytes_sent} (${B(h.bytes_sent)})`,
+            `${h.rx_bytes} (${B(h.rx_bytes)})`,
+            c === cases[2] ? "-" : X(h.rx_bytes / layer),
+            `${c.cl.hosts[i]!.rx_bytes} (${B(c.cl.hosts[i]!.rx_bytes)})`,
+          ];
+        }),
+      ),
+    ]),
+  );
   log(`(for (b) "rx / code layer" is against code + venv layer)`);
 
   log(`\n== host steps of the code-only deploy (median run, ms, from "host" events) ==\n`);
   log(stepTable(a));
-  log(`\nhost-side overhead (sum of steps except restart) per host, median over the ${A_REPS} runs: ${A.hosts.map((_, i) => `${a.hosts[i]!.host}=${overheadMedianPerHost[i]} ms`).join(", ")}`);
+  log(
+    `\nhost-side overhead (sum of steps except restart) per host, median over the ${A_REPS} runs: ${A.hosts.map((_, i) => `${a.hosts[i]!.host}=${overheadMedianPerHost[i]} ms`).join(", ")}`,
+  );
   log(`\n(b) new venv, host steps (ms):\n`);
   log(stepTable(A.new_venv.run));
   log(`\n(c) rollback, host steps (ms):\n`);
@@ -890,11 +1072,21 @@ async function main(): Promise<void> {
   log(`\n== ssh invocations of one code-only deploy (${A.round_trips.build.build_id}, through a logging ssh shim; wall ${A.round_trips.wall_ms} ms) ==\n`);
   const kinds = [...new Set(Object.values(A.round_trips.per_host).flatMap((p) => Object.keys(p.by_kind)))];
   const hostNames = Object.keys(A.round_trips.per_host);
-  log(table([
-    ["remote command", ...hostNames.map((h) => `${h} n`), ...hostNames.map((h) => `${h} ms`)],
-    ...kinds.map((k) => [k, ...hostNames.map((h) => String(A.round_trips.per_host[h]!.by_kind[k]?.n ?? 0)), ...hostNames.map((h) => String(A.round_trips.per_host[h]!.by_kind[k]?.ms ?? 0))]),
-    ["(ssh commands, excl. close)", ...hostNames.map((h) => String(A.round_trips.per_host[h]!.calls)), ...hostNames.map((h) => String(A.round_trips.per_host[h]!.ms))],
-  ]));
+  log(
+    table([
+      ["remote command", ...hostNames.map((h) => `${h} n`), ...hostNames.map((h) => `${h} ms`)],
+      ...kinds.map((k) => [
+        k,
+        ...hostNames.map((h) => String(A.round_trips.per_host[h]!.by_kind[k]?.n ?? 0)),
+        ...hostNames.map((h) => String(A.round_trips.per_host[h]!.by_kind[k]?.ms ?? 0)),
+      ]),
+      [
+        "(ssh commands, excl. close)",
+        ...hostNames.map((h) => String(A.round_trips.per_host[h]!.calls)),
+        ...hostNames.map((h) => String(A.round_trips.per_host[h]!.ms)),
+      ],
+    ]),
+  );
   const firstDest = a.hosts[0]!.dest;
   const firstHost = A.round_trips.calls.filter((c) => c.dest === firstDest || `root@${c.dest}` === firstDest).sort((x, y) => x.start - y.start);
   if (firstHost.length) {
@@ -904,43 +1096,108 @@ async function main(): Promise<void> {
   }
 
   const rtHosts = Object.entries(A.round_trips.per_host);
-  log(`\nnot inside any host step event: the close (ssh -O exit) ${rtHosts.map(([h, p]) => `${h} ${p.by_kind["close (ssh -O exit)"]?.ms ?? 0} ms`).join(", ")}; the first command (preflight) opens each host's connection.`);
+  log(
+    `\nnot inside any host step event: the close (ssh -O exit) ${rtHosts.map(([h, p]) => `${h} ${p.by_kind["close (ssh -O exit)"]?.ms ?? 0} ms`).join(", ")}; the first command (preflight) opens each host's connection.`,
+  );
 
   log(`\n== fleet B (${FLEET_B} hosts): code-only deploy, --batch 25% ==\n`);
-  log(table([
-    ["hosts", "runs (wall)", "median (quiet runs)", "batches", "busy before", "cpu busy", "host span (mean)", "deployer CPU", "machine CPU"],
-    ["3 (--hosts h1,h2,h3)", Bf.three.map((r) => S(r.seconds)).join(", "), S(Bf.three_median_s), String((Bf.three[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.three.map((r) => pct(r.baseline_busy)).join(", "), Bf.three.map((r) => pct(r.cpu_busy)).join(", "), Bf.three.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", "), Bf.three.map((r) => S(r.deployer_cpu_s)).join(", "), Bf.three.map((r) => S(r.machine_cpu_s)).join(", ")],
-    ["12", Bf.twelve.map((r) => S(r.seconds)).join(", "), S(Bf.twelve_median_s), String((Bf.twelve[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"), Bf.twelve.map((r) => pct(r.baseline_busy)).join(", "), Bf.twelve.map((r) => pct(r.cpu_busy)).join(", "), Bf.twelve.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", "), Bf.twelve.map((r) => S(r.deployer_cpu_s)).join(", "), Bf.twelve.map((r) => S(r.machine_cpu_s)).join(", ")],
-  ]));
-  const perHostCpu = (runs: CommandFigures[], n: number) => ({ deployer: mean(runs.map((r) => r.deployer_cpu_s)) / n, hosts: mean(runs.map((r) => r.machine_cpu_s - r.deployer_cpu_s)) / n });
+  log(
+    table([
+      ["hosts", "runs (wall)", "median (quiet runs)", "batches", "busy before", "cpu busy", "host span (mean)", "deployer CPU", "machine CPU"],
+      [
+        "3 (--hosts h1,h2,h3)",
+        Bf.three.map((r) => S(r.seconds)).join(", "),
+        S(Bf.three_median_s),
+        String((Bf.three[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"),
+        Bf.three.map((r) => pct(r.baseline_busy)).join(", "),
+        Bf.three.map((r) => pct(r.cpu_busy)).join(", "),
+        Bf.three.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", "),
+        Bf.three.map((r) => S(r.deployer_cpu_s)).join(", "),
+        Bf.three.map((r) => S(r.machine_cpu_s)).join(", "),
+      ],
+      [
+        "12",
+        Bf.twelve.map((r) => S(r.seconds)).join(", "),
+        S(Bf.twelve_median_s),
+        String((Bf.twelve[0]!.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"),
+        Bf.twelve.map((r) => pct(r.baseline_busy)).join(", "),
+        Bf.twelve.map((r) => pct(r.cpu_busy)).join(", "),
+        Bf.twelve.map((r) => S(mean(r.hosts.map((h) => h.span_ms)) / 1000)).join(", "),
+        Bf.twelve.map((r) => S(r.deployer_cpu_s)).join(", "),
+        Bf.twelve.map((r) => S(r.machine_cpu_s)).join(", "),
+      ],
+    ]),
+  );
+  const perHostCpu = (runs: CommandFigures[], n: number) => ({
+    deployer: mean(runs.map((r) => r.deployer_cpu_s)) / n,
+    hosts: mean(runs.map((r) => r.machine_cpu_s - r.deployer_cpu_s)) / n,
+  });
   const cpu3 = perHostCpu(Bf.three, 3);
   const cpu12 = perHostCpu(Bf.twelve, FLEET_B);
-  log(`\nCPU per host and deploy (mean): deployer ${S(cpu3.deployer)} (3 hosts) / ${S(cpu12.deployer)} (12); everything else — the hosts' sshd, sh, tar, the restart, the app — ${S(cpu3.hosts)} / ${S(cpu12.hosts)}.`);
-  log(`The 12 hosts' own work alone is ${S(cpu12.hosts * FLEET_B)} of CPU, ${S((cpu12.hosts * FLEET_B) / os.cpus().length)} on this machine's ${os.cpus().length} cores, which real hosts would each do on their own CPU.`);
-  const stepMeans = (runs: CommandFigures[]) => Object.fromEntries(stepNames([...Bf.three, ...Bf.twelve]).map((st) => [st, Math.round(mean(runs.flatMap((r) => r.hosts.map((h) => h.steps_ms[st]).filter((v): v is number => v !== undefined))))]).filter(([, v]) => !Number.isNaN(v)));
+  log(
+    `\nCPU per host and deploy (mean): deployer ${S(cpu3.deployer)} (3 hosts) / ${S(cpu12.deployer)} (12); everything else — the hosts' sshd, sh, tar, the restart, the app — ${S(cpu3.hosts)} / ${S(cpu12.hosts)}.`,
+  );
+  log(
+    `The 12 hosts' own work alone is ${S(cpu12.hosts * FLEET_B)} of CPU, ${S((cpu12.hosts * FLEET_B) / os.cpus().length)} on this machine's ${os.cpus().length} cores, which real hosts would each do on their own CPU.`,
+  );
+  const stepMeans = (runs: CommandFigures[]) =>
+    Object.fromEntries(
+      stepNames([...Bf.three, ...Bf.twelve])
+        .map((st) => [st, Math.round(mean(runs.flatMap((r) => r.hosts.map((h) => h.steps_ms[st]).filter((v): v is number => v !== undefined))))])
+        .filter(([, v]) => !Number.isNaN(v)),
+    );
   const m3 = stepMeans(Bf.three);
   const m12 = stepMeans(Bf.twelve);
   log(`\nmean ms per host step, 3 vs 12 hosts:\n`);
-  log(table([["", ...Object.keys(m12)], ["3 hosts", ...Object.keys(m12).map((k) => String(m3[k] ?? "-"))], ["12 hosts", ...Object.keys(m12).map((k) => String(m12[k] ?? "-"))]]));
+  log(
+    table([
+      ["", ...Object.keys(m12)],
+      ["3 hosts", ...Object.keys(m12).map((k) => String(m3[k] ?? "-"))],
+      ["12 hosts", ...Object.keys(m12).map((k) => String(m12[k] ?? "-"))],
+    ]),
+  );
   log(`12 / 3 = ${X(scaleRatio)}; first deploy of b1 (venv) to 12 hosts: ${S(Bf.first_deploy.seconds)}`);
   const lastTwelve = Bf.twelve[Bf.twelve.length - 1]!;
   log(`last 12-host run, timings_ms ${JSON.stringify(lastTwelve.timings_ms)}; host spans ${lastTwelve.hosts.map((h) => h.span_ms).join("/")} ms`);
 
   const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
   log(`\n== targets ==\n`);
-  log(`${verdict(pass.code_only_speedup_per_host)}  code-only deploy per host: classic / slipway = ${perHostA.map((p) => `${p.host} ${p.classic_s.toFixed(2)}s/${p.slipway_own_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}  (worst host; target >= ${TARGETS.codeOnlySpeedupPerHost}x)`);
-  log(`info  the same with a persistent ssh connection (a2, median run): ${warmPerHost.map((p) => `${p.host} ${p.slipway_own_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}; host overhead ${A.warm.median.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}`);
-  log(`info  one host alone, the whole CLI (a1, median of ${A.single_host.runs.length}): ${S(A.single_host.median.seconds)} wall vs classic h1 ${S(A.classic.code_only.hosts[0]!.seconds)} = ${X(A.classic.code_only.hosts[0]!.seconds / A.single_host.median.seconds)}`);
-  log(`info  fleet, amortised: 12 hosts in ${S(Bf.twelve_median_s)} = ${S(Bf.twelve_median_s / FLEET_B)} a host vs classic ${S(mean(A.classic.code_only.hosts.map((h) => h.seconds)))} a host (host after host) = ${X(mean(A.classic.code_only.hosts.map((h) => h.seconds)) / (Bf.twelve_median_s / FLEET_B))}`);
-  log(`info  code-only, classic per host (mean) / slipway CLI wall = ${X(ratios["(a) code-only"]!.per_host_classic_over_slipway_wall)}; classic total / slipway wall = ${X(ratios["(a) code-only"]!.total)}`);
-  log(`${verdict(pass.code_only_bytes_sent)}  code-only bytes_sent (slipway's result) max ${maxSent} B = ${(maxSentOver * 100).toFixed(1)}% of the code layer  (all ${A_REPS} runs, every host; target <= ${(100 + TARGETS.codeBytesSlack * 100).toFixed(0)}%, i.e. <= ${Math.floor(codeLimit)} B for the median run)`);
-  log(`${verdict(pass.code_only_bytes_on_wire)}  code-only bytes received on the host's interface max ${(maxRxOver * 100).toFixed(1)}% of the code layer  (rx delta incl. ssh/TCP overhead; same target)`);
-  log(`${verdict(pass.host_overhead)}  host-side overhead of a code-only deploy (sum of host steps except restart, median run): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}  (every host; target <= ${TARGETS.hostOverheadMs} ms)`);
-  log(`info  the same without the "connect" step (the ssh handshake, reported on its own): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms - (h.steps_ms["connect"] ?? 0)} ms (connect ${h.steps_ms["connect"] ?? 0})`).join(", ")}`);
-  log(`${verdict(pass.scale_12_over_3)}  12 hosts vs 3, batch 25%: ${S(Bf.twelve_median_s)} / ${S(Bf.three_median_s)} = ${X(scaleRatio)}  (target <= ${TARGETS.scale12over3}x)`);
+  log(
+    `${verdict(pass.code_only_speedup_per_host)}  code-only deploy per host: classic / slipway = ${perHostA.map((p) => `${p.host} ${p.classic_s.toFixed(2)}s/${p.slipway_own_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}  (worst host; target >= ${TARGETS.codeOnlySpeedupPerHost}x)`,
+  );
+  log(
+    `info  the same with a persistent ssh connection (a2, median run): ${warmPerHost.map((p) => `${p.host} ${p.slipway_own_s.toFixed(3)}s=${X(p.ratio)}`).join(", ")}; host overhead ${A.warm.median.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}`,
+  );
+  log(
+    `info  one host alone, the whole CLI (a1, median of ${A.single_host.runs.length}): ${S(A.single_host.median.seconds)} wall vs classic h1 ${S(A.classic.code_only.hosts[0]!.seconds)} = ${X(A.classic.code_only.hosts[0]!.seconds / A.single_host.median.seconds)}`,
+  );
+  log(
+    `info  fleet, amortised: 12 hosts in ${S(Bf.twelve_median_s)} = ${S(Bf.twelve_median_s / FLEET_B)} a host vs classic ${S(mean(A.classic.code_only.hosts.map((h) => h.seconds)))} a host (host after host) = ${X(mean(A.classic.code_only.hosts.map((h) => h.seconds)) / (Bf.twelve_median_s / FLEET_B))}`,
+  );
+  log(
+    `info  code-only, classic per host (mean) / slipway CLI wall = ${X(ratios["(a) code-only"]!.per_host_classic_over_slipway_wall)}; classic total / slipway wall = ${X(ratios["(a) code-only"]!.total)}`,
+  );
+  log(
+    `${verdict(pass.code_only_bytes_sent)}  code-only bytes_sent (slipway's result) max ${maxSent} B = ${(maxSentOver * 100).toFixed(1)}% of the code layer  (all ${A_REPS} runs, every host; target <= ${(100 + TARGETS.codeBytesSlack * 100).toFixed(0)}%, i.e. <= ${Math.floor(codeLimit)} B for the median run)`,
+  );
+  log(
+    `${verdict(pass.code_only_bytes_on_wire)}  code-only bytes received on the host's interface max ${(maxRxOver * 100).toFixed(1)}% of the code layer  (rx delta incl. ssh/TCP overhead; same target)`,
+  );
+  log(
+    `${verdict(pass.host_overhead)}  host-side overhead of a code-only deploy (sum of host steps except restart, median run): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms} ms`).join(", ")}  (every host; target <= ${TARGETS.hostOverheadMs} ms)`,
+  );
+  log(
+    `info  the same without the "connect" step (the ssh handshake, reported on its own): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms - (h.steps_ms["connect"] ?? 0)} ms (connect ${h.steps_ms["connect"] ?? 0})`).join(", ")}`,
+  );
+  log(
+    `${verdict(pass.scale_12_over_3)}  12 hosts vs 3, batch 25%: ${S(Bf.twelve_median_s)} / ${S(Bf.three_median_s)} = ${X(scaleRatio)}  (target <= ${TARGETS.scale12over3}x)`,
+  );
 
   const totalS = (performance.now() - t0) / 1000;
-  const stamp = started.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  const stamp = started
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/:/g, "-");
   const file = join(RESULTS_DIR, `deploy-${stamp}.json`);
   const figures = {
     bench: "deploy",
@@ -949,21 +1206,37 @@ async function main(): Promise<void> {
     commit: await gitCommit(),
     dist_sha256: await distDigest(),
     warnings: noisy,
-    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, node: process.version, python: PYTHON, platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model ?? null,
+      node: process.version,
+      python: PYTHON,
+      platform: `${os.platform()} ${os.release()}`,
+    },
     params: { fleet_a_hosts: FLEET_A, fleet_b_hosts: FLEET_B, code_only_runs: A_REPS, scale_runs: SCALE_REPS },
     fleet_a: A,
     fleet_b: Bf,
     summary: {
-      seconds: Object.fromEntries(cases.map((c) => [c.name, {
-        slipway_wall_s: c.sw.seconds,
-        slipway_per_host_s: c.sw.hosts.map((h) => h.own_ms / 1000),
-        slipway_span_s: c.sw.hosts.map((h) => h.span_ms / 1000),
-        classic_per_host_s: c.cl.hosts.map((h) => h.seconds),
-        classic_total_s: c.cl.total_s,
-      }])),
+      seconds: Object.fromEntries(
+        cases.map((c) => [
+          c.name,
+          {
+            slipway_wall_s: c.sw.seconds,
+            slipway_per_host_s: c.sw.hosts.map((h) => h.own_ms / 1000),
+            slipway_span_s: c.sw.hosts.map((h) => h.span_ms / 1000),
+            classic_per_host_s: c.cl.hosts.map((h) => h.seconds),
+            classic_total_s: c.cl.total_s,
+          },
+        ]),
+      ),
       ratios,
       code_only_per_host: perHostA,
-      bytes: Object.fromEntries(cases.map((c) => [c.name, c.sw.hosts.map((h, i) => ({ host: h.host, slipway_bytes_sent: h.bytes_sent ?? null, slipway_rx: h.rx_bytes, classic_rx: c.cl.hosts[i]!.rx_bytes }))])),
+      bytes: Object.fromEntries(
+        cases.map((c) => [
+          c.name,
+          c.sw.hosts.map((h, i) => ({ host: h.host, slipway_bytes_sent: h.bytes_sent ?? null, slipway_rx: h.rx_bytes, classic_rx: c.cl.hosts[i]!.rx_bytes })),
+        ]),
+      ),
       code_layer_bytes: aBuild.code_layer_bytes,
       host_overhead_ms: Object.fromEntries(a.hosts.map((h) => [h.host, h.overhead_ms])),
       host_overhead_median_ms: Object.fromEntries(a.hosts.map((h, i) => [h.host, overheadMedianPerHost[i]])),
@@ -974,7 +1247,11 @@ async function main(): Promise<void> {
       warm_per_host: warmPerHost,
     },
     targets: {
-      code_only_speedup_per_host: { min: TARGETS.codeOnlySpeedupPerHost, value: Math.min(...perHostA.map((p) => p.ratio)), pass: pass.code_only_speedup_per_host },
+      code_only_speedup_per_host: {
+        min: TARGETS.codeOnlySpeedupPerHost,
+        value: Math.min(...perHostA.map((p) => p.ratio)),
+        pass: pass.code_only_speedup_per_host,
+      },
       code_only_bytes_sent: { max_fraction_of_code_layer: 1 + TARGETS.codeBytesSlack, value: maxSentOver, pass: pass.code_only_bytes_sent },
       code_only_bytes_on_wire: { max_fraction_of_code_layer: 1 + TARGETS.codeBytesSlack, value: maxRxOver, pass: pass.code_only_bytes_on_wire },
       host_overhead_ms: { max: TARGETS.hostOverheadMs, value: Math.max(...overheads), pass: pass.host_overhead },

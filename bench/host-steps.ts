@@ -62,17 +62,36 @@ try {
     ["acquire+release", ["sh", "-c", `${shJoin(acquireLock(root, info, true))}; ${shJoin(releaseLock(root, "tok"))}`]],
     ["finish (no prune)", finishHost(root, undefined, "tok", [])],
     ["switch to m1 + supervisorctl restart", switchThenRun(root, "m1", ["supervisorctl", "-c", SUPERVISOR_CONF, "restart", "hello"])],
-    ["switch to m1 + restart (slipway's, XML-RPC)", switchThenRun(root, "m1", restartCommand({ manager: "supervisord", programs: ["hello"], conf: SUPERVISOR_CONF, command: "", scope: "system", action: "restart", sudo: false }, `${root}/current`, {})!)],
+    [
+      "switch to m1 + restart (slipway's, XML-RPC)",
+      switchThenRun(
+        root,
+        "m1",
+        restartCommand(
+          { manager: "supervisord", programs: ["hello"], conf: SUPERVISOR_CONF, command: "", scope: "system", action: "restart", sudo: false },
+          `${root}/current`,
+          {},
+        )!,
+      ),
+    ],
     ["supervisorctl status", ["supervisorctl", "-c", SUPERVISOR_CONF, "status"]],
   ];
   // The same `true` as an ssh command of its own on the master connection (what every step was
   // before the shell session): a stdin stream of unknown size is what takes that path.
-  await measure("true, its own ssh command (mux)", () => t.exec(["true"], { stdin: Readable.from([]) }), () => h.exec(["true"]));
+  await measure(
+    "true, its own ssh command (mux)",
+    () => t.exec(["true"], { stdin: Readable.from([]) }),
+    () => h.exec(["true"]),
+  );
   for (const [name, argv] of cases) {
-    await measure(name, async () => {
-      const x = await t.exec(argv);
-      if (x.code !== 0) console.log(name, x.code, x.stderr.slice(0, 200));
-    }, () => h.exec(["sh", "-c", shJoin(argv)]).catch(() => {}));
+    await measure(
+      name,
+      async () => {
+        const x = await t.exec(argv);
+        if (x.code !== 0) console.log(name, x.code, x.stderr.slice(0, 200));
+      },
+      () => h.exec(["sh", "-c", shJoin(argv)]).catch(() => {}),
+    );
   }
   // Staging a release (manifest as a delta against m1's, code layer): what a code-only deploy's "stage" step runs.
   const manifest = execFileSync("tar", ["-xOf", art, "slipway.json"]);
@@ -82,18 +101,48 @@ try {
   const current = { current: "m1", currentManifest: readFileSync(`${h.srv}${root.slice("/srv".length)}/releases/m1/slipway.json`) };
   const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true });
   const work = mkdtempSync(path.join(tmpdir(), "slw-host-steps-"));
-  const payloads = await manifestPayloads(manifest, root, new Map([["z", { ...current, tools: tools(true) }], ["d", { ...current, tools: tools(false) }]]), "zstd", work);
-  const ways: [string, ManifestPayload][] = [["zstd delta", payloads.get("z")!], ["deflate delta", payloads.get("d")!], ["whole", { bytes: manifest }]];
+  const payloads = await manifestPayloads(
+    manifest,
+    root,
+    new Map([
+      ["z", { ...current, tools: tools(true) }],
+      ["d", { ...current, tools: tools(false) }],
+    ]),
+    "zstd",
+    work,
+  );
+  const ways: [string, ManifestPayload][] = [
+    ["zstd delta", payloads.get("z")!],
+    ["deflate delta", payloads.get("d")!],
+    ["whole", { bytes: manifest }],
+  ];
   for (const [i0, [way, p]] of ways.entries()) {
-    const stage = (build: string) => stageRelease(root, build, "0123456789abcdef", {
-      code: `${root}/.slipway/incoming/${build}-code.tar.zst`, codeSha: m.layers[0]!.sha256, manifest: `${root}/.slipway/incoming/${build}-slipway.json`,
-      manifestSha: sha(manifest), manifestSize: p.bytes.length, manifestDelta: p.delta, python: "/usr/bin/python3",
-    }, [], "zstd");
+    const stage = (build: string) =>
+      stageRelease(
+        root,
+        build,
+        "0123456789abcdef",
+        {
+          code: `${root}/.slipway/incoming/${build}-code.tar.zst`,
+          codeSha: m.layers[0]!.sha256,
+          manifest: `${root}/.slipway/incoming/${build}-slipway.json`,
+          manifestSha: sha(manifest),
+          manifestSize: p.bytes.length,
+          manifestDelta: p.delta,
+          python: "/usr/bin/python3",
+        },
+        [],
+        "zstd",
+      );
     const input = Buffer.concat([p.bytes, code]);
-    await measure(`stage: manifest (${way}, ${p.bytes.length} B) + code layer`, async (i) => {
-      const x = await t.exec(stage(`st${i0}-${i}s`), { stdin: input });
-      if (x.code !== 0) throw new Error(x.stderr);
-    }, (i) => h.exec(["sh", "-c", shJoin(stage(`st${i0}-${i}l`))], { input }));
+    await measure(
+      `stage: manifest (${way}, ${p.bytes.length} B) + code layer`,
+      async (i) => {
+        const x = await t.exec(stage(`st${i0}-${i}s`), { stdin: input });
+        if (x.code !== 0) throw new Error(x.stderr);
+      },
+      (i) => h.exec(["sh", "-c", shJoin(stage(`st${i0}-${i}l`))], { input }),
+    );
   }
   await t.close();
 } finally {

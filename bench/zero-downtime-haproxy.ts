@@ -24,10 +24,7 @@ export const PIN_HEADER = "x-bench-server";
 
 export async function startBenchHaproxy(dir: string, servers: { name: string; addr: string }[]): Promise<BenchHaproxy> {
   const lb = await startHaproxy(dir, servers, {
-    backendLines: [
-      "http-response set-header X-Served-By %s",
-      ...servers.map((s) => `use-server ${s.name} if { req.hdr(${PIN_HEADER}) -m str ${s.name} }`),
-    ],
+    backendLines: ["http-response set-header X-Served-By %s", ...servers.map((s) => `use-server ${s.name} if { req.hdr(${PIN_HEADER}) -m str ${s.name} }`)],
   });
   const api = localRuntime(lb.socket);
   return { ...lb, pinHeader: PIN_HEADER, stats: async () => parseShowStat(await api.send(SHOW_STAT)) };

@@ -178,16 +178,20 @@ interface SlowRequest {
 function slowRequest(lb: BenchHaproxy, server: string, seconds: number): Promise<SlowRequest> {
   return new Promise((done) => {
     const r: SlowRequest = { server, start: performance.now(), end: 0, status: 0, body: "" };
-    const req = http.get(`http://127.0.0.1:${lb.port}/slow?seconds=${seconds}`, { agent: false, timeout: 30_000, headers: { [lb.pinHeader]: server } }, (res) => {
-      r.status = res.statusCode ?? 0;
-      r.served_by = res.headers["x-served-by"] as string | undefined;
-      r.build = res.headers["x-build-id"] as string | undefined;
-      res.on("data", (c: Buffer) => (r.body += c.toString()));
-      res.on("end", () => {
-        r.end = performance.now();
-        done(r);
-      });
-    });
+    const req = http.get(
+      `http://127.0.0.1:${lb.port}/slow?seconds=${seconds}`,
+      { agent: false, timeout: 30_000, headers: { [lb.pinHeader]: server } },
+      (res) => {
+        r.status = res.statusCode ?? 0;
+        r.served_by = res.headers["x-served-by"] as string | undefined;
+        r.build = res.headers["x-build-id"] as string | undefined;
+        res.on("data", (c: Buffer) => (r.body += c.toString()));
+        res.on("end", () => {
+          r.end = performance.now();
+          done(r);
+        });
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", (err) => {
       r.end = performance.now();
@@ -333,9 +337,12 @@ function deploySplit(run: CliRun, f: FleetApp): DeploySplit {
     host: e["host"],
   }));
   for (const e of run.events) {
-    if (e["type"] === "phase" && e["phase"] === "verify" && e["status"] === "done") intervals.push({ a: Math.max(run.start, e.at - Number(e["ms"])), b: e.at, kind: "verify" });
+    if (e["type"] === "phase" && e["phase"] === "verify" && e["status"] === "done")
+      intervals.push({ a: Math.max(run.start, e.at - Number(e["ms"])), b: e.at, kind: "verify" });
   }
-  const points = [...new Set([run.start, run.end, ...intervals.flatMap((i) => [i.a, i.b])])].filter((p) => p >= run.start && p <= run.end).sort((x, y) => x - y);
+  const points = [...new Set([run.start, run.end, ...intervals.flatMap((i) => [i.a, i.b])])]
+    .filter((p) => p >= run.start && p <= run.end)
+    .sort((x, y) => x - y);
   const cover = { activation: 0, other: 0, verify: 0, none: 0, overlap: 0 };
   const firstEvent = run.events[0]?.at ?? run.end;
   const hostIv = intervals.filter((x) => x.kind !== "verify");
@@ -351,7 +358,8 @@ function deploySplit(run: CliRun, f: FleetApp): DeploySplit {
     const kind = acts.size ? "activation" : on.some((x) => x.kind === "other") ? "other" : on.some((x) => x.kind === "verify") ? "verify" : "none";
     cover[kind] += q - p;
     if (kind === "none") {
-      const part = mid < firstEvent ? "cli_start" : mid < firstHostStep ? "before_first_host_step" : mid >= lastHostStep ? "after_last_host_step" : "between_steps";
+      const part =
+        mid < firstEvent ? "cli_start" : mid < firstHostStep ? "before_first_host_step" : mid >= lastHostStep ? "after_last_host_step" : "between_steps";
       gap[part] += q - p;
     }
   }
@@ -370,7 +378,12 @@ function deploySplit(run: CliRun, f: FleetApp): DeploySplit {
       overhead_in_host_steps_ms: Math.round(cover.other),
       overhead_verify_ms: Math.round(cover.verify),
       overhead_gap_ms: Math.round(cover.none),
-      gap_parts_ms: { cli_start: Math.round(gap.cli_start), before_first_host_step: Math.round(gap.before_first_host_step), after_last_host_step: Math.round(gap.after_last_host_step), between_steps: Math.round(gap.between_steps) },
+      gap_parts_ms: {
+        cli_start: Math.round(gap.cli_start),
+        before_first_host_step: Math.round(gap.before_first_host_step),
+        after_last_host_step: Math.round(gap.after_last_host_step),
+        between_steps: Math.round(gap.between_steps),
+      },
       sum_of_host_steps_ms: allSteps,
       wall_minus_sum_of_host_steps_ms: Math.round(run.wall_ms - allSteps),
       activation_overlap_ms: Math.round(cover.overlap),
@@ -384,10 +397,12 @@ function deploySplit(run: CliRun, f: FleetApp): DeploySplit {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r, i) => {
-    const line = r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
-    return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-  }).join("\n");
+  return rows
+    .map((r, i) => {
+      const line = r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
+      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
 }
 
 const ms = (x: number | undefined) => (x === undefined ? "-" : String(Math.round(x)));
@@ -395,7 +410,22 @@ const pctOf = (x: number, of: number) => (of > 0 ? `${((x / of) * 100).toFixed(0
 const log = (s = "") => console.log(s);
 
 function loadRow(l: LoadFigures): string[] {
-  return [l.label, l.seconds.toFixed(1), String(l.requests), l.rps.toFixed(0), String(l.errors), String(l.non_2xx), String(l.socket_errors), l.p50_ms.toFixed(1), l.p90_ms.toFixed(1), l.p99_ms.toFixed(1), l.max_ms.toFixed(1), Object.entries(l.builds).map(([b, n]) => `${b}:${n}`).join(" ")];
+  return [
+    l.label,
+    l.seconds.toFixed(1),
+    String(l.requests),
+    l.rps.toFixed(0),
+    String(l.errors),
+    String(l.non_2xx),
+    String(l.socket_errors),
+    l.p50_ms.toFixed(1),
+    l.p90_ms.toFixed(1),
+    l.p99_ms.toFixed(1),
+    l.max_ms.toFixed(1),
+    Object.entries(l.builds)
+      .map(([b, n]) => `${b}:${n}`)
+      .join(" "),
+  ];
 }
 const LOAD_HEADER = ["phase", "s", "requests", "req/s", "errors", "non-2xx", "socket", "p50 ms", "p90 ms", "p99 ms", "max ms", "answered by build"];
 
@@ -403,24 +433,48 @@ function splitTable(d: DeploySplit): string {
   const t = d.total;
   const rows = [
     ["host", "drain", "restart", "health", "ready", "overhead (other steps)", "all steps", "activate (result)"],
-    ...d.hosts.map((h) => [h.host, ms(h.drain_ms), ms(h.restart_ms), ms(h.health_ms), ms(h.ready_ms), ms(h.overhead_ms), ms(h.steps_total_ms), ms(h.activate_ms)]),
-    ["total (sum over hosts)", ms(t.drain_ms), ms(t.restart_ms), ms(t.health_ms), ms(t.ready_ms), `${ms(t.overhead_ms)} = wall − drain − restart − health − ready`, ms(t.sum_of_host_steps_ms), "-"],
-    ["share of wall", pctOf(t.drain_ms, d.wall_ms), pctOf(t.restart_ms, d.wall_ms), pctOf(t.health_ms, d.wall_ms), pctOf(t.ready_ms, d.wall_ms), pctOf(t.overhead_ms, d.wall_ms), "-", "-"],
+    ...d.hosts.map((h) => [
+      h.host,
+      ms(h.drain_ms),
+      ms(h.restart_ms),
+      ms(h.health_ms),
+      ms(h.ready_ms),
+      ms(h.overhead_ms),
+      ms(h.steps_total_ms),
+      ms(h.activate_ms),
+    ]),
+    [
+      "total (sum over hosts)",
+      ms(t.drain_ms),
+      ms(t.restart_ms),
+      ms(t.health_ms),
+      ms(t.ready_ms),
+      `${ms(t.overhead_ms)} = wall − drain − restart − health − ready`,
+      ms(t.sum_of_host_steps_ms),
+      "-",
+    ],
+    [
+      "share of wall",
+      pctOf(t.drain_ms, d.wall_ms),
+      pctOf(t.restart_ms, d.wall_ms),
+      pctOf(t.health_ms, d.wall_ms),
+      pctOf(t.ready_ms, d.wall_ms),
+      pctOf(t.overhead_ms, d.wall_ms),
+      "-",
+      "-",
+    ],
   ];
   const other = [...new Set(d.hosts.flatMap((h) => Object.keys(h.steps_ms)))].filter((s) => !(ACTIVATION as readonly string[]).includes(s));
-  const stepRows = [
-    ["host", ...other],
-    ...d.hosts.map((h) => [h.host, ...other.map((s) => ms(h.steps_ms[s]))]),
-  ];
+  const stepRows = [["host", ...other], ...d.hosts.map((h) => [h.host, ...other.map((s) => ms(h.steps_ms[s]))])];
   return [
     `wall ${ms(d.wall_ms)} ms (CLI spawn to exit); ms per step from the "host" events:`,
     "",
     table(rows),
     "",
-    `our overhead on the wall clock: ${ms(t.overhead_ms)} ms = ${ms(t.overhead_in_host_steps_ms)} ms in other host steps (no drain/restart/health/ready running)`
-      + ` + ${ms(t.overhead_verify_ms)} ms local artifact verify + ${ms(t.overhead_gap_ms)} ms with no step running`,
-    `  no step running: ${ms(t.gap_parts_ms.cli_start)} ms CLI start (spawn → first event: node, config, artifact head) + ${ms(t.gap_parts_ms.before_first_host_step)} ms after verify, before the first host step (HAProxy preflight, ssh connects, lock peek)`
-      + ` + ${ms(t.gap_parts_ms.between_steps)} ms between steps + ${ms(t.gap_parts_ms.after_last_host_step)} ms after the last host step (result, exit)`,
+    `our overhead on the wall clock: ${ms(t.overhead_ms)} ms = ${ms(t.overhead_in_host_steps_ms)} ms in other host steps (no drain/restart/health/ready running)` +
+      ` + ${ms(t.overhead_verify_ms)} ms local artifact verify + ${ms(t.overhead_gap_ms)} ms with no step running`,
+    `  no step running: ${ms(t.gap_parts_ms.cli_start)} ms CLI start (spawn → first event: node, config, artifact head) + ${ms(t.gap_parts_ms.before_first_host_step)} ms after verify, before the first host step (HAProxy preflight, ssh connects, lock peek)` +
+      ` + ${ms(t.gap_parts_ms.between_steps)} ms between steps + ${ms(t.gap_parts_ms.after_last_host_step)} ms after the last host step (result, exit)`,
     `wall − Σ all host steps of all hosts = ${ms(d.wall_ms)} − ${ms(t.sum_of_host_steps_ms)} = ${ms(t.wall_minus_sum_of_host_steps_ms)} ms (lock/preflight/send/unpack/record/prune/unlock run on all hosts at once, so they count 3x in the sum)`,
     `activation steps of two hosts overlapping on the wall clock: ${ms(t.activation_overlap_ms)} ms (batch 1 ⇒ 0 but for a few ms of event-arrival jitter); result timings_ms ${JSON.stringify(d.timings_ms ?? {})}`,
     "",
@@ -454,7 +508,10 @@ async function main(): Promise<void> {
   try {
     log(`zero-downtime bench: ${HOSTS} hosts, gunicorn under supervisord, HAProxy, load concurrency ${CONCURRENCY}`);
     const fa = (f = await fleetApp(HOSTS, { command: gunicornCommand, target: { batch: "1", on_failure: '"rollback-all"' } }));
-    const balancer = (lb = await startBenchHaproxy(fa.ws.dir, fa.hosts.map((h) => ({ name: h.name, addr: `${h.ip}:${APP_PORT}` }))));
+    const balancer = (lb = await startBenchHaproxy(
+      fa.ws.dir,
+      fa.hosts.map((h) => ({ name: h.name, addr: `${h.ip}:${APP_PORT}` })),
+    ));
     await behindHaproxy(fa, balancer.socket, { drainTimeout: DRAIN_TIMEOUT, healthTimeout: "6s" });
     log(`[${since()}] fleet ${fa.hosts.map((h) => `${h.name}=${h.ip}`).join(" ")}; HAProxy on 127.0.0.1:${balancer.port}`);
 
@@ -462,7 +519,10 @@ async function main(): Promise<void> {
     log(`[${since()}] built A in ${A.seconds.toFixed(1)} s (venv ${A.venv_key.slice(0, 12)})`);
     const first = await cli(fa, ["deploy", A.artifact, "--target", "fleet"]);
     mustOk(first);
-    await waitAllUp(balancer, fa.hosts.map((h) => h.name));
+    await waitAllUp(
+      balancer,
+      fa.hosts.map((h) => h.name),
+    );
     log(`[${since()}] deployed A (first deploy, venv sent) in ${(first.wall_ms / 1000).toFixed(1)} s; HAProxy sees all servers UP`);
     await codeChange(fa, "B");
     const B = await build(fa, "B");
@@ -507,19 +567,21 @@ async function main(): Promise<void> {
         slowFired.push({ server: h.name, dest, trigger, at });
         slow.push(slowRequest(balancer, h.name, SLOW_SECONDS));
       };
-      runC = await phase("deploy C (slow requests)", () => cli(fa, deployArgs(C.artifact), (e) => {
-        // The first host: at the plan (then clean, send, unpack and the migrations check run: ~0.3–0.5 s of a code-only deploy).
-        if (e["type"] === "plan") {
-          order = ((e["plan"]?.["batches"] ?? []) as string[][]).flat();
-          if (order[0]) fire(order[0], "plan (before staging)", e.at);
-        }
-        if (e["type"] === "host" && e["step"] === "health" && e["status"] === "done") {
-          const next = order[order.indexOf(e["host"]) + 1];
-          if (next) fire(next, `${byDest.get(e["host"])?.name} health done`, e.at);
-        }
-        // Fallback (too late to be in flight before the drain; reported as such).
-        if (e["type"] === "batch") for (const h of e["hosts"] as string[]) fire(h, "batch start (fallback)", e.at);
-      }));
+      runC = await phase("deploy C (slow requests)", () =>
+        cli(fa, deployArgs(C.artifact), (e) => {
+          // The first host: at the plan (then clean, send, unpack and the migrations check run: ~0.3–0.5 s of a code-only deploy).
+          if (e["type"] === "plan") {
+            order = ((e["plan"]?.["batches"] ?? []) as string[][]).flat();
+            if (order[0]) fire(order[0], "plan (before staging)", e.at);
+          }
+          if (e["type"] === "host" && e["step"] === "health" && e["status"] === "done") {
+            const next = order[order.indexOf(e["host"]) + 1];
+            if (next) fire(next, `${byDest.get(e["host"])?.name} health done`, e.at);
+          }
+          // Fallback (too late to be in flight before the drain; reported as such).
+          if (e["type"] === "batch") for (const h of e["hosts"] as string[]) fire(h, "batch start (fallback)", e.at);
+        }),
+      );
       await phase("after C", () => sleep(1000));
     } finally {
       samples = await load.stop();
@@ -534,13 +596,20 @@ async function main(): Promise<void> {
     if (!okC) warn(`deploy C failed (exit ${runC.code}): ${JSON.stringify(runC.result?.["error"] ?? runC.stderr.slice(-500))}`);
     const lastSampleEnd = samples.reduce((m, s) => Math.max(m, s.end), 0);
     if (samples.length >= LOAD_MAX_REQUESTS || lastSampleEnd < marks["after C"]!.start) {
-      warn(`the load hit its bounds (${samples.length} requests, last at ${((lastSampleEnd - T0) / 1000).toFixed(1)} s) before the run ended: later phases are not fully covered`);
+      warn(
+        `the load hit its bounds (${samples.length} requests, last at ${((lastSampleEnd - T0) / 1000).toFixed(1)} s) before the run ended: later phases are not fully covered`,
+      );
     }
 
     // --- figures ---
     const fig = (label: string) => {
       const m = marks[label]!;
-      return loadFigures(label, samples.filter((s) => s.phase === label), (m.end - m.start) / 1000, T0);
+      return loadFigures(
+        label,
+        samples.filter((s) => s.phase === label),
+        (m.end - m.start) / 1000,
+        T0,
+      );
     };
     const phases = ["steady", "deploy B", "after B", "deploy C (slow requests)", "after C"].map(fig);
     const [steady, duringB, afterB, duringC, afterC] = phases as [LoadFigures, LoadFigures, LoadFigures, LoadFigures, LoadFigures];
@@ -552,7 +621,10 @@ async function main(): Promise<void> {
     const p50Ratio = steady.p50_ms > 0 ? duringB.p50_ms / steady.p50_ms : NaN;
 
     // Wrong build after a deploy: after B every answer must be B, after C every answer C.
-    const wrongAfter = (l: LoadFigures, want: string) => Object.entries(l.builds).filter(([b]) => b !== want).reduce((a, [, n]) => a + n, 0);
+    const wrongAfter = (l: LoadFigures, want: string) =>
+      Object.entries(l.builds)
+        .filter(([b]) => b !== want)
+        .reduce((a, [, n]) => a + n, 0);
     const wrongAfterB = wrongAfter(afterB, "B");
     const wrongAfterC = wrongAfter(afterC, "C");
     if (wrongAfterB) warn(`${wrongAfterB} responses after deploy B were not from B`);
@@ -587,40 +659,84 @@ async function main(): Promise<void> {
     const slowFailed = slowRows.filter((r) => r.status !== 200 || r.error || r.served_by !== r.host);
     const slowNotInFlight = slowRows.filter((r) => !r.in_flight_at_drain_start);
     const slowNotWaited = slowRows.filter((r) => r.in_flight_at_drain_start && !r.drain_waited);
-    if (slowNotInFlight.length) warn(`slow request not in flight when the drain started on ${slowNotInFlight.map((r) => r.host).join(", ")} (the trigger came too late or too early)`);
+    if (slowNotInFlight.length)
+      warn(`slow request not in flight when the drain started on ${slowNotInFlight.map((r) => r.host).join(", ")} (the trigger came too late or too early)`);
 
     // --- print ---
     log(`\n== load through HAProxy (concurrency ${CONCURRENCY}; errors = non-2xx + socket errors; latency of every request started in the phase) ==\n`);
     log(table([LOAD_HEADER, ...phases.map(loadRow)]));
-    log(`\np99 during deploy B / steady = ${duringB.p99_ms.toFixed(1)} / ${steady.p99_ms.toFixed(1)} ms = ${p99Ratio.toFixed(2)}x   (p50 ${p50Ratio.toFixed(2)}x; deploy C with slow requests: p99 ${p99RatioC.toFixed(2)}x)`);
+    log(
+      `\np99 during deploy B / steady = ${duringB.p99_ms.toFixed(1)} / ${steady.p99_ms.toFixed(1)} ms = ${p99Ratio.toFixed(2)}x   (p50 ${p50Ratio.toFixed(2)}x; deploy C with slow requests: p99 ${p99RatioC.toFixed(2)}x)`,
+    );
     log(`\n== deploy B: code-only change, 3 hosts, --batch 1, through the CLI (--json) ==\n`);
     log(splitTable(splitB));
     log(`\ndrain / ready details: ${splitB.hosts.map((h) => `${h.host}: drain "${h.drain_detail}", ready "${h.ready_detail}"`).join("; ")}`);
-    log(`\n== deploy C: the same, with a ${SLOW_SECONDS} s request (/slow?seconds=${SLOW_SECONDS}, pinned to the host in HAProxy) in flight on each host as its drain starts ==\n`);
-    log(table([
-      ["host", "fired on", "fired before drain ms", "in flight at drain start", "left at drain start ms", "drain ms", "drain waited", "status", "served by", "build", "latency ms"],
-      ...slowRows.map((r) => [r.host, r.trigger, ms(r.fired_before_drain_ms), r.in_flight_at_drain_start ? "yes" : "NO", ms(r.remaining_at_drain_start_ms), ms(r.drain_ms), r.drain_waited ? "yes" : "NO", r.error ? `error: ${r.error}` : String(r.status), r.served_by ?? "-", r.answered_by_build ?? "-", ms(r.latency_ms)]),
-    ]));
+    log(
+      `\n== deploy C: the same, with a ${SLOW_SECONDS} s request (/slow?seconds=${SLOW_SECONDS}, pinned to the host in HAProxy) in flight on each host as its drain starts ==\n`,
+    );
+    log(
+      table([
+        [
+          "host",
+          "fired on",
+          "fired before drain ms",
+          "in flight at drain start",
+          "left at drain start ms",
+          "drain ms",
+          "drain waited",
+          "status",
+          "served by",
+          "build",
+          "latency ms",
+        ],
+        ...slowRows.map((r) => [
+          r.host,
+          r.trigger,
+          ms(r.fired_before_drain_ms),
+          r.in_flight_at_drain_start ? "yes" : "NO",
+          ms(r.remaining_at_drain_start_ms),
+          ms(r.drain_ms),
+          r.drain_waited ? "yes" : "NO",
+          r.error ? `error: ${r.error}` : String(r.status),
+          r.served_by ?? "-",
+          r.answered_by_build ?? "-",
+          ms(r.latency_ms),
+        ]),
+      ]),
+    );
     log(`drain details: ${slowRows.map((r) => `${r.host} "${r.drain_detail}"`).join("; ")}`);
     log(`\nwall time split of deploy C:\n`);
     log(splitTable(splitC));
-    log(`\ndrain B vs C (ms): ${splitB.hosts.map((h, i) => `${h.host} ${h.drain_ms} → ${splitC.hosts[i]!.drain_ms}`).join(", ")}; wall ${splitB.wall_ms} → ${splitC.wall_ms} ms`);
+    log(
+      `\ndrain B vs C (ms): ${splitB.hosts.map((h, i) => `${h.host} ${h.drain_ms} → ${splitC.hosts[i]!.drain_ms}`).join(", ")}; wall ${splitB.wall_ms} → ${splitC.wall_ms} ms`,
+    );
 
     log(`\n== verdict (reported, not gated) ==\n`);
-    if (allFailed.length === 0) log(`no request failed: 0 of ${samples.length} (load), slow requests ${slowResults.filter((r) => r.status === 200).length}/${slowResults.length} answered 200`);
+    if (allFailed.length === 0)
+      log(
+        `no request failed: 0 of ${samples.length} (load), slow requests ${slowResults.filter((r) => r.status === 200).length}/${slowResults.length} answered 200`,
+      );
     else {
       log(`!!! ${allFailed.length} OF ${samples.length} LOAD REQUESTS FAILED (non-2xx or socket error):`);
-      for (const p of phases) if (p.errors) log(`!!!   ${p.label}: ${p.errors} (${p.non_2xx} non-2xx, ${p.socket_errors} socket) e.g. ${JSON.stringify(p.error_examples.slice(0, 3))}`);
+      for (const p of phases)
+        if (p.errors)
+          log(`!!!   ${p.label}: ${p.errors} (${p.non_2xx} non-2xx, ${p.socket_errors} socket) e.g. ${JSON.stringify(p.error_examples.slice(0, 3))}`);
       const other = allFailed.filter((s) => !phases.some((p) => p.label === s.phase));
       if (other.length) log(`!!!   other phases (${[...new Set(other.map((s) => s.phase))].join(", ")}): ${other.length}`);
     }
     if (slowFailed.length) log(`!!! SLOW REQUESTS FAILED OR ANSWERED BY ANOTHER SERVER: ${JSON.stringify(slowFailed)}`);
-    if (slowNotWaited.length) log(`!!! A DRAIN DID NOT WAIT FOR THE SLOW REQUEST IN FLIGHT: ${slowNotWaited.map((r) => `${r.host} drain ${r.drain_ms} ms < ${r.remaining_at_drain_start_ms} ms left`).join(", ")}`);
+    if (slowNotWaited.length)
+      log(
+        `!!! A DRAIN DID NOT WAIT FOR THE SLOW REQUEST IN FLIGHT: ${slowNotWaited.map((r) => `${r.host} drain ${r.drain_ms} ms < ${r.remaining_at_drain_start_ms} ms left`).join(", ")}`,
+      );
     if (!okB || !okC) log(`!!! A DEPLOY FAILED: B ${okB ? "ok" : "failed"}, C ${okC ? "ok" : "failed"}`);
     for (const w of warnings) log(`WARN  ${w}`);
 
     const totalS = (performance.now() - T0) / 1000;
-    const stamp = started.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+    const stamp = started
+      .toISOString()
+      .replace(/\.\d+Z$/, "Z")
+      .replace(/:/g, "-");
     const file = join(RESULTS_DIR, `zero-downtime-${stamp}.json`);
     const figures = {
       bench: "zero-downtime",
@@ -628,7 +744,19 @@ async function main(): Promise<void> {
       total_s: totalS,
       commit: await gitCommit(),
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, node: process.version, platform: `${os.platform()} ${os.release()}` },
-      params: { hosts: HOSTS, concurrency: CONCURRENCY, warmup_ms: WARMUP_MS, steady_ms: STEADY_MS, settle_ms: SETTLE_MS, slow_seconds: SLOW_SECONDS, load_max_ms: LOAD_MAX_MS, load_max_requests: LOAD_MAX_REQUESTS, drain_timeout: DRAIN_TIMEOUT, batch: 1, haproxy: "check inter 200ms fall 2 rise 2, retries 3, redispatch, retry-on conn-failure empty-response response-timeout 503" },
+      params: {
+        hosts: HOSTS,
+        concurrency: CONCURRENCY,
+        warmup_ms: WARMUP_MS,
+        steady_ms: STEADY_MS,
+        settle_ms: SETTLE_MS,
+        slow_seconds: SLOW_SECONDS,
+        load_max_ms: LOAD_MAX_MS,
+        load_max_requests: LOAD_MAX_REQUESTS,
+        drain_timeout: DRAIN_TIMEOUT,
+        batch: 1,
+        haproxy: "check inter 200ms fall 2 rise 2, retries 3, redispatch, retry-on conn-failure empty-response response-timeout 503",
+      },
       builds: { A, B, C },
       first_deploy_ms: Math.round(first.wall_ms),
       load: { total_requests: samples.length, failed: allFailed.length, phases },
@@ -637,7 +765,10 @@ async function main(): Promise<void> {
       p99_ratio_slow_deploy_vs_steady: p99RatioC,
       deploy_b: { ok: okB, split: splitB, wrong_build_after: wrongAfterB },
       deploy_c_slow: { ok: okC, split: splitC, slow_requests: slowRows, wrong_build_after: wrongAfterC },
-      events: { deploy_b: runB.events.map((e) => ({ ...e, at: Math.round(e.at - runB!.start) })), deploy_c: runC.events.map((e) => ({ ...e, at: Math.round(e.at - runC!.start) })) },
+      events: {
+        deploy_b: runB.events.map((e) => ({ ...e, at: Math.round(e.at - runB!.start) })),
+        deploy_c: runC.events.map((e) => ({ ...e, at: Math.round(e.at - runC!.start) })),
+      },
       warnings,
     };
     await mkdir(RESULTS_DIR, { recursive: true });

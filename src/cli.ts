@@ -112,7 +112,17 @@ export function program(): Command {
       execute("deploy", globals(), async ({ cwd, emit, flags }) => {
         const { deploy } = await import("./commands/deploy.js");
         const { deploySummary } = await import("./render/deploy-summaries.js");
-        const r = await deploy({ cwd, configPath: flags.config, artifact, target: o.target, roles: o.roles, hosts: o.hosts, batch: o.batch, dryRun: o.dryRun, emit });
+        const r = await deploy({
+          cwd,
+          configPath: flags.config,
+          artifact,
+          target: o.target,
+          roles: o.roles,
+          hosts: o.hosts,
+          batch: o.batch,
+          dryRun: o.dryRun,
+          emit,
+        });
         return { result: r, human: deploySummary(r) };
       }),
     );
@@ -175,8 +185,15 @@ export function program(): Command {
         const { unlock } = await import("./commands/unlock.js");
         const { unlockSummary } = await import("./render/deploy-summaries.js");
         const { confirm } = await import("./render/confirm.js");
-        const r = await unlock({ cwd, configPath: flags.config, target: o.target, hosts: o.hosts, emit, force: Boolean(o.force),
-          confirm: (held) => confirm(`${held.join("\n")}\nRemove ${held.length === 1 ? "this lock" : "these locks"}?`, Boolean(flags.yes)) });
+        const r = await unlock({
+          cwd,
+          configPath: flags.config,
+          target: o.target,
+          hosts: o.hosts,
+          emit,
+          force: Boolean(o.force),
+          confirm: (held) => confirm(`${held.join("\n")}\nRemove ${held.length === 1 ? "this lock" : "these locks"}?`, Boolean(flags.yes)),
+        });
         return { result: r, human: unlockSummary(r) };
       }),
     );

@@ -85,13 +85,7 @@ export class CommandFailedError extends SlipwayError {
   }
 }
 
-function describeFailure(
-  step: string,
-  argv: readonly string[],
-  code: number | null,
-  signal: NodeJS.Signals | null,
-  output: string,
-): string {
+function describeFailure(step: string, argv: readonly string[], code: number | null, signal: NodeJS.Signals | null, output: string): string {
   const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
   const tail = output.trimEnd();
   return `${step} failed: \`${argv.join(" ")}\` ${how}${tail ? `\n${tail}` : ""}`;

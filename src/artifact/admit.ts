@@ -19,12 +19,16 @@ export async function checkAgainstConfig(file: string, head: ArtifactHead, confi
   const rebuild = "build the artifact again from this app and config";
   if (m.app !== config.app.name) throw new ArtifactError(`${file} is for app ${m.app}, the config deploys ${config.app.name}`, rebuild);
   if (m.root !== config.app.root) {
-    throw new ArtifactError(`${file} was built for root ${m.root}, the config's app.root is ${config.app.root}`,
-      "the venv only works at the path it was built at: " + rebuild);
+    throw new ArtifactError(
+      `${file} was built for root ${m.root}, the config's app.root is ${config.app.root}`,
+      "the venv only works at the path it was built at: " + rebuild,
+    );
   }
   if (m.env.python.configured !== config.app.python) {
-    throw new ArtifactError(`${file} was built with the interpreter ${m.env.python.configured}, the config's app.python is ${config.app.python}`,
-      "the venv links to the interpreter it was built with: " + rebuild);
+    throw new ArtifactError(
+      `${file} was built with the interpreter ${m.env.python.configured}, the config's app.python is ${config.app.python}`,
+      "the venv links to the interpreter it was built with: " + rebuild,
+    );
   }
   const trusted = await Promise.all(config.deploy.trusted_keys.map((p, i) => loadPublicKey(resolveKeyPath(p, appDir), `deploy.trusted_keys[${i}]`)));
   return { signature: checkTrust(file, head, trusted) };

@@ -44,7 +44,10 @@ export function checkLayer(compression: Compression, layerRules: LayerRules): La
   const rules = new EntryRules(layerRules);
   const codec = decompressor(compression);
   const extract = tar.extract();
-  const exited = codec.done.then(() => undefined, (err: Error) => err);
+  const exited = codec.done.then(
+    () => undefined,
+    (err: Error) => err,
+  );
   let stopped: Error | undefined;
   let settled = false;
   let blocked: (() => void) | undefined;
@@ -110,7 +113,14 @@ export function checkLayer(compression: Compression, layerRules: LayerRules): La
         // tar-stream folds a pax global header into later entries where GNU tar applies it to every one: refuse it.
         if ((extract as unknown as { _paxGlobal: unknown })._paxGlobal) throw new EntryProblem("has a pax global header, which slipway never writes");
         const h = entry.header;
-        rules.add({ name: h.name, type: h.type ?? null, mode: h.mode ?? 0, size: h.size ?? 0, linkname: h.linkname, pax: h.pax as Record<string, string> | undefined });
+        rules.add({
+          name: h.name,
+          type: h.type ?? null,
+          mode: h.mode ?? 0,
+          size: h.size ?? 0,
+          linkname: h.linkname,
+          pax: h.pax as Record<string, string> | undefined,
+        });
         (entry as unknown as NodeJS.ReadableStream).resume();
       }
     } catch (err) {
@@ -126,10 +136,12 @@ export function checkLayer(compression: Compression, layerRules: LayerRules): La
     if (gaveUp) throw gaveUp;
     return rules.finish();
   })();
-  result.catch(() => {}).finally(() => {
-    settled = true;
-    release();
-  }); // the caller observes the result; this only frees the input
+  result
+    .catch(() => {})
+    .finally(() => {
+      settled = true;
+      release();
+    }); // the caller observes the result; this only frees the input
   return { input, result, abort: () => stop(new EntryProblem("was not checked")) };
 }
 
@@ -139,7 +151,11 @@ async function decompressionProblem(exited: Promise<Error | undefined>, compress
 }
 
 function problemOf(err: Error, compression: Compression): EntryProblem {
-  const reason = err.message.replace(/^zstd exited with \d+: /, "").replace(/^zstd: /, "").split("\n")[0]!.trim();
+  const reason = err.message
+    .replace(/^zstd exited with \d+: /, "")
+    .replace(/^zstd: /, "")
+    .split("\n")[0]!
+    .trim();
   return new EntryProblem(`is not valid ${compression} data (truncated or corrupt): ${reason || "decompression failed"}`);
 }
 
@@ -150,7 +166,9 @@ function sniffer(compression: Compression) {
   let done = false;
   const verdict = () => {
     done = true;
-    return head.subarray(0, magic.length).equals(magic) ? undefined : `is not ${compression} data (it starts with ${head.subarray(0, 8).toString("hex") || "nothing"})`;
+    return head.subarray(0, magic.length).equals(magic)
+      ? undefined
+      : `is not ${compression} data (it starts with ${head.subarray(0, 8).toString("hex") || "nothing"})`;
   };
   return {
     feed(chunk: Buffer): string | undefined {

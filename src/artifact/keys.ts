@@ -39,7 +39,11 @@ export async function loadPrivateKey(file: string, where: string, emit: Emit): P
   }
   const mode = (await stat(file)).mode & 0o777;
   if (mode & 0o077) {
-    emit({ type: "log", level: "warn", message: `${file}: the signing key is readable by ${mode & 0o007 ? "others" : "its group"} (mode 0${mode.toString(8)}); run \`chmod 600 ${file}\`` });
+    emit({
+      type: "log",
+      level: "warn",
+      message: `${file}: the signing key is readable by ${mode & 0o007 ? "others" : "its group"} (mode 0${mode.toString(8)}); run \`chmod 600 ${file}\``,
+    });
   }
   return { key, id: keyId(key), file };
 }
@@ -48,7 +52,10 @@ export async function loadPrivateKey(file: string, where: string, emit: Emit): P
 export async function loadPublicKey(file: string, where: string): Promise<LoadedKey> {
   const pem = await readKeyFile(file, where, "the .pub file written by `slipway keygen`");
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
-    throw new EnvironmentError(`${where}: ${file} is a private key`, "list the public half (the .pub file) in deploy.trusted_keys, and keep the private key on the build machine");
+    throw new EnvironmentError(
+      `${where}: ${file} is a private key`,
+      "list the public half (the .pub file) in deploy.trusted_keys, and keep the private key on the build machine",
+    );
   }
   let key: KeyObject;
   try {
@@ -87,10 +94,16 @@ export async function writeKeyPair(prefix: string, overwrite: boolean): Promise<
   const publicFile = `${prefix}.pub`;
   const existing = [privateFile, publicFile].filter((f) => existsSync(f));
   if (existing.length && !overwrite) {
-    throw new UsageError(`${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}`, "choose another --out PREFIX, or pass --yes to replace the key pair");
+    throw new UsageError(
+      `${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}`,
+      "choose another --out PREFIX, or pass --yes to replace the key pair",
+    );
   }
   if (!existsSync(path.dirname(path.resolve(privateFile)))) {
-    throw new UsageError(`--out ${prefix}: the directory ${path.dirname(path.resolve(privateFile))} does not exist`, "create it first, or choose another --out PREFIX");
+    throw new UsageError(
+      `--out ${prefix}: the directory ${path.dirname(path.resolve(privateFile))} does not exist`,
+      "create it first, or choose another --out PREFIX",
+    );
   }
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   await writeExclusive(privateFile, privateKey.export({ format: "pem", type: "pkcs8" }).toString(), 0o600);

@@ -28,10 +28,6 @@ export async function largestFilesOf(artifact: string, layer: LayerInfo, count: 
       done(seen > limit ? new Error(`the ${layer.name} layer unpacks to more than its declared ${layer.unpacked_size} bytes`) : null, chunk);
     },
   });
-  await Promise.all([
-    pipeline(openMember(artifact, layer.member), codec.input),
-    pipeline(codec.output, bounded, extract),
-    codec.done,
-  ]);
+  await Promise.all([pipeline(openMember(artifact, layer.member), codec.input), pipeline(codec.output, bounded, extract), codec.done]);
   return largest(files, count);
 }

@@ -9,7 +9,10 @@ export const SIGNATURE_MEMBER = "slipway.json.sig";
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { error: "must be a sha256 in lower-case hex" });
 const count = (max: number, what: string) =>
-  z.int().min(0).max(max, { error: `is more than slipway accepts (${what}; see docs/security.md)` });
+  z
+    .int()
+    .min(0)
+    .max(max, { error: `is more than slipway accepts (${what}; see docs/security.md)` });
 /** Shown by `inspect` and in messages: bounded, and no control characters that could rewrite a terminal. */
 const text = (max = 256) => z.string().max(max).regex(NO_CONTROL_CHARS, { error: "must not contain control characters" });
 const absolutePath = z.string().max(LIMITS.pathBytes).regex(SAFE_ABSOLUTE_PATH, {
@@ -30,7 +33,10 @@ export const manifestSchema = z
   .strictObject({
     format: z.literal(ARTIFACT_FORMAT),
     app: z.string().regex(APP_NAME),
-    build_id: z.string().regex(BUILD_ID).refine((s) => !s.includes(".."), { error: "must not contain .." }),
+    build_id: z
+      .string()
+      .regex(BUILD_ID)
+      .refine((s) => !s.includes(".."), { error: "must not contain .." }),
     created_at: z.iso.datetime(),
     git: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{7,64}$/), dirty: z.boolean() }).nullable(),
     root: absolutePath,

@@ -11,9 +11,12 @@ export const SIGNATURE_FORMAT = 1;
 const MAX_SIGNATURE_BYTES = 4096;
 
 const base64 = (bytes: number) =>
-  z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, { error: "must be base64" }).refine((s) => Buffer.from(s, "base64").length === bytes, {
-    error: `must decode to ${bytes} bytes`,
-  });
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, { error: "must be base64" })
+    .refine((s) => Buffer.from(s, "base64").length === bytes, {
+      error: `must decode to ${bytes} bytes`,
+    });
 
 const signatureSchema = z.strictObject({
   format: z.literal(SIGNATURE_FORMAT),

@@ -32,13 +32,17 @@ export function checkTrust(file: string, head: ArtifactHead, trusted: readonly L
   if (trusted.length === 0) return info && { key_id: info.key_id, trusted: false };
   const ids = trusted.map((k) => k.id).join(", ");
   if (!info) {
-    throw new ArtifactError(`${file} is not signed, and deploy.trusted_keys requires a signature from one of: ${ids}`,
-      "build it with `slipway build --sign KEY` (or build.signing_key) using a key whose .pub is in deploy.trusted_keys");
+    throw new ArtifactError(
+      `${file} is not signed, and deploy.trusted_keys requires a signature from one of: ${ids}`,
+      "build it with `slipway build --sign KEY` (or build.signing_key) using a key whose .pub is in deploy.trusted_keys",
+    );
   }
   const key = trusted.find((k) => k.id === info.key_id);
   if (!key) {
-    throw new ArtifactError(`${file} is signed by key ${info.key_id}, which is not in deploy.trusted_keys (${ids})`,
-      "rebuild it with a trusted key, or add that key's .pub to deploy.trusted_keys if you trust whoever holds it");
+    throw new ArtifactError(
+      `${file} is signed by key ${info.key_id}, which is not in deploy.trusted_keys (${ids})`,
+      "rebuild it with a trusted key, or add that key's .pub to deploy.trusted_keys if you trust whoever holds it",
+    );
   }
   if (!signatureMatches(head.manifestBytes, info, key.key)) {
     throw new ArtifactError(`${file}: the signature does not verify with the trusted key ${key.id} (${key.file})`, REBUILD);

@@ -35,7 +35,10 @@ const UNSAFE = "do not deploy it: it was tampered with or not made by `slipway b
  * with `head`, the manifest read earlier must be the one found now (the file cannot change
  * between being checked and being sent).
  */
-export async function verifyArtifact(file: string, opts: { extract?: { dir: string; layers: readonly string[] }; head?: ArtifactHead; checked?: CheckedLayers } = {}): Promise<VerifyReport> {
+export async function verifyArtifact(
+  file: string,
+  opts: { extract?: { dir: string; layers: readonly string[] }; head?: ArtifactHead; checked?: CheckedLayers } = {},
+): Promise<VerifyReport> {
   const head = opts.head ?? (await readHead(file));
   const { manifest } = head;
   const signature = checkSignature(file, head);
@@ -45,27 +48,33 @@ export async function verifyArtifact(file: string, opts: { extract?: { dir: stri
   // The whole file's sha256 (for the .sha256 file) from the same read as the members.
   const whole = createHash("sha256");
   let hashed = 0;
-  await scanMembers(file, async (m, stream) => {
-    const expected = order[seen.length];
-    seen.push(m.name);
-    if (m.name !== expected || m.type !== "file") {
-      throw new ArtifactError(`${file}: member ${seen.length} is ${JSON.stringify(m.name)} (${m.type}), expected ${expected ?? "no more members"}`,
-        "the artifact was modified; rebuild it");
-    }
-    if (m.name === MANIFEST_MEMBER || m.name === SIGNATURE_MEMBER) {
-      const bytes = await readAll(stream, MAX_MANIFEST_BYTES, `${file}: ${m.name}`);
-      if (!bytes.equals(m.name === MANIFEST_MEMBER ? head.manifestBytes : head.signature!)) {
-        throw new ArtifactError(`${file}: ${m.name} changed while it was being verified`, "make sure nothing writes to the artifact during a deploy");
+  await scanMembers(
+    file,
+    async (m, stream) => {
+      const expected = order[seen.length];
+      seen.push(m.name);
+      if (m.name !== expected || m.type !== "file") {
+        throw new ArtifactError(
+          `${file}: member ${seen.length} is ${JSON.stringify(m.name)} (${m.type}), expected ${expected ?? "no more members"}`,
+          "the artifact was modified; rebuild it",
+        );
       }
-      return;
-    }
-    const layer = manifest.layers[seen.length - 1 - (head.signature ? 2 : 1)]!;
-    const extractTo = opts.extract?.layers.includes(layer.name) ? opts.extract.dir : undefined;
-    layers.push(await verifyLayer(file, layer, manifest, m.size, stream, extractTo, opts.checked));
-  }, (chunk) => {
-    whole.update(chunk);
-    hashed += chunk.length;
-  });
+      if (m.name === MANIFEST_MEMBER || m.name === SIGNATURE_MEMBER) {
+        const bytes = await readAll(stream, MAX_MANIFEST_BYTES, `${file}: ${m.name}`);
+        if (!bytes.equals(m.name === MANIFEST_MEMBER ? head.manifestBytes : head.signature!)) {
+          throw new ArtifactError(`${file}: ${m.name} changed while it was being verified`, "make sure nothing writes to the artifact during a deploy");
+        }
+        return;
+      }
+      const layer = manifest.layers[seen.length - 1 - (head.signature ? 2 : 1)]!;
+      const extractTo = opts.extract?.layers.includes(layer.name) ? opts.extract.dir : undefined;
+      layers.push(await verifyLayer(file, layer, manifest, m.size, stream, extractTo, opts.checked));
+    },
+    (chunk) => {
+      whole.update(chunk);
+      hashed += chunk.length;
+    },
+  );
   if (seen.join(",") !== order.join(",")) {
     throw new ArtifactError(`${file}: members are [${seen.join(", ")}], expected [${order.join(", ")}]`, "the artifact is truncated or was modified");
   }
@@ -81,7 +90,15 @@ export async function verifyArtifact(file: string, opts: { extract?: { dir: stri
  * With `checked`, a layer recorded there as having passed under the same rules is only hashed:
  * its sha256 matching the manifest's makes it those very bytes.
  */
-async function verifyLayer(file: string, layer: LayerInfo, manifest: Manifest, memberSize: number, stream: Readable, extractTo?: string, checked?: CheckedLayers) {
+async function verifyLayer(
+  file: string,
+  layer: LayerInfo,
+  manifest: Manifest,
+  memberSize: number,
+  stream: Readable,
+  extractTo?: string,
+  checked?: CheckedLayers,
+) {
   const where = `${file}: layer ${layer.name} (${layer.member})`;
   if (memberSize !== layer.size) throw new ArtifactError(`${where} is ${memberSize} bytes, the manifest says ${layer.size}`, CORRUPT);
   const rules = rulesFor(manifest, layer);
@@ -111,9 +128,10 @@ async function verifyLayer(file: string, layer: LayerInfo, manifest: Manifest, m
   const actual = hash.digest("hex");
   if (bytes !== layer.size || actual !== layer.sha256) {
     check?.abort();
-    throw new ArtifactError(bytes !== layer.size
-      ? `${where} is ${bytes} bytes, the manifest says ${layer.size}`
-      : `${where} has sha256 ${actual}, the manifest says ${layer.sha256}`, CORRUPT);
+    throw new ArtifactError(
+      bytes !== layer.size ? `${where} is ${bytes} bytes, the manifest says ${layer.size}` : `${where} has sha256 ${actual}, the manifest says ${layer.sha256}`,
+      CORRUPT,
+    );
   }
   if (!check) return { name: layer.name, sha256: actual, size: bytes, entries: known!.entries, unpacked_size: known!.bytes };
   try {
@@ -141,8 +159,10 @@ async function checkSidecar(file: string, actual: string): Promise<VerifyReport[
     throw new ArtifactError(`${sidecar} is for ${JSON.stringify(m[2])}, not ${path.basename(file)}`, "keep each artifact with its own .sha256 file");
   }
   if (m[1] !== actual) {
-    throw new ArtifactError(`${file} has sha256 ${actual}, but ${path.basename(sidecar)} says ${m[1]}`,
-      "the file is corrupt or was modified; copy it again or rebuild it");
+    throw new ArtifactError(
+      `${file} has sha256 ${actual}, but ${path.basename(sidecar)} says ${m[1]}`,
+      "the file is corrupt or was modified; copy it again or rebuild it",
+    );
   }
   return "matched";
 }

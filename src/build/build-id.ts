@@ -18,7 +18,10 @@ export function resolveBuildId(flag: string | undefined, env: NodeJS.ProcessEnv,
     }
   }
   if (!id) {
-    const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const stamp = now
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z");
     return shortCommit ? `${stamp}.${shortCommit}` : stamp;
   }
   if (!isValidBuildId(id)) {

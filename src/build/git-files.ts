@@ -17,10 +17,12 @@ export async function gitFiles(appDir: string, env: NodeJS.ProcessEnv): Promise<
   if (inside instanceof Error) {
     const repo = enclosingRepo(appDir);
     if (!repo) return undefined;
-    throw new EnvironmentError(`${repo} is a git repository, but git cannot read it: ${reason(inside)}`,
+    throw new EnvironmentError(
+      `${repo} is a git repository, but git cannot read it: ${reason(inside)}`,
       /dubious ownership/.test(reason(inside))
         ? `run the build as the repository's owner, or mark it safe: git config --global --add safe.directory ${repo}`
-        : "install git (slipway builds the code layer from what git would commit, so .gitignore is honoured)");
+        : "install git (slipway builds the code layer from what git would commit, so .gitignore is honoured)",
+    );
   }
   if (inside.trim() !== "true") return undefined;
   const out = await git(appDir, env, ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."]);
@@ -36,7 +38,12 @@ async function git(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise
 
 function reason(err: Error): string {
   const text = err instanceof CommandFailedError ? err.output || err.message : String(err);
-  return text.split("\n").map((l) => l.trim()).filter(Boolean).slice(-2).join(" ");
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-2)
+    .join(" ");
 }
 
 /** The nearest dir at or above `dir` holding a `.git` (a dir, or a file for worktrees and submodules). */

@@ -45,13 +45,7 @@ async function readCached(file: string, meta: string): Promise<LayerStats | unde
   }
 }
 
-export async function ensureVenvLayer(
-  venvDir: string,
-  key: string,
-  compression: Compression,
-  env: NodeJS.ProcessEnv,
-  emit: Emit,
-): Promise<CachedLayer> {
+export async function ensureVenvLayer(venvDir: string, key: string, compression: Compression, env: NodeJS.ProcessEnv, emit: Emit): Promise<CachedLayer> {
   const dir = cacheDir(env);
   const { file, meta, lock } = layerPaths(dir, key, compression);
   const found = await readCached(file, meta);

@@ -7,11 +7,7 @@ import { isErrno } from "../util/fs.js";
  * stale, so a killed build does not block the next one) while `body` runs. A second build
  * of the same key waits here, then finds the work done.
  */
-export async function withBuildLock<T>(
-  lockPath: string,
-  what: { phase: Phase; emit: Emit; reason: string },
-  body: () => Promise<T>,
-): Promise<T> {
+export async function withBuildLock<T>(lockPath: string, what: { phase: Phase; emit: Emit; reason: string }, body: () => Promise<T>): Promise<T> {
   const opts = { realpath: false, lockfilePath: lockPath, stale: 20_000, update: 5_000 };
   let release: () => Promise<void>;
   try {

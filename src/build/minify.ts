@@ -57,8 +57,10 @@ async function minifyOne(esbuild: typeof import("esbuild"), source: string, load
   } catch (err) {
     const first = (err as { errors?: { text: string; location?: { line: number; column: number } }[] }).errors?.[0];
     const where = first?.location ? `${rel}:${first.location.line}:${first.location.column}` : rel;
-    throw new SlipwayError(`minify failed at ${where}: ${first?.text ?? (err as Error).message}`,
-      "fix the syntax error, or leave the file out of build.minify");
+    throw new SlipwayError(
+      `minify failed at ${where}: ${first?.text ?? (err as Error).message}`,
+      "fix the syntax error, or leave the file out of build.minify",
+    );
   }
 }
 

@@ -44,12 +44,16 @@ export async function readPyproject(file: string): Promise<PyprojectInfo> {
  */
 export function pyprojectRequirements(info: PyprojectInfo, rel: string): string[] {
   if (info.dynamicDependencies) {
-    throw new EnvironmentError(`${rel}: [project] dependencies are dynamic, so slipway cannot know them without building the project`,
-      "write them to a requirements file (e.g. `pip-compile pyproject.toml -o requirements.txt`) and list that in build.requirements, or declare them statically in [project] dependencies");
+    throw new EnvironmentError(
+      `${rel}: [project] dependencies are dynamic, so slipway cannot know them without building the project`,
+      "write them to a requirements file (e.g. `pip-compile pyproject.toml -o requirements.txt`) and list that in build.requirements, or declare them statically in [project] dependencies",
+    );
   }
   if (info.poetryDependencies) {
-    throw new EnvironmentError(`${rel}: dependencies are in [tool.poetry.dependencies], which pip does not read`,
-      'add poetry.lock to build.requirements (requirements = ["pyproject.toml", "poetry.lock"]: slipway runs `poetry export`), or move them to [project] dependencies');
+    throw new EnvironmentError(
+      `${rel}: dependencies are in [tool.poetry.dependencies], which pip does not read`,
+      'add poetry.lock to build.requirements (requirements = ["pyproject.toml", "poetry.lock"]: slipway runs `poetry export`), or move them to [project] dependencies',
+    );
   }
   return info.dependencies ?? [];
 }

@@ -13,7 +13,7 @@ export interface KeyInput {
 
 const INCLUDE = /^(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=[^-\s]))(\S+)/;
 const EDITABLE = /^(?:-e|--editable)(?:\s*=\s*|\s+)(\S+)/;
-const DIRECT_URL = /^[A-Za-z0-9._\-\[\], ]+@\s*(file:\S+)/;
+const DIRECT_URL = /^[A-Za-z0-9._\-[\], ]+@\s*(file:\S+)/;
 const LOCAL_PATH = /^(\.{1,2}\/|\/|file:)\S*/;
 
 /** Logical lines of a requirements file: continuations joined, comments dropped. */
@@ -40,7 +40,7 @@ export function referencesOf(text: string): LineRefs {
       continue;
     }
     const target = EDITABLE.exec(line)?.[1] ?? DIRECT_URL.exec(line)?.[1] ?? (LOCAL_PATH.test(line) ? line.split(/[\s;]/)[0] : undefined);
-    if (target && (LOCAL_PATH.test(target))) refs.localPaths.push(stripExtras(fileUrlToPath(target)));
+    if (target && LOCAL_PATH.test(target)) refs.localPaths.push(stripExtras(fileUrlToPath(target)));
   }
   return refs;
 }
@@ -64,8 +64,10 @@ export async function collectInputs(appDir: string, requirements: readonly strin
     const key = displayPath(appDir, abs);
     if (seen.has(key)) return;
     if (!existsSync(abs)) {
-      throw new ConfigError([{ file: configFile, path: "build.requirements", message: `${key} (named by ${from}) does not exist` }],
-        "fix the path, or remove it from build.requirements");
+      throw new ConfigError(
+        [{ file: configFile, path: "build.requirements", message: `${key} (named by ${from}) does not exist` }],
+        "fix the path, or remove it from build.requirements",
+      );
     }
     const text = await readFile(abs, "utf8");
     seen.set(key, { path: key, sha256: sha256(text) });

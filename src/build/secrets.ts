@@ -9,8 +9,20 @@ import type { TreeEntry } from "./tree.js";
  * file that really belongs in the release is let through by name with `build.allow`.
  */
 const SECRET_NAMES = [
-  ".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-  "*.p12", "*.pfx", ".netrc", ".pgpass", "credentials.json", "*.kdbx",
+  ".env",
+  ".env.*",
+  "*.pem",
+  "*.key",
+  "id_rsa*",
+  "id_dsa*",
+  "id_ecdsa*",
+  "id_ed25519*",
+  "*.p12",
+  "*.pfx",
+  ".netrc",
+  ".pgpass",
+  "credentials.json",
+  "*.kdbx",
 ];
 /** Templates that name the variables without their values. */
 const NOT_SECRET_NAMES = [".env.example", ".env.sample", ".env.template", "*.pub"];
@@ -56,7 +68,12 @@ export function secretByContent(head: Buffer): boolean {
  * content, except the paths `allow` names (globs, matched from the layer's top).
  */
 export async function findSecrets(dir: string, entries: readonly TreeEntry[], allow: readonly string[]): Promise<SecretFinding[]> {
-  const allowed = allow.length ? picomatch(allow.map((a) => a.replace(/^\.\//, "")), { dot: true }) : () => false;
+  const allowed = allow.length
+    ? picomatch(
+        allow.map((a) => a.replace(/^\.\//, "")),
+        { dot: true },
+      )
+    : () => false;
   const found: SecretFinding[] = [];
   for (const e of entries) {
     if (e.type !== "file" || allowed(e.rel)) continue;

@@ -28,14 +28,18 @@ export async function stageTree(req: StageRequest): Promise<TreeEntry[]> {
   const entries = await listIncluded(req);
   await mkdir(req.dest, { recursive: true });
   for (const e of entries) if (e.type === "directory") await mkdir(path.join(req.dest, e.rel), { recursive: true, mode: 0o755 });
-  await mapLimit(entries.filter((e) => e.type !== "directory"), 16, async (e) => {
-    const to = path.join(req.dest, e.rel);
-    if (e.type === "symlink") await symlink(e.linkname!, to);
-    else {
-      await copyFile(path.join(req.appDir, e.rel), to, constants.COPYFILE_FICLONE);
-      await chmod(to, e.mode | 0o200);
-    }
-  });
+  await mapLimit(
+    entries.filter((e) => e.type !== "directory"),
+    16,
+    async (e) => {
+      const to = path.join(req.dest, e.rel);
+      if (e.type === "symlink") await symlink(e.linkname!, to);
+      else {
+        await copyFile(path.join(req.appDir, e.rel), to, constants.COPYFILE_FICLONE);
+        await chmod(to, e.mode | 0o200);
+      }
+    },
+  );
   for (const e of entries) if (e.type === "directory") await chmod(path.join(req.dest, e.rel), e.mode | 0o200);
   return entries;
 }
@@ -44,7 +48,10 @@ async function listIncluded(req: StageRequest): Promise<TreeEntry[]> {
   const byRel = new Map<string, TreeEntry>();
   const add = async (key: string, paths: readonly string[], fromGit: boolean) => {
     for (const [i, inc] of paths.entries()) {
-      const rel = path.posix.normalize(inc).replace(/^\.\/?$/, "").replace(/\/+$/, "");
+      const rel = path.posix
+        .normalize(inc)
+        .replace(/^\.\/?$/, "")
+        .replace(/\/+$/, "");
       if (rel.startsWith("..") || path.isAbsolute(rel) || !existsSync(path.join(req.appDir, rel))) {
         throw new ConfigError([{ file: req.configFile, path: `${key}[${i}]`, message: `${inc} is not a path inside ${req.appDir}` }]);
       }

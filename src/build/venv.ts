@@ -70,7 +70,10 @@ async function createVenv(req: VenvRequest, dir: string): Promise<string | undef
   const pip = [path.join(dir, "bin", "python"), "-m", "pip", "install", ...req.pipArgs, ...reqArgs];
   const env = { ...req.env, VIRTUAL_ENV: dir, PATH: `${path.join(dir, "bin")}:${req.env["PATH"] ?? ""}` };
   const { stdout } = await run(pip, { cwd, env, onLine, step: "pip install" });
-  return stdout.split("\n").reverse().find((l) => l.startsWith("Successfully installed"));
+  return stdout
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith("Successfully installed"));
 }
 
 /** Turn install sources into pip -r arguments, exporting lock files first. */

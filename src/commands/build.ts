@@ -85,7 +85,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const outDir = opts.out ? path.resolve(opts.cwd, opts.out) : path.resolve(appDir, cfg.out);
   // Inside git the code layer starts from what git would commit; outside, from a walk that
   // leaves out what a .gitignore usually would.
-  const tracked = await phase("files", () => gitFiles(appDir, env), (f) => (f ? `${f.length} files from git` : "not a git work tree"));
+  const tracked = await phase(
+    "files",
+    () => gitFiles(appDir, env),
+    (f) => (f ? `${f.length} files from git` : "not a git work tree"),
+  );
   const exclude = withoutOutput(excludeMatcher(tracked ? cfg.exclude : [...cfg.exclude, ...NON_GIT_EXCLUDE]), appDir, outDir);
   // Read the key before the long part of the build, so a bad one fails in a second.
   const signingKey = await signingKeyFor(opts, cfg.signing_key, appDir, emit);
@@ -96,12 +100,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (src.kind === "pyproject-dependencies") pyprojectRequirements(await readPyproject(path.resolve(appDir, src.file)), src.file);
   }
 
-  const { key, interpreter, inputs } = await phase("interpreter", () => computeEnvKey(config, appDir, configFile, env),
-    (k) => `${k.interpreter.implementation} ${k.interpreter.version} ${k.interpreter.abi}, venv key ${k.key}`);
+  const { key, interpreter, inputs } = await phase(
+    "interpreter",
+    () => computeEnvKey(config, appDir, configFile, env),
+    (k) => `${k.interpreter.implementation} ${k.interpreter.version} ${k.interpreter.abi}, venv key ${k.key}`,
+  );
 
   const work = await mkdtemp(path.join(os.tmpdir(), `slipway-build-${app.name}-`));
   try {
-    const stage = (dest: string) => stageTree({ appDir, include: cfg.include, exclude, dest, configFile, gitFiles: tracked, includeIgnored: cfg.include_ignored });
+    const stage = (dest: string) =>
+      stageTree({ appDir, include: cfg.include, exclude, dest, configFile, gitFiles: tracked, includeIgnored: cfg.include_ignored });
     const venv = await phase(
       "venv",
       () =>
@@ -123,10 +131,18 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       (v) => `${v.cache} ${key}${v.summary ? ` — ${v.summary}` : ""}`,
     );
     emit({ type: "venv", key, path: venv.path, cache: venv.cache });
-    const venvLayer = await phase("venv-layer", () => ensureVenvLayer(venv.path, key, cfg.compression, env, emit), (l) => `${l.cache}, ${l.stats.size} bytes`);
+    const venvLayer = await phase(
+      "venv-layer",
+      () => ensureVenvLayer(venv.path, key, cfg.compression, env, emit),
+      (l) => `${l.cache}, ${l.stats.size} bytes`,
+    );
 
     const tree = path.join(work, "tree");
-    await phase("stage", () => stage(tree), (e) => `${e.length} entries`);
+    await phase(
+      "stage",
+      () => stage(tree),
+      (e) => `${e.length} entries`,
+    );
     const stepEnv = {
       ...env,
       PATH: `${path.join(venv.path, "bin")}:${env["PATH"] ?? ""}`,
@@ -137,36 +153,54 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       SLIPWAY_ROOT: app.root,
     };
     if (project) {
-      await phase("project", async () => installProject({
-        python: path.join(venv.path, "bin", "python"),
-        source: await stage(path.join(work, "project-src")).then(() => path.join(work, "project-src")),
-        tree,
-        scratch: path.join(work, "project-site"),
-        project,
-        pipArgs: cfg.pip_args,
-        env: { ...env, VIRTUAL_ENV: venv.path, PYTHONHOME: undefined },
-        emit,
-      }), (r) => `${project.name ?? "the project"} installed at the release's top: ${r.added.join(", ") || "nothing new"}`);
+      await phase(
+        "project",
+        async () =>
+          installProject({
+            python: path.join(venv.path, "bin", "python"),
+            source: await stage(path.join(work, "project-src")).then(() => path.join(work, "project-src")),
+            tree,
+            scratch: path.join(work, "project-site"),
+            project,
+            pipArgs: cfg.pip_args,
+            env: { ...env, VIRTUAL_ENV: venv.path, PYTHONHOME: undefined },
+            emit,
+          }),
+        (r) => `${project.name ?? "the project"} installed at the release's top: ${r.added.join(", ") || "nothing new"}`,
+      );
     }
-    const minify = () => phase("minify", async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify, cacheDir(env)),
-      (m) => `${m.files} files (${m.cached} cached), ${m.bytesBefore} → ${m.bytesAfter} bytes`);
+    const minify = () =>
+      phase(
+        "minify",
+        async () => minifyTree(tree, await walkTree(tree, exclude), cfg.minify, cacheDir(env)),
+        (m) => `${m.files} files (${m.cached} cached), ${m.bytesBefore} → ${m.bytesAfter} bytes`,
+      );
     if (cfg.minify_when === "before-steps") await minify();
     if (cfg.steps.length) await phase("steps", () => runSteps(cfg.steps, tree, stepEnv, emit));
     if (cfg.minify_when === "after-steps") await minify();
 
     const mtime = new Date(1000 * sourceDateEpoch(env, git?.time));
     const codeFile = path.join(work, `code${LAYER_SUFFIX[cfg.compression]}`);
-    const codeLayer = await phase("code-layer", async () => {
-      const entries = await walkTree(tree, exclude);
-      rejectLinkedInLayer(config.deploy.linked_files, entries, configFile);
-      const secrets = await findSecrets(tree, entries, cfg.allow);
-      if (secrets.length) throw new SecretsError(secrets);
-      warnIfLarge(entries, emit);
-      const progress = throttledProgress(emit, "code-layer", "bytes", entries.reduce((n, e) => n + e.size, 0));
-      const stats = await writeLayer({ dir: tree, entries, mtime, compression: cfg.compression, out: codeFile, onProgress: progress.update });
-      progress.flush();
-      return stats;
-    }, (s) => `${s.files} entries, ${s.size} bytes, sha256 ${s.sha256.slice(0, 12)}`);
+    const codeLayer = await phase(
+      "code-layer",
+      async () => {
+        const entries = await walkTree(tree, exclude);
+        rejectLinkedInLayer(config.deploy.linked_files, entries, configFile);
+        const secrets = await findSecrets(tree, entries, cfg.allow);
+        if (secrets.length) throw new SecretsError(secrets);
+        warnIfLarge(entries, emit);
+        const progress = throttledProgress(
+          emit,
+          "code-layer",
+          "bytes",
+          entries.reduce((n, e) => n + e.size, 0),
+        );
+        const stats = await writeLayer({ dir: tree, entries, mtime, compression: cfg.compression, out: codeFile, onProgress: progress.update });
+        progress.flush();
+        return stats;
+      },
+      (s) => `${s.files} entries, ${s.size} bytes, sha256 ${s.sha256.slice(0, 12)}`,
+    );
 
     const manifest: Manifest = {
       format: ARTIFACT_FORMAT,
@@ -182,20 +216,28 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     checkManifest(manifest);
     const manifestBytes = serializeManifest(manifest);
     await mkdir(outDir, { recursive: true });
-    const artifact = await phase("artifact", async () => {
-      // What deploy would refuse is refused here, where the fix is: a new venv layer and every code layer.
-      const checked = new CheckedLayers(cacheDir(env));
-      await checkBuiltLayer(manifest, manifest.layers[0]!, codeFile, checked);
-      if (venvLayer.cache === "miss") await checkBuiltLayer(manifest, manifest.layers[1]!, venvLayer.file, checked);
-      return writeArtifact(path.join(outDir, artifactFileName(app.name, buildId)), {
-        manifest: manifestBytes,
-        signature: signingKey && signManifest(manifestBytes, signingKey.key),
-        layers: [
-          [manifest.layers[0]!.member, codeFile],
-          [manifest.layers[1]!.member, venvLayer.file],
-        ],
-      }, mtime);
-    }, (a) => `${a.path} (${a.size} bytes)${signingKey ? `, signed by key ${signingKey.id}` : ""}`);
+    const artifact = await phase(
+      "artifact",
+      async () => {
+        // What deploy would refuse is refused here, where the fix is: a new venv layer and every code layer.
+        const checked = new CheckedLayers(cacheDir(env));
+        await checkBuiltLayer(manifest, manifest.layers[0]!, codeFile, checked);
+        if (venvLayer.cache === "miss") await checkBuiltLayer(manifest, manifest.layers[1]!, venvLayer.file, checked);
+        return writeArtifact(
+          path.join(outDir, artifactFileName(app.name, buildId)),
+          {
+            manifest: manifestBytes,
+            signature: signingKey && signManifest(manifestBytes, signingKey.key),
+            layers: [
+              [manifest.layers[0]!.member, codeFile],
+              [manifest.layers[1]!.member, venvLayer.file],
+            ],
+          },
+          mtime,
+        );
+      },
+      (a) => `${a.path} (${a.size} bytes)${signingKey ? `, signed by key ${signingKey.id}` : ""}`,
+    );
     return {
       artifact: artifact.path,
       sha256: artifact.sha256,
@@ -215,27 +257,44 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
 /** A linked file (deploy.linked_files) comes from <root>/shared on each host: the release must not hold one of its own. */
 function rejectLinkedInLayer(linked: readonly string[], entries: readonly TreeEntry[], configFile: string): void {
-  const problems = linked.flatMap((f, i) => entries.some((e) => e.rel === f) ? [{
-    file: configFile,
-    path: `deploy.linked_files[${i}]`,
-    message: `${f} is in the code layer too: each host links <root>/shared/${f} there`,
-    hint: `remove ${f} from the repository (or add it to .gitignore / build.exclude), or from deploy.linked_files`,
-  }] : []);
+  const problems = linked.flatMap((f, i) =>
+    entries.some((e) => e.rel === f)
+      ? [
+          {
+            file: configFile,
+            path: `deploy.linked_files[${i}]`,
+            message: `${f} is in the code layer too: each host links <root>/shared/${f} there`,
+            hint: `remove ${f} from the repository (or add it to .gitignore / build.exclude), or from deploy.linked_files`,
+          },
+        ]
+      : [],
+  );
   if (problems.length) throw new ConfigError(problems);
 }
 
 function warnIfLarge(entries: readonly TreeEntry[], emit: Emit): void {
   const total = entries.reduce((n, e) => n + e.size, 0);
   if (total <= CODE_LAYER_WARN_BYTES) return;
-  const top = largest(entries.filter((e) => e.type === "file"), 5).map((f) => `${f.rel} (${f.size} bytes)`).join(", ");
-  emit({ type: "log", level: "warn", message: `the code layer holds ${total} bytes (over ${CODE_LAYER_WARN_BYTES}): every deploy sends it; largest: ${top} — leave what hosts need not have out with build.exclude or .gitignore` });
+  const top = largest(
+    entries.filter((e) => e.type === "file"),
+    5,
+  )
+    .map((f) => `${f.rel} (${f.size} bytes)`)
+    .join(", ");
+  emit({
+    type: "log",
+    level: "warn",
+    message: `the code layer holds ${total} bytes (over ${CODE_LAYER_WARN_BYTES}): every deploy sends it; largest: ${top} — leave what hosts need not have out with build.exclude or .gitignore`,
+  });
 }
 
 function requireClean(git: GitInfo | undefined, appDir: string): void {
   if (!git) throw new UsageError(`--require-clean: ${appDir} is not in a git work tree with a commit`, "build from a git checkout, or drop --require-clean");
   if (git.dirty) {
-    throw new UsageError(`--require-clean: ${appDir} has changes that are not committed (git status lists them)`,
-      "commit or stash them, or add the files to .gitignore — the artifact must be what the commit says");
+    throw new UsageError(
+      `--require-clean: ${appDir} has changes that are not committed (git status lists them)`,
+      "commit or stash them, or add the files to .gitignore — the artifact must be what the commit says",
+    );
   }
 }
 
@@ -250,8 +309,10 @@ function checkManifest(m: Manifest): void {
   const parsed = manifestSchema.safeParse(m);
   if (parsed.success) return;
   const issue = parsed.error.issues[0]!;
-  throw new SlipwayError(`the manifest of this build would be refused: ${dottedPath(issue.path) || "(top)"} ${issue.message}`,
-    "see docs/security.md for what an artifact may hold");
+  throw new SlipwayError(
+    `the manifest of this build would be refused: ${dottedPath(issue.path) || "(top)"} ${issue.message}`,
+    "see docs/security.md for what an artifact may hold",
+  );
 }
 
 /** Entry-check a layer this build wrote; a pass is recorded, so deploying it here does not unpack it again. */
@@ -262,9 +323,10 @@ async function checkBuiltLayer(m: Manifest, layer: LayerInfo, file: string, chec
   try {
     await checked.record(layer.sha256, rules, await check.result);
   } catch (err) {
-    const fix = layer.name === "code"
-      ? "exclude it in build.exclude, or change it in the app (see docs/security.md)"
-      : "the virtualenv holds something hosts refuse (see docs/security.md); fix the package that installs it";
+    const fix =
+      layer.name === "code"
+        ? "exclude it in build.exclude, or change it in the app (see docs/security.md)"
+        : "the virtualenv holds something hosts refuse (see docs/security.md); fix the package that installs it";
     throw new SlipwayError(`the ${layer.name} layer would be refused by deploy: ${(err as Error).message}`, fix);
   }
 }

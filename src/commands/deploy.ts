@@ -26,14 +26,7 @@ import { layout } from "../deploy/layout.js";
 import { balancerConfigs, closeBalancers, openBalancers } from "../lb/balancers.js";
 import { refuseFullDrain } from "../lb/full-drain.js";
 import { switchInBatches } from "../deploy/batches.js";
-import {
-  countPending,
-  deployEnv,
-  historyRecord,
-  localFiles,
-  runUserCommand,
-  stageHost,
-} from "../deploy/steps.js";
+import { countPending, deployEnv, historyRecord, localFiles, runUserCommand, stageHost } from "../deploy/steps.js";
 import type { HostSession } from "../deploy/session.js";
 import type { Config } from "../config/schema.js";
 import type { HostOutcome } from "../deploy/outcome.js";
@@ -85,7 +78,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const { name, target, hosts } = resolveTarget(config, opts.target, opts.hosts, opts.roles);
   // --batch sets every role's batch; without it each role has its own (default: the target's).
   const batch = parseBatch(opts.batch);
-  refuseFullDrain(roleBatches(target.roles, batch).flatMap((r) => r.batches), balancerConfigs(target));
+  refuseFullDrain(
+    roleBatches(target.roles, batch).flatMap((r) => r.batches),
+    balancerConfigs(target),
+  );
   const file = path.resolve(opts.cwd, opts.artifact);
   if (!existsSync(file)) throw new UsageError(`${opts.artifact}: no such file`, "give the path of a .tar built by `slipway build`");
 
@@ -107,7 +103,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const checked = new CheckedLayers(cacheDir(process.env));
     const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
     timings["verify"] = verifyMs;
-    rejectHeld(name, [...states].map(([host, st]) => [host, st.lock]));
+    rejectHeld(
+      name,
+      [...states].map(([host, st]) => [host, st.lock]),
+    );
     await requireLinkedFiles(all, m.root, config.deploy.linked_files);
     const manifests = await manifestPayloads(head.manifestBytes, m.root, states, m.layers[0]!.compression, work);
     const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
@@ -123,17 +122,35 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       const t0 = performance.now();
       const files = localFiles(work, file, m);
       await mapLimit(plan.hosts, opts.parallel ?? STAGE_PARALLEL, async (hp) => {
-        const sent = await stageHost(sessions.get(hp.host), emit, m, manifestSha, manifests.get(hp.host)!, files, hp, sharedLinks(config), info.token.slice(0, 8));
+        const sent = await stageHost(
+          sessions.get(hp.host),
+          emit,
+          m,
+          manifestSha,
+          manifests.get(hp.host)!,
+          files,
+          hp,
+          sharedLinks(config),
+          info.token.slice(0, 8),
+        );
         outcomes.get(hp.host)!.bytes_sent = sent;
       });
       timings["stage"] = Math.round(performance.now() - t0);
 
       if (config.deploy.assets) {
         const { assets, keep_releases } = config.deploy;
-        await settleAll(all.map((s) => s.step("assets", () => s.run("assets", bridgeAssets(m.root, m.build_id, assets, keep_releases)), (r) => {
-          const n = parseBridged(r.stdout);
-          return n ? `current gained ${n.toCurrent} file(s) of ${assets}, the new release ${n.toNew}` : undefined;
-        })));
+        await settleAll(
+          all.map((s) =>
+            s.step(
+              "assets",
+              () => s.run("assets", bridgeAssets(m.root, m.build_id, assets, keep_releases)),
+              (r) => {
+                const n = parseBridged(r.stdout);
+                return n ? `current gained ${n.toCurrent} file(s) of ${assets}, the new release ${n.toNew}` : undefined;
+              },
+            ),
+          ),
+        );
       }
       const release = layout(m.root).release(m.build_id);
       const first = sessions.get(migrationsHost(target, config.deploy.migrations.role));
@@ -141,9 +158,13 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       migrations = await runMigrations(config, first, release, envFor(first.host), emit);
       const hooks = config.deploy.hooks.before_switch;
       if (hooks.length) {
-        await settleAll(all.map((s) => s.step("hooks", async () => {
-          for (const cmd of hooks) await runUserCommand(s, "hooks", release, cmd, envFor(s.host), "a before_switch hook failed: no host was switched");
-        })));
+        await settleAll(
+          all.map((s) =>
+            s.step("hooks", async () => {
+              for (const cmd of hooks) await runUserCommand(s, "hooks", release, cmd, envFor(s.host), "a before_switch hook failed: no host was switched");
+            }),
+          ),
+        );
       }
 
       await switchInBatches(plan, {
@@ -165,21 +186,41 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       // Record, prune (planned from the preflight listing, only where the deploy succeeded)
       // and unlock: one round trip per host, also when the deploy failed. A host that cannot
       // be reached keeps its lock, and the error says what to run when it is back.
-      const finished = await Promise.allSettled(all.map((s) => {
-        const o = outcomes.get(s.host)!;
-        const record = historyRecord({
-          action: "deploy", target: name, host: s.host, roles: rolesOfHost(target, s.host).map((r) => r.name), build_id: m.build_id,
-          previous: o.previous ?? plan.hosts.find((x) => x.host === s.host)?.current,
-          result: o.result, durations_ms: { ...timings, ...o.durations_ms }, error: o.error,
-        });
-        const prune = o.result === "ok"
-          ? planPrune(listingAfterSwitch(states.get(s.host)!.listing, m.build_id, m.env.key), config.deploy.keep_releases)
-          : undefined;
-        return s.step("finish", () => s.run("finish", finishHost(m.root, JSON.stringify(record), info.token, prune ? pruneItems(prune) : [])),
-          () => (prune ? `recorded, pruned ${prune.removeReleases.length} release(s) and ${prune.removeVenvs.length} venv(s), unlocked` : "recorded, unlocked"));
-      }));
+      const finished = await Promise.allSettled(
+        all.map((s) => {
+          const o = outcomes.get(s.host)!;
+          const record = historyRecord({
+            action: "deploy",
+            target: name,
+            host: s.host,
+            roles: rolesOfHost(target, s.host).map((r) => r.name),
+            build_id: m.build_id,
+            previous: o.previous ?? plan.hosts.find((x) => x.host === s.host)?.current,
+            result: o.result,
+            durations_ms: { ...timings, ...o.durations_ms },
+            error: o.error,
+          });
+          const prune =
+            o.result === "ok" ? planPrune(listingAfterSwitch(states.get(s.host)!.listing, m.build_id, m.env.key), config.deploy.keep_releases) : undefined;
+          return s.step(
+            "finish",
+            () => s.run("finish", finishHost(m.root, JSON.stringify(record), info.token, prune ? pruneItems(prune) : [])),
+            () =>
+              prune ? `recorded, pruned ${prune.removeReleases.length} release(s) and ${prune.removeVenvs.length} venv(s), unlocked` : "recorded, unlocked",
+          );
+        }),
+      );
       const before = (h: string) => plan.hosts.find((x) => x.host === h)?.current;
-      reportStranded(name, m.build_id, strandedHosts(all.map((s) => s.host), finished, before), failure);
+      reportStranded(
+        name,
+        m.build_id,
+        strandedHosts(
+          all.map((s) => s.host),
+          finished,
+          before,
+        ),
+        failure,
+      );
     }
   } finally {
     await Promise.all([sessions.close(), closeBalancers(balancers)]);
@@ -198,22 +239,35 @@ function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, 
     for (const p of incompatibilities(m, manifestSha, states.get(hp.host)!, hp)) lines.push(`${hp.host}: ${p}`);
   }
   if (lines.length) {
-    throw new ArtifactError(`the artifact cannot be deployed — nothing was sent or changed:\n${lines.map((l) => `  ${l}`).join("\n")}`,
-      "make the hosts match the build machine (same interpreter), or build on a machine that matches them");
+    throw new ArtifactError(
+      `the artifact cannot be deployed — nothing was sent or changed:\n${lines.map((l) => `  ${l}`).join("\n")}`,
+      "make the hosts match the build machine (same interpreter), or build on a machine that matches them",
+    );
   }
 }
 
-async function runMigrations(config: Config, first: HostSession, release: string, env: Record<string, string>, emit: Emit): Promise<DeployResult["migrations"]> {
+async function runMigrations(
+  config: Config,
+  first: HostSession,
+  release: string,
+  env: Record<string, string>,
+  emit: Emit,
+): Promise<DeployResult["migrations"]> {
   const m = config.deploy.migrations;
   let outcome: DeployResult["migrations"];
   if (m.check) {
-    const r = await first.step("migrate", () => runUserCommand(first, "migrate", release, m.check, env, "the migrations check failed: no host was switched"),
-      (r) => `${countPending(r.stdout)} pending`);
+    const r = await first.step(
+      "migrate",
+      () => runUserCommand(first, "migrate", release, m.check, env, "the migrations check failed: no host was switched"),
+      (r) => `${countPending(r.stdout)} pending`,
+    );
     outcome = { host: first.host, pending: countPending(r.stdout), output: r.stdout };
     emit({ type: "migrations", host: first.host, pending: outcome.pending, output: r.stdout });
     if (m.policy === "block" && outcome.pending > 0) {
-      throw new SlipwayError(`${outcome.pending} migration(s) pending and deploy.migrations.policy = "block": no host was switched`,
-        "apply them first (or set policy = \"run\" to have slipway run them before the switch)");
+      throw new SlipwayError(
+        `${outcome.pending} migration(s) pending and deploy.migrations.policy = "block": no host was switched`,
+        'apply them first (or set policy = "run" to have slipway run them before the switch)',
+      );
     }
   }
   if (m.policy === "run" && m.run) {
@@ -222,6 +276,24 @@ async function runMigrations(config: Config, first: HostSession, release: string
   return outcome;
 }
 
-function result(config: Config, target: string, m: Manifest, dryRun: boolean, plan: DeployPlan, outcomes: Map<string, HostOutcome>, migrations: DeployResult["migrations"], timings: Record<string, number>): DeployResult {
-  return { app: config.app.name, target, build_id: m.build_id, dry_run: dryRun, plan: summarize(plan), hosts: [...outcomes.values()], migrations, timings_ms: timings };
+function result(
+  config: Config,
+  target: string,
+  m: Manifest,
+  dryRun: boolean,
+  plan: DeployPlan,
+  outcomes: Map<string, HostOutcome>,
+  migrations: DeployResult["migrations"],
+  timings: Record<string, number>,
+): DeployResult {
+  return {
+    app: config.app.name,
+    target,
+    build_id: m.build_id,
+    dry_run: dryRun,
+    plan: summarize(plan),
+    hosts: [...outcomes.values()],
+    migrations,
+    timings_ms: timings,
+  };
 }

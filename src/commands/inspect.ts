@@ -52,7 +52,9 @@ export async function inspect(opts: InspectOptions): Promise<InspectResult> {
       // (An unreadable layer is --verify's to report, with its reason.)
       largest: await largestFilesOf(file, code, 10).catch(() => []),
       ...(code.unpacked_size > CODE_LAYER_WARN_BYTES
-        ? { warning: `the code layer unpacks to ${code.unpacked_size} bytes (over ${CODE_LAYER_WARN_BYTES}): every deploy sends it; leave out what hosts need not have (build.exclude, .gitignore)` }
+        ? {
+            warning: `the code layer unpacks to ${code.unpacked_size} bytes (over ${CODE_LAYER_WARN_BYTES}): every deploy sends it; leave out what hosts need not have (build.exclude, .gitignore)`,
+          }
         : {}),
     },
   };

@@ -20,11 +20,17 @@ export async function prune(opts: TargetOptions & { keep?: string }): Promise<Pr
     const info = lockInfo("prune", name);
     await lockAll(sessions, root, info, name);
     try {
-      const hosts = await settleAll(sessions.map(async (s) => {
-        const plan = await pruneHost(s, root, keep);
-        await record(s, root, historyRecord({ action: "prune", target: name, host: s.host, result: "ok", removed: [...plan.removeReleases, ...plan.removeVenvs] }));
-        return { host: s.host, ...plan };
-      }));
+      const hosts = await settleAll(
+        sessions.map(async (s) => {
+          const plan = await pruneHost(s, root, keep);
+          await record(
+            s,
+            root,
+            historyRecord({ action: "prune", target: name, host: s.host, result: "ok", removed: [...plan.removeReleases, ...plan.removeVenvs] }),
+          );
+          return { host: s.host, ...plan };
+        }),
+      );
       return { target: name, keep, hosts };
     } finally {
       await unlockAll(sessions, root, info.token);

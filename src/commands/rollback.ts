@@ -34,12 +34,18 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
       // lock and what it has, in one round trip. A refusal changes nothing.
       const peeking = ctx.sessions.map(async (s) => {
         await s.connect();
-        return s.step("preflight", async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
-          (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`));
+        return s.step(
+          "preflight",
+          async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
+          (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`),
+        );
       });
       await settleAll<unknown>([checkServers(balancers, ctx.hosts), ...peeking]); // all settle; the first failure, in this order, is thrown
       const peeks = await Promise.all(peeking);
-      rejectHeld(ctx.name, ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]));
+      rejectHeld(
+        ctx.name,
+        ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]),
+      );
       if (opts.to === undefined) agreeOnPrevious(ctx.sessions.map((s, i) => [s.host, peeks[i]!.listing]));
       const plans = ctx.sessions.map((s, i) => ({ s, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
 
@@ -51,11 +57,21 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
         return { target: ctx.name, hosts: results };
       } finally {
         // Record (hosts that were switched or tried) and unlock: one round trip per host.
-        await Promise.allSettled(ctx.sessions.map((s) => {
-          const r = results.find((x) => x.host === s.host);
-          const line = r ? JSON.stringify(historyRecord({ action: "rollback", target: ctx.name, host: s.host, build_id: r.to, previous: r.from, result: r.result, error: r.error })) : undefined;
-          return s.step("finish", () => s.run("finish", finishHost(root, line, info.token, [])), () => (r ? "recorded, unlocked" : "unlocked"));
-        }));
+        await Promise.allSettled(
+          ctx.sessions.map((s) => {
+            const r = results.find((x) => x.host === s.host);
+            const line = r
+              ? JSON.stringify(
+                  historyRecord({ action: "rollback", target: ctx.name, host: s.host, build_id: r.to, previous: r.from, result: r.result, error: r.error }),
+                )
+              : undefined;
+            return s.step(
+              "finish",
+              () => s.run("finish", finishHost(root, line, info.token, [])),
+              () => (r ? "recorded, unlocked" : "unlocked"),
+            );
+          }),
+        );
       }
     } finally {
       await closeBalancers(balancers);
@@ -69,42 +85,65 @@ interface HostRollback {
   to: string;
 }
 
-async function rollBackHosts({ config, name, target, emit }: TargetContext, balancers: Balancer[], plans: HostRollback[], results: RollbackResult["hosts"]): Promise<void> {
+async function rollBackHosts(
+  { config, name, target, emit }: TargetContext,
+  balancers: Balancer[],
+  plans: HostRollback[],
+  results: RollbackResult["hosts"],
+): Promise<void> {
   const root = config.app.root;
   // Roles in the order written, each in its own batches (a host in several roles goes with the first).
   const hosts = plans.map((p) => p.s.host);
   const batches = roleBatches(target.roles.map((r) => ({ ...r, hosts: r.hosts.filter((h) => hosts.includes(h)) }))).flatMap((r) => r.batches);
   for (const [index, batch] of batches.entries()) {
     emit({ type: "batch", index, hosts: batch });
-    await settleAll(plans.filter((p) => batch.includes(p.s.host)).map(async ({ s, from, to }) => {
-      const env = {
-        SLIPWAY_APP: config.app.name, SLIPWAY_TARGET: name, SLIPWAY_HOST: s.host, SLIPWAY_BUILD_ID: to,
-        SLIPWAY_PREVIOUS_BUILD_ID: from ?? "", SLIPWAY_ROOT: root, SLIPWAY_RELEASE_DIR: layout(root).release(to),
-      };
-      const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
-      results.push(r);
-      try {
-        await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit }, to);
-        r.result = "ok";
-      } catch (err) {
-        r.error = (err as Error).message;
-        throw err;
-      }
-    }));
+    await settleAll(
+      plans
+        .filter((p) => batch.includes(p.s.host))
+        .map(async ({ s, from, to }) => {
+          const env = {
+            SLIPWAY_APP: config.app.name,
+            SLIPWAY_TARGET: name,
+            SLIPWAY_HOST: s.host,
+            SLIPWAY_BUILD_ID: to,
+            SLIPWAY_PREVIOUS_BUILD_ID: from ?? "",
+            SLIPWAY_ROOT: root,
+            SLIPWAY_RELEASE_DIR: layout(root).release(to),
+          };
+          const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
+          results.push(r);
+          try {
+            await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit }, to);
+            r.result = "ok";
+          } catch (err) {
+            r.error = (err as Error).message;
+            throw err;
+          }
+        }),
+    );
   }
 }
 
 /** Where a host goes (pure): --to, else its `previous`; the release must be on the host, and complete (complete.ts). */
 export function rollbackDestination(host: string, l: HostListing, to?: string): { from?: string; to: string } {
   const dest = to ?? l.previous;
-  if (!dest) throw new SlipwayError(`${host}: there is no previous release to roll back to — nothing was changed`, "name one with --to BUILD_ID (see `slipway releases`)");
+  if (!dest)
+    throw new SlipwayError(
+      `${host}: there is no previous release to roll back to — nothing was changed`,
+      "name one with --to BUILD_ID (see `slipway releases`)",
+    );
   const release = l.releases.find((r) => r.id === dest);
   if (!release) {
-    throw new SlipwayError(`${host}: release ${dest} is not on this host — nothing was changed`, `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`);
+    throw new SlipwayError(
+      `${host}: release ${dest} is not on this host — nothing was changed`,
+      `releases there: ${l.releases.map((r) => r.id).join(", ") || "none"}`,
+    );
   }
   if (release.incomplete) {
-    throw new SlipwayError(`${host}: release ${dest} is incomplete on this host (a prune or crash left part of it, or an older slipway made it and it is neither current nor previous) — nothing was changed`,
-      `deploy the artifact of ${dest} again: the deploy stages it whole and switches to it`);
+    throw new SlipwayError(
+      `${host}: release ${dest} is incomplete on this host (a prune or crash left part of it, or an older slipway made it and it is neither current nor previous) — nothing was changed`,
+      `deploy the artifact of ${dest} again: the deploy stages it whole and switches to it`,
+    );
   }
   return { from: l.current, to: dest };
 }
@@ -123,6 +162,8 @@ export function agreeOnPrevious(hosts: readonly (readonly [host: string, listing
   const everywhere = hosts
     .map(([, l]) => new Set(l.releases.filter((r) => !r.incomplete).map((r) => r.id)))
     .reduce((a, b) => new Set([...a].filter((id) => b.has(id))));
-  throw new UsageError(`the hosts disagree about the previous release — nothing was changed:\n${lines.join("\n")}`,
-    `pick one with --to BUILD_ID${everywhere.size ? ` (on every host: ${[...everywhere].join(", ")})` : " (no release is on every host: deploy one)"}`);
+  throw new UsageError(
+    `the hosts disagree about the previous release — nothing was changed:\n${lines.join("\n")}`,
+    `pick one with --to BUILD_ID${everywhere.size ? ` (on every host: ${[...everywhere].join(", ")})` : " (no release is on every host: deploy one)"}`,
+  );
 }

@@ -26,22 +26,32 @@ export interface UnlockOptions extends TargetOptions {
 export async function unlock(opts: UnlockOptions): Promise<UnlockResult> {
   return withTarget(opts, async ({ config, name, sessions }) => {
     const root = config.app.root;
-    const states = await Promise.all(sessions.map(async (s) => {
-      const peek = parseLockReply((await s.run("unlock", peekLock(root))).stdout);
-      return { s, peek, holder: peek.state === "held" ? describeHolder(peek.holder) : undefined };
-    }));
+    const states = await Promise.all(
+      sessions.map(async (s) => {
+        const peek = parseLockReply((await s.run("unlock", peekLock(root))).stdout);
+        return { s, peek, holder: peek.state === "held" ? describeHolder(peek.holder) : undefined };
+      }),
+    );
     const held = states.filter((x) => x.peek.state === "held");
     if (held.length === 0) return { target: name, hosts: states.map((x) => ({ host: x.s.host, released: false })) };
-    if (!(await opts.confirm(held.map((x) => `${x.s.host}: locked by ${x.holder}`)))) throw new UsageError("not unlocked", "pass --yes to unlock without asking");
-    const hosts = await Promise.all(states.map(async (x): Promise<UnlockResult["hosts"][number]> => {
-      if (x.peek.state !== "held") return { host: x.s.host, released: false };
-      const token = x.peek.holder?.token;
-      if (!opts.force && !token) {
-        return { host: x.s.host, held_by: x.holder, released: false, kept: "its lock has no readable token to compare: run unlock again with --force to remove it" };
-      }
-      const reply = (await x.s.step("unlock", () => x.s.run("unlock", releaseLock(root, opts.force ? "" : token!)))).stdout;
-      return { host: x.s.host, held_by: x.holder, ...releaseOutcome(reply) };
-    }));
+    if (!(await opts.confirm(held.map((x) => `${x.s.host}: locked by ${x.holder}`))))
+      throw new UsageError("not unlocked", "pass --yes to unlock without asking");
+    const hosts = await Promise.all(
+      states.map(async (x): Promise<UnlockResult["hosts"][number]> => {
+        if (x.peek.state !== "held") return { host: x.s.host, released: false };
+        const token = x.peek.holder?.token;
+        if (!opts.force && !token) {
+          return {
+            host: x.s.host,
+            held_by: x.holder,
+            released: false,
+            kept: "its lock has no readable token to compare: run unlock again with --force to remove it",
+          };
+        }
+        const reply = (await x.s.step("unlock", () => x.s.run("unlock", releaseLock(root, opts.force ? "" : token!)))).stdout;
+        return { host: x.s.host, held_by: x.holder, ...releaseOutcome(reply) };
+      }),
+    );
     return { target: name, hosts };
   });
 }

@@ -34,7 +34,11 @@ function appName(dir: string): string {
     const m = /^\s*name\s*=\s*"([^"]+)"/m.exec(readFileSync(pyproject, "utf8"));
     if (m?.[1]) name = m[1];
   }
-  const clean = name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 64);
+  const clean = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .slice(0, 64);
   return clean || "app";
 }
 
@@ -68,9 +72,13 @@ exclude      = ${list([...DEFAULT_EXCLUDE, "*.egg-info"])}
 # Run in a staging copy of the tree, with the venv first on PATH.
 steps        = ${list(steps)}
 minify       = ${list(minify)}
-${d.django ? `# Before collectstatic: it then fingerprints and collects the minified files, so what is
+${
+  d.django
+    ? `# Before collectstatic: it then fingerprints and collects the minified files, so what is
 # served is minified and its hashed name matches its bytes.
-minify_when  = "before-steps"` : `minify_when  = "after-steps"   # or "before-steps": minify the sources before the steps`}
+minify_when  = "before-steps"`
+    : `minify_when  = "after-steps"   # or "before-steps": minify the sources before the steps`
+}
 compression  = "zstd"    # or "gzip"
 out          = "dist"
 

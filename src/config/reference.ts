@@ -46,7 +46,15 @@ export function configReferenceMarkdown(): string {
       const meaning = prop.description ? escapeCell(prop.description) : describeObject(prop);
       rows.push(`| \`${key}\` | ${typeOf(prop)} | ${defaultOf(prop)} | ${meaning}${required} |`);
     }
-    out.push(`### \`${title}\``, "", ...(node.description && title.includes("[[") ? [escapeCell(node.description), ""] : []), "| key | type | default | meaning |", "|---|---|---|---|", ...rows, "");
+    out.push(
+      `### \`${title}\``,
+      "",
+      ...(node.description && title.includes("[[") ? [escapeCell(node.description), ""] : []),
+      "| key | type | default | meaning |",
+      "|---|---|---|---|",
+      ...rows,
+      "",
+    );
     for (const [t, n, p] of nested) section(t, n, p);
   };
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {

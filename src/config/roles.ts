@@ -58,9 +58,19 @@ export function checkRoleShape(parsed: ParsedConfig): RoleProblem[] {
   for (const [name, t] of Object.entries(parsed.targets)) {
     const roles = t.roles ? Object.keys(t.roles) : [];
     if (t.hosts && roles.length) {
-      problems.push({ path: ["targets", name, "hosts"], fatal: true, message: "is set as well as roles", hint: `list every host under its role (targets.${name}.roles.<role>.hosts) and remove targets.${name}.hosts` });
+      problems.push({
+        path: ["targets", name, "hosts"],
+        fatal: true,
+        message: "is set as well as roles",
+        hint: `list every host under its role (targets.${name}.roles.<role>.hosts) and remove targets.${name}.hosts`,
+      });
     } else if (!t.hosts && !roles.length) {
-      problems.push({ path: ["targets", name, "hosts"], fatal: true, message: "is required (an array), or roles", hint: `add hosts = ["deploy@app-01"], or roles such as [targets.${name}.roles.web] with hosts` });
+      problems.push({
+        path: ["targets", name, "hosts"],
+        fatal: true,
+        message: "is required (an array), or roles",
+        hint: `add hosts = ["deploy@app-01"], or roles such as [targets.${name}.roles.web] with hosts`,
+      });
     }
     const lists: [(string | number)[], string[]][] = t.hosts ? [[["targets", name, "hosts"], t.hosts]] : [];
     for (const [role, r] of Object.entries(t.roles ?? {})) lists.push([["targets", name, "roles", role, "hosts"], r.hosts]);
@@ -73,7 +83,11 @@ export function checkRoleShape(parsed: ParsedConfig): RoleProblem[] {
   // A target without the role runs them on its first role's first host; a name no target has is a typo.
   const all = new Set(Object.values(parsed.targets).flatMap((t) => (t.roles && Object.keys(t.roles).length ? Object.keys(t.roles) : [DEFAULT_ROLE])));
   if (migrationsRole && !all.has(migrationsRole)) {
-    problems.push({ path: ["deploy", "migrations", "role"], message: `names role ${JSON.stringify(migrationsRole)}, which no target has`, hint: `roles: ${[...all].join(", ") || "none"}` });
+    problems.push({
+      path: ["deploy", "migrations", "role"],
+      message: `names role ${JSON.stringify(migrationsRole)}, which no target has`,
+      hint: `roles: ${[...all].join(", ") || "none"}`,
+    });
   }
   return problems;
 }

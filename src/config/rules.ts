@@ -45,7 +45,7 @@ export function checkRules(config: Config): RuleProblem[] {
       problems.push({
         path: at("restart", "command"),
         message: `is only used with manager = "command" (manager is "${restart.manager}")`,
-        hint: "remove it, or set manager = \"command\"",
+        hint: 'remove it, or set manager = "command"',
       });
     }
     if (health.url && health.command) {
@@ -113,7 +113,10 @@ function restartRules(restart: RestartConfig): RuleProblem[] {
   if (restart.sudo && (restart.manager !== "systemd" || restart.scope !== "system")) {
     problems.push({
       path: ["sudo"],
-      message: restart.manager === "systemd" ? 'is only used with system units (scope is "user": systemctl --user needs no sudo)' : `is only used with manager = "systemd" (manager is "${restart.manager}")`,
+      message:
+        restart.manager === "systemd"
+          ? 'is only used with system units (scope is "user": systemctl --user needs no sudo)'
+          : `is only used with manager = "systemd" (manager is "${restart.manager}")`,
       hint: restart.manager === "command" ? "remove it, and put sudo in the command itself" : "remove it",
     });
   }

@@ -17,9 +17,7 @@ import {
  * docs/configuration.md and docs/slipway.schema.json are generated from this file.
  */
 
-const duration = z
-  .string()
-  .regex(DURATION, { error: 'expected a duration such as "500ms", "35s" or "2m"' });
+const duration = z.string().regex(DURATION, { error: 'expected a duration such as "500ms", "35s" or "2m"' });
 
 const absolutePath = z
   .string()
@@ -42,9 +40,7 @@ export const appSchema = z.strictObject({
     .refine((p) => PATH_CHARS.test(p) && !/\/\/|(^|\/)\.(\/|$)/.test(p), {
       error: "may hold only letters, digits and . _ - + @ = , ~ between single slashes (no spaces or . components)",
     })
-    .describe(
-      "Absolute directory of the app on every host, and on the build machine: the virtualenv is built at <root>/virtualenvs/<key>.",
-    ),
+    .describe("Absolute directory of the app on every host, and on the build machine: the virtualenv is built at <root>/virtualenvs/<key>."),
   python: z
     .string()
     .min(1)
@@ -86,33 +82,37 @@ export const buildSchema = z.strictObject({
   include_ignored: z
     .array(relativeGlob)
     .prefault([])
-    .describe("Paths (relative to the app) that .gitignore ignores but the code layer needs, e.g. assets compiled before the build; taken whole, minus exclude."),
+    .describe(
+      "Paths (relative to the app) that .gitignore ignores but the code layer needs, e.g. assets compiled before the build; taken whole, minus exclude.",
+    ),
   allow: z
     .array(relativeGlob)
     .prefault([])
-    .describe("Paths (globs from the app's top) let through the secrets guard: a build fails when the code layer would hold a file that looks like a secret (.env, *.pem, *.key, id_rsa, a private key block…)."),
-  steps: z
-    .array(command)
-    .prefault([])
-    .describe("Shell commands run in order in the staging copy, venv first on PATH (e.g. collectstatic)."),
-  minify: z
-    .array(relativeGlob)
-    .prefault([])
-    .describe("Globs of .js and .css files minified in place (esbuild) in the staging copy (see minify_when)."),
+    .describe(
+      "Paths (globs from the app's top) let through the secrets guard: a build fails when the code layer would hold a file that looks like a secret (.env, *.pem, *.key, id_rsa, a private key block…).",
+    ),
+  steps: z.array(command).prefault([]).describe("Shell commands run in order in the staging copy, venv first on PATH (e.g. collectstatic)."),
+  minify: z.array(relativeGlob).prefault([]).describe("Globs of .js and .css files minified in place (esbuild) in the staging copy (see minify_when)."),
   minify_when: z
     .enum(["after-steps", "before-steps"])
     .default("after-steps")
-    .describe('When minify runs: "after-steps" (on what the steps produced), or "before-steps" (on the sources, so that a step such as Django\'s collectstatic fingerprints and serves the minified bytes).'),
+    .describe(
+      'When minify runs: "after-steps" (on what the steps produced), or "before-steps" (on the sources, so that a step such as Django\'s collectstatic fingerprints and serves the minified bytes).',
+    ),
   install_project: z
     .boolean()
     .default(true)
-    .describe("When requirements names a pyproject.toml of an installable project, install the project itself (pip --no-deps) at the top of the release, so its package imports from the release dir (src layout too) while the venv depends on the dependencies alone."),
+    .describe(
+      "When requirements names a pyproject.toml of an installable project, install the project itself (pip --no-deps) at the top of the release, so its package imports from the release dir (src layout too) while the venv depends on the dependencies alone.",
+    ),
   compression: z.enum(["zstd", "gzip"]).default("zstd").describe("Layer compression."),
   out: z.string().min(1).default("dist").describe("Directory the artifact is written to (relative to the app)."),
   signing_key: z
     .string()
     .default("")
-    .describe("Optional ed25519 private key file (PEM, from `slipway keygen`) used to sign the manifest; relative to the config's directory. `--sign` overrides it."),
+    .describe(
+      "Optional ed25519 private key file (PEM, from `slipway keygen`) used to sign the manifest; relative to the config's directory. `--sign` overrides it.",
+    ),
 });
 
 export const migrationsSchema = z.strictObject({
@@ -135,26 +135,30 @@ export const deploySchema = z.strictObject({
   trusted_keys: z
     .array(z.string().min(1))
     .prefault([])
-    .describe("Public key files (PEM, the .pub from `slipway keygen`), relative to the config's directory; non-empty ⇒ deploy refuses artifacts not signed by one of them."),
+    .describe(
+      "Public key files (PEM, the .pub from `slipway keygen`), relative to the config's directory; non-empty ⇒ deploy refuses artifacts not signed by one of them.",
+    ),
   shared: z
     .array(
-      z
-        .string()
-        .regex(PLAIN_RELATIVE, {
-          error: "must be a relative path of plain names (no .., no leading /)",
-        }),
+      z.string().regex(PLAIN_RELATIVE, {
+        error: "must be a relative path of plain names (no .., no leading /)",
+      }),
     )
     .prefault([])
     .describe("Directories under <root>/shared linked into every release at the same relative path."),
   linked_files: z
     .array(z.string().regex(PLAIN_RELATIVE_DOTS, { error: "must be a relative path of plain names (no . or .. components, no leading /)" }))
     .prefault([])
-    .describe("Files under <root>/shared linked into every release at the same relative path (e.g. .env, config/local.py); a deploy refuses (exit 3) a host that lacks one, and a build whose code layer holds one."),
+    .describe(
+      "Files under <root>/shared linked into every release at the same relative path (e.g. .env, config/local.py); a deploy refuses (exit 3) a host that lacks one, and a build whose code layer holds one.",
+    ),
   assets: z
     .string()
     .regex(PLAIN_RELATIVE_OR_EMPTY, { error: "must be a relative path of plain names (no .., no leading /), or empty" })
     .default("")
-    .describe("The release's directory of fingerprinted static files (e.g. staticfiles): before any host switches, each host's current release gains the new release's files it lacks, and the new release those of the releases it replaces (hard links, add only), so a page from either version finds its assets on every host."),
+    .describe(
+      "The release's directory of fingerprinted static files (e.g. staticfiles): before any host switches, each host's current release gains the new release's files it lacks, and the new release those of the releases it replaces (hard links, add only), so a page from either version finds its assets on every host.",
+    ),
   migrations: migrationsSchema.prefault({}),
   hooks: hooksSchema.prefault({}),
 });
@@ -163,12 +167,22 @@ const sshSchema = z.strictObject({
   config: z.string().default("").describe("ssh_config file passed with -F (empty: ssh's default)."),
   identity: z.string().default("").describe("Identity file passed with -i."),
   known_hosts: z.string().default("").describe("UserKnownHostsFile; host keys stay strictly checked."),
-  options: z.array(z.string().regex(/^[A-Za-z]+=.*$/, { error: 'must look like "Name=value"' })).prefault([])
-    .describe('Extra ssh -o options, e.g. ["ConnectTimeout=5"]. They win over slipway\'s own: ConnectTimeout=10, ServerAliveInterval=5 and ServerAliveCountMax=2 (a host silent for 15 s is lost).'),
+  options: z
+    .array(z.string().regex(/^[A-Za-z]+=.*$/, { error: 'must look like "Name=value"' }))
+    .prefault([])
+    .describe(
+      'Extra ssh -o options, e.g. ["ConnectTimeout=5"]. They win over slipway\'s own: ConnectTimeout=10, ServerAliveInterval=5 and ServerAliveCountMax=2 (a host silent for 15 s is lost).',
+    ),
   step_timeout: duration
     .default("30m")
-    .describe("Deadline for one command on a host, counted from the last byte sent to it: past it the command's session is stopped and the step fails. Raise it for hooks or migrations that run longer."),
-  parallel_connects: z.int().min(1).max(1000).default(16)
+    .describe(
+      "Deadline for one command on a host, counted from the last byte sent to it: past it the command's session is stopped and the step fails. Raise it for hooks or migrations that run longer.",
+    ),
+  parallel_connects: z
+    .int()
+    .min(1)
+    .max(1000)
+    .default(16)
     .describe("ssh handshakes in flight at once (a bastion's MaxStartups drops the ones beyond its limit)."),
 });
 
@@ -176,8 +190,12 @@ const restartSchema = z.strictObject({
   manager: z
     .enum(["supervisord", "systemd", "command", "none"])
     .default("command")
-    .describe('How the app is restarted. "command" needs `command`; "none" says that nothing on these hosts needs a restart (a target without a restart table is refused, so the old process cannot go on serving unnoticed).'),
-  programs: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]+$/, { error: "must be a program or unit name" })).prefault([])
+    .describe(
+      'How the app is restarted. "command" needs `command`; "none" says that nothing on these hosts needs a restart (a target without a restart table is refused, so the old process cannot go on serving unnoticed).',
+    ),
+  programs: z
+    .array(z.string().regex(/^[A-Za-z0-9_.:@-]+$/, { error: "must be a program or unit name" }))
+    .prefault([])
     .describe("supervisord programs or systemd units to restart."),
   conf: z.string().default("").describe("supervisord config file (supervisorctl -c)."),
   command: z.string().default("").describe('Restart command for manager = "command".'),
@@ -189,7 +207,9 @@ const restartSchema = z.strictObject({
   sudo: z
     .boolean()
     .default(false)
-    .describe("systemd only (system units): run `sudo -n systemctl …`, for a deploy user that is not root; it needs a NOPASSWD sudoers line for exactly that command (docs/zero-downtime.md)."),
+    .describe(
+      "systemd only (system units): run `sudo -n systemctl …`, for a deploy user that is not root; it needs a NOPASSWD sudoers line for exactly that command (docs/zero-downtime.md).",
+    ),
 });
 
 const healthSchema = z.strictObject({
@@ -197,12 +217,16 @@ const healthSchema = z.strictObject({
   command: z
     .string()
     .default("")
-    .describe("Alternative to url for workers: a command that exits 0 when healthy. It runs with SLIPWAY_BUILD_ID and SLIPWAY_RELEASE_DIR set: check that the new release answers."),
+    .describe(
+      "Alternative to url for workers: a command that exits 0 when healthy. It runs with SLIPWAY_BUILD_ID and SLIPWAY_RELEASE_DIR set: check that the new release answers.",
+    ),
   timeout: duration.default("30s").describe("How long to wait for healthy."),
   expect_build: z
     .boolean()
     .default(true)
-    .describe("url only: the answer must name the build being deployed (an X-Build-Id header or a JSON build_id equal to it, else the build id as a whole word in the body, e.g. the release path), so an old process still holding the port fails the check. false: any 2xx."),
+    .describe(
+      "url only: the answer must name the build being deployed (an X-Build-Id header or a JSON build_id equal to it, else the build id as a whole word in the body, e.g. the release path), so an old process still holding the port fails the check. false: any 2xx.",
+    ),
 });
 
 const haproxySchema = z.strictObject({
@@ -213,7 +237,9 @@ const haproxySchema = z.strictObject({
   drain_timeout: duration.default("35s").describe("Wait at most this long for in-flight requests before restarting."),
   capacity_timeout: duration
     .default("60s")
-    .describe("Before draining a host, wait at most this long for every other server that was in rotation to be UP again; then the deploy fails, with that host untouched."),
+    .describe(
+      "Before draining a host, wait at most this long for every other server that was in rotation to be UP again; then the deploy fails, with that host untouched.",
+    ),
   allow_full_drain: z
     .boolean()
     .default(false)
@@ -235,7 +261,9 @@ export const roleSchema = z.strictObject({
   hosts: hostList.describe("ssh destinations of this role's hosts; a host may be in several roles."),
   restart: restartSchema.optional().describe("This role's restart; default: the target's."),
   health: healthSchema.optional().describe("This role's health check; default: the target's."),
-  haproxy: haproxyTables.optional().describe("This role's HAProxy drain; default: the target's (a role whose hosts are behind no balancer: leave it out of the target's table)."),
+  haproxy: haproxyTables
+    .optional()
+    .describe("This role's HAProxy drain; default: the target's (a role whose hosts are behind no balancer: leave it out of the target's table)."),
   batch: batchSchema.optional().describe("Hosts of this role switched at a time; default: the target's batch."),
 });
 
@@ -246,11 +274,11 @@ export const targetSchema = z.strictObject({
   roles: z
     .record(z.string().regex(ROLE_NAME, { error: "role names must match [a-z][a-z0-9_-]{0,31}" }), roleSchema)
     .optional()
-    .describe("Kinds of host deployed together, switched in the order written (e.g. web, then worker); each inherits restart, health, haproxy and batch from the target."),
+    .describe(
+      "Kinds of host deployed together, switched in the order written (e.g. web, then worker); each inherits restart, health, haproxy and batch from the target.",
+    ),
   transport: z.enum(["ssh", "local"]).default("ssh").describe('"ssh", or "local" for this machine without ssh.'),
-  batch: batchSchema
-    .default(1)
-    .describe('Hosts switched at a time: a count or a percentage such as "25%".'),
+  batch: batchSchema.default(1).describe('Hosts switched at a time: a count or a percentage such as "25%".'),
   on_failure: z.enum(["rollback-all", "stop"]).default("rollback-all").describe("What to do with already-switched hosts when one fails."),
   ssh: sshSchema.prefault({}),
   restart: restartSchema.prefault({}),

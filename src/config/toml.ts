@@ -14,9 +14,7 @@ export function parseTomlWithLines(text: string, file: string): ParsedToml {
     ast = parseTOML(text);
   } catch (err) {
     if (err instanceof ParseError) {
-      throw new ConfigError([
-        { file, line: err.lineNumber, path: "", message: `not valid TOML: ${err.message}` },
-      ]);
+      throw new ConfigError([{ file, line: err.lineNumber, path: "", message: `not valid TOML: ${err.message}` }]);
     }
     throw err;
   }

@@ -27,9 +27,7 @@ export function issuesToProblems(
           line: lineOf(lines, [...prefix, ...path]),
           path: dottedPath(path),
           message: "unknown key",
-          hint: guess
-            ? `did you mean \`${guess}\`?`
-            : `remove it; keys allowed here: ${known.join(", ") || "none"}`,
+          hint: guess ? `did you mean \`${guess}\`?` : `remove it; keys allowed here: ${known.join(", ") || "none"}`,
         });
       }
       continue;

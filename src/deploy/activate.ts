@@ -82,17 +82,15 @@ export class ActivationError extends SlipwayError {
  * server an operator had in MAINT or DRAIN is never touched. Throws an ActivationError saying
  * what was seen; returns where the host was before.
  */
-export async function activate(
-  a: Activation,
-  buildId: string,
-  opts: { rollbackOnFailure?: boolean; previous?: PreviousMode } = {},
-): Promise<Before> {
+export async function activate(a: Activation, buildId: string, opts: { rollbackOnFailure?: boolean; previous?: PreviousMode } = {}): Promise<Before> {
   const s = a.session;
   const warn = (message: string) => a.emit({ type: "log", level: "warn", message });
   const hold = await s.step("drain", () => drainHost(a.balancers, s.host, warn), describeHold);
   for (const k of hold.kept) {
-    warn(`${s.host}: HAProxy server ${k.server} (${k.where}) was in ${k.state.toUpperCase()} before this run: ` +
-      `it gets the release but stays in ${k.state.toUpperCase()}, out of rotation (\`set server ${k.server} state ready\` puts it in)`);
+    warn(
+      `${s.host}: HAProxy server ${k.server} (${k.where}) was in ${k.state.toUpperCase()} before this run: ` +
+        `it gets the release but stays in ${k.state.toUpperCase()}, out of rotation (\`set server ${k.server} state ready\` puts it in)`,
+    );
   }
   if (hold.remaining > 0) warn(`${s.host}: ${hold.remaining} request(s) still in flight after drain_timeout; restarting anyway`);
   let before: Before | undefined;
@@ -104,7 +102,11 @@ export async function activate(
     await restartOtherRoles(a);
     await healthCheck(a, buildId);
     readied = true;
-    await s.step("ready", () => restoreHost(hold), (r) => r.status);
+    await s.step(
+      "ready",
+      () => restoreHost(hold),
+      (r) => r.status,
+    );
     return before;
   } catch (err) {
     const reason = (err as Error).message.replace(new RegExp(`^${escapeRe(s.host)}: `), "");
@@ -114,27 +116,42 @@ export async function activate(
     const old = before?.current;
     if (before && old && old !== buildId && (opts.rollbackOnFailure ?? true)) {
       const previous = before.previous;
-      await s.step("rollback", async () => {
-        try {
-          const back = await switchAndRestart(a, old, previous);
-          outcome.rolledBackTo = old;
-          await back.restarted();
-          await restartOtherRoles(a);
-          await healthCheck(a, old);
-        } catch (again) {
-          outcome.rollbackProblem = (again as Error).message;
-          if (!outcome.rolledBackTo) outcome.notRolledBackTo = old;
-        }
-      }, () => `back to ${old}`);
+      await s.step(
+        "rollback",
+        async () => {
+          try {
+            const back = await switchAndRestart(a, old, previous);
+            outcome.rolledBackTo = old;
+            await back.restarted();
+            await restartOtherRoles(a);
+            await healthCheck(a, old);
+          } catch (again) {
+            outcome.rollbackProblem = (again as Error).message;
+            if (!outcome.rolledBackTo) outcome.notRolledBackTo = old;
+          }
+        },
+        () => `back to ${old}`,
+      );
     }
-    outcome.rotationProblem = await s.step("ready", () => restoreHost(hold), (r) => r.status).then(() => undefined, (e: Error) => e.message);
+    outcome.rotationProblem = await s
+      .step(
+        "ready",
+        () => restoreHost(hold),
+        (r) => r.status,
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
     throw new ActivationError(s.host, reason, outcome);
   }
 }
 
 function describeHold(h: Hold): string {
   if (!h.behind) return "not behind HAProxy";
-  const parts = [h.drained.length ? `waited ${h.ms} ms${h.remaining ? `, ${h.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not drained"];
+  const parts = [
+    h.drained.length ? `waited ${h.ms} ms${h.remaining ? `, ${h.remaining} still in flight at drain_timeout` : ", none in flight"}` : "not drained",
+  ];
   if (h.kept.length) parts.push(h.kept.map((k) => `${k.server} left in ${k.state.toUpperCase()}`).join(", "));
   if (h.waited.servers.length) parts.push(`first waited ${h.waited.ms} ms for ${h.waited.servers.join(", ")} to be UP`);
   return parts.join("; ");
@@ -156,7 +173,11 @@ async function switchAndRestart(a: Activation, buildId: string, previous: Previo
   const s = a.session;
   const restart = restartCommand(a.target.restart, layout(a.root).current, a.env);
   if (!restart) {
-    const out = await s.step("switch", () => s.run("switch", switchCurrent(a.root, buildId, previous)), () => `current → releases/${buildId}`);
+    const out = await s.step(
+      "switch",
+      () => s.run("switch", switchCurrent(a.root, buildId, previous)),
+      () => `current → releases/${buildId}`,
+    );
     return { before: beforeOf(out.stdout), restarted: async () => {} };
   }
   const argv = switchThenRun(a.root, buildId, restart, previous);
@@ -164,22 +185,36 @@ async function switchAndRestart(a: Activation, buildId: string, previous: Previo
   let reportSwitched!: () => void;
   const switched = new Promise<void>((r) => (reportSwitched = r));
   const marker = new RegExp(`(^|\n)${SWITCHED}\n`);
-  const running = s.transport.exec(argv, { onStdout: (text) => { stdout += text; if (marker.test(stdout)) reportSwitched(); } });
+  const running = s.transport.exec(argv, {
+    onStdout: (text) => {
+      stdout += text;
+      if (marker.test(stdout)) reportSwitched();
+    },
+  });
   running.catch(() => {}); // awaited below; this only keeps an early rejection from counting as unhandled
-  await s.step("switch", async () => {
-    const ended = await Promise.race([switched.then(() => undefined), running]);
-    if (ended && !marker.test(ended.stdout)) throw s.failure("switch", argv, ended.code === 0 ? { ...ended, code: 1 } : ended);
-  }, () => `current → releases/${buildId}`);
+  await s.step(
+    "switch",
+    async () => {
+      const ended = await Promise.race([switched.then(() => undefined), running]);
+      if (ended && !marker.test(ended.stdout)) throw s.failure("switch", argv, ended.code === 0 ? { ...ended, code: 1 } : ended);
+    },
+    () => `current → releases/${buildId}`,
+  );
   const before = beforeOf(stdout.slice(0, stdout.search(marker) + 1));
-  const restarted = () => s.step("restart", async () => {
-    const r = await running;
-    const output = `${r.stdout.slice(r.stdout.search(marker)).replace(marker, "")}${r.stderr}`;
-    if (restartFailed(a.target.restart.manager, r.code, output)) {
-      throw new RemoteStepError(s.host, "restart", restart, r.code, output, "check the process manager's logs on the host");
-    }
-    const verify = restartVerifyCommand(a.target.restart);
-    if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
-  }, () => a.target.restart.manager);
+  const restarted = () =>
+    s.step(
+      "restart",
+      async () => {
+        const r = await running;
+        const output = `${r.stdout.slice(r.stdout.search(marker)).replace(marker, "")}${r.stderr}`;
+        if (restartFailed(a.target.restart.manager, r.code, output)) {
+          throw new RemoteStepError(s.host, "restart", restart, r.code, output, "check the process manager's logs on the host");
+        }
+        const verify = restartVerifyCommand(a.target.restart);
+        if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+      },
+      () => a.target.restart.manager,
+    );
   return { before, restarted };
 }
 
@@ -192,15 +227,19 @@ async function restartOtherRoles(a: Activation): Promise<void> {
     done.push(role.restart);
     const argv = restartCommand(role.restart, layout(a.root).current, a.env);
     if (!argv) continue;
-    await s.step("restart", async () => {
-      const r = await s.transport.exec(argv);
-      const output = `${r.stdout}${r.stderr}`;
-      if (restartFailed(role.restart.manager, r.code, output)) {
-        throw new RemoteStepError(s.host, "restart", argv, r.code, output, `role ${role.name}: check the process manager's logs on the host`);
-      }
-      const verify = restartVerifyCommand(role.restart);
-      if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
-    }, () => `${role.restart.manager} (role ${role.name})`);
+    await s.step(
+      "restart",
+      async () => {
+        const r = await s.transport.exec(argv);
+        const output = `${r.stdout}${r.stderr}`;
+        if (restartFailed(role.restart.manager, r.code, output)) {
+          throw new RemoteStepError(s.host, "restart", argv, r.code, output, `role ${role.name}: check the process manager's logs on the host`);
+        }
+        const verify = restartVerifyCommand(role.restart);
+        if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+      },
+      () => `${role.restart.manager} (role ${role.name})`,
+    );
   }
 }
 
@@ -218,13 +257,17 @@ async function healthCheckOne(a: Activation, health: HealthConfig, build: string
   const s = a.session;
   const check = healthCommand(health, layout(a.root).current, { build, dir: layout(a.root).release(build) });
   if (check) {
-    await s.step("health", async () => {
-      const r = await s.transport.exec(check);
-      const outcome = parseHealth(r.stdout);
-      if (r.code === 0 && outcome?.ok) return outcome;
-      const saw = outcome ? describeOutcome(outcome, build) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
-      throw new SlipwayError(`${s.host}: health check ${describeCheck(health)} failed: ${saw}`);
-    }, (o) => `${describeCheck(health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`);
+    await s.step(
+      "health",
+      async () => {
+        const r = await s.transport.exec(check);
+        const outcome = parseHealth(r.stdout);
+        if (r.code === 0 && outcome?.ok) return outcome;
+        const saw = outcome ? describeOutcome(outcome, build) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
+        throw new SlipwayError(`${s.host}: health check ${describeCheck(health)} failed: ${saw}`);
+      },
+      (o) => `${describeCheck(health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`,
+    );
   }
 }
 

@@ -33,7 +33,9 @@ export async function admit(a: {
   /** Layers this machine already entry-checked (checked-layers.ts): those are only re-hashed. */
   checked?: CheckedLayers;
 }): Promise<Admission> {
-  const verifying = timed(a.emit, "verify", () => verifyArtifact(a.file, { extract: { dir: a.work, layers: [a.head.manifest.layers[0]!.name] }, head: a.head, checked: a.checked }));
+  const verifying = timed(a.emit, "verify", () =>
+    verifyArtifact(a.file, { extract: { dir: a.work, layers: [a.head.manifest.layers[0]!.name] }, head: a.head, checked: a.checked }),
+  );
   const probing = a.sessions.map((s) => preflightHost(s, a.head.manifest));
   await settleAll<unknown>([verifying, checkServers(a.balancers, a.hosts), ...probing]); // all settle; the first failure, in this order, is thrown
   const probed = await Promise.all(probing);
@@ -42,7 +44,9 @@ export async function admit(a: {
 
 async function preflightHost(s: HostSession, m: Manifest): Promise<HostState> {
   await s.connect(); // (its own step: the preflight's time is the probe's alone)
-  return s.step("preflight",
+  return s.step(
+    "preflight",
     async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key))).stdout),
-    (st) => (st.venvPresent ? "venv present" : "venv missing"));
+    (st) => (st.venvPresent ? "venv present" : "venv missing"),
+  );
 }

@@ -34,26 +34,28 @@ export async function switchInBatches(plan: DeployPlan, ctx: BatchContext): Prom
   const switched: Switched[] = [];
   for (const [index, hosts] of plan.batches.entries()) {
     ctx.emit({ type: "batch", index, hosts });
-    const settled = await Promise.allSettled(hosts.map(async (host) => {
-      const out = ctx.outcomes.get(host)!;
-      const t = performance.now();
-      try {
-        const before = await activate(ctx.activation(host), ctx.buildId);
-        out.previous = before.current;
-        switched.push({ host, before });
-        const s = ctx.sessions(host);
-        for (const cmd of ctx.afterSwitch) {
-          await s.step("after-hooks", () => runUserCommand(s, "after-hooks", ctx.currentDir, cmd, ctx.activation(host).env, "an after_switch hook failed"));
+    const settled = await Promise.allSettled(
+      hosts.map(async (host) => {
+        const out = ctx.outcomes.get(host)!;
+        const t = performance.now();
+        try {
+          const before = await activate(ctx.activation(host), ctx.buildId);
+          out.previous = before.current;
+          switched.push({ host, before });
+          const s = ctx.sessions(host);
+          for (const cmd of ctx.afterSwitch) {
+            await s.step("after-hooks", () => runUserCommand(s, "after-hooks", ctx.currentDir, cmd, ctx.activation(host).env, "an after_switch hook failed"));
+          }
+          out.result = "ok";
+        } catch (err) {
+          out.result = "failed";
+          out.error = (err as Error).message;
+          throw err;
+        } finally {
+          out.durations_ms["activate"] = Math.round(performance.now() - t);
         }
-        out.result = "ok";
-      } catch (err) {
-        out.result = "failed";
-        out.error = (err as Error).message;
-        throw err;
-      } finally {
-        out.durations_ms["activate"] = Math.round(performance.now() - t);
-      }
-    }));
+      }),
+    );
     const failures = settled.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
     if (failures.length === 0) continue;
     const { done: rolledBack, failed: notBack } = ctx.onFailure === "rollback-all" ? await rollBackAll(plan.batches, switched, ctx) : { done: [], failed: [] };
@@ -79,11 +81,13 @@ async function rollBackAll(batches: readonly string[][], switched: readonly Swit
   for (const batch of batches) {
     const now = switched.filter((x) => batch.includes(x.host) && x.before.current && x.before.current !== ctx.buildId);
     if (now.length === 0) continue;
-    const settled = await Promise.allSettled(now.map(async ({ host, before }) => {
-      await activate(ctx.activation(host), before.current!, { rollbackOnFailure: false, previous: before.previous });
-      ctx.outcomes.get(host)!.result = "rolled-back";
-      done.push(host);
-    }));
+    const settled = await Promise.allSettled(
+      now.map(async ({ host, before }) => {
+        await activate(ctx.activation(host), before.current!, { rollbackOnFailure: false, previous: before.previous });
+        ctx.outcomes.get(host)!.result = "rolled-back";
+        done.push(host);
+      }),
+    );
     for (const r of settled) if (r.status === "rejected") failed.push(r.reason as Error);
   }
   return { done, failed };

@@ -20,13 +20,17 @@ export function parseMissing(stdout: string): string[] {
  */
 export async function requireLinkedFiles(sessions: readonly HostSession[], root: string, files: readonly string[]): Promise<void> {
   if (files.length === 0) return;
-  const missing = await Promise.all(sessions.map(async (s) => {
-    const r = await s.run("preflight", checkLinkedFiles(root, files));
-    return parseMissing(r.stdout).map((f) => `${s.host}: ${root}/shared/${f} is missing`);
-  }));
+  const missing = await Promise.all(
+    sessions.map(async (s) => {
+      const r = await s.run("preflight", checkLinkedFiles(root, files));
+      return parseMissing(r.stdout).map((f) => `${s.host}: ${root}/shared/${f} is missing`);
+    }),
+  );
   const lines = missing.flat();
   if (lines.length) {
-    throw new ArtifactError(`linked files are missing — nothing was sent or changed:\n${lines.map((l) => `  ${l}`).join("\n")}`,
-      "put each file in place on the host (it is linked into every release, deploy.linked_files), then deploy again");
+    throw new ArtifactError(
+      `linked files are missing — nothing was sent or changed:\n${lines.map((l) => `  ${l}`).join("\n")}`,
+      "put each file in place on the host (it is linked into every release, deploy.linked_files), then deploy again",
+    );
   }
 }

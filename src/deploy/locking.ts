@@ -32,8 +32,19 @@ export async function lockAll(
   // Look first without writing (unless the caller's preflight already did): a lock held
   // anywhere must leave every host untouched.
   if (!opts.peeked) {
-    const peeks = await settleAll(sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", peekLock(root))).stdout), (p) => (p.state === "free" ? "free" : "held"))));
-    rejectHeld(target, sessions.map((s, i) => [s.host, peeks[i]!]));
+    const peeks = await settleAll(
+      sessions.map((s) =>
+        s.step(
+          "lock",
+          async () => parseLockReply((await s.run("lock", peekLock(root))).stdout),
+          (p) => (p.state === "free" ? "free" : "held"),
+        ),
+      ),
+    );
+    rejectHeld(
+      target,
+      sessions.map((s, i) => [s.host, peeks[i]!]),
+    );
   }
   const outcomes = await Promise.allSettled(
     sessions.map((s) => s.step("lock", async () => parseLockReply((await s.run("lock", acquireLock(root, info, opts.clean))).stdout))),
@@ -49,13 +60,20 @@ export async function lockAll(
   if (sessions.every((_, i) => acquired(i))) return;
   // Release by token wherever it may be ours: also where the acquire failed, since a reply lost
   // after the host ran it leaves our lock there (releasing by token never removes another's).
-  await unlockAll(sessions.filter((_, i) => !held(i)), root, info.token);
+  await unlockAll(
+    sessions.filter((_, i) => !held(i)),
+    root,
+    info.token,
+  );
   const failure = outcomes.find((o) => o.status === "rejected");
   if (failure && failure.status === "rejected") throw failure.reason;
-  rejectHeld(target, sessions.flatMap((s, i) => {
-    const o = outcomes[i]!;
-    return o.status === "fulfilled" ? [[s.host, o.value] as const] : [];
-  }));
+  rejectHeld(
+    target,
+    sessions.flatMap((s, i) => {
+      const o = outcomes[i]!;
+      return o.status === "fulfilled" ? [[s.host, o.value] as const] : [];
+    }),
+  );
   throw lockedError(target, []); // not reached: an acquire that did not fail answers "acquired" or "held"
 }
 
@@ -66,8 +84,10 @@ export function rejectHeld(target: string, locks: readonly (readonly [host: stri
 }
 
 export function lockedError(target: string, held: string[]): LockedError {
-  return new LockedError(`target ${target} is locked — nothing was changed\n${held.join("\n")}`,
-    `wait for that deploy to finish, or if it died, run \`slipway unlock --target ${target}\``);
+  return new LockedError(
+    `target ${target} is locked — nothing was changed\n${held.join("\n")}`,
+    `wait for that deploy to finish, or if it died, run \`slipway unlock --target ${target}\``,
+  );
 }
 
 /** Release our locks; never throws (it runs in `finally`, also after failures). */

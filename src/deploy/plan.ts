@@ -45,8 +45,7 @@ export function roleBatches(roles: readonly Pick<RoleConfig, "name" | "hosts" | 
 
 /** Split hosts into switch batches: a count, or a percentage of the hosts (at least one). Pure. */
 export function batchesOf(hosts: readonly string[], batch: number | string): string[][] {
-  const size =
-    typeof batch === "number" ? batch : Math.max(1, Math.ceil((hosts.length * Number(batch.replace("%", ""))) / 100));
+  const size = typeof batch === "number" ? batch : Math.max(1, Math.ceil((hosts.length * Number(batch.replace("%", ""))) / 100));
   const out: string[][] = [];
   for (let i = 0; i < hosts.length; i += size) out.push(hosts.slice(i, i + size));
   return out;
@@ -116,7 +115,10 @@ export function planDeploy(
     `prune (keep ${config.deploy.keep_releases})`,
     "unlock",
   ];
-  const roles = roleBatches(target.roles.map((r) => ({ ...r, hosts: r.hosts.filter((h) => hosts.includes(h)) })), batch);
+  const roles = roleBatches(
+    target.roles.map((r) => ({ ...r, hosts: r.hosts.filter((h) => hosts.includes(h)) })),
+    batch,
+  );
   return { target: targetName, buildId: manifest.build_id, hosts: hostPlans, batches: roles.flatMap((r) => r.batches), roles, steps };
 }
 

@@ -53,8 +53,7 @@ export function parseListing(stdout: string): HostListing {
     else if (k === "release_state") {
       const [state, id] = v.split(" ");
       if (id && !id.startsWith(".") && !isComplete(state)) release(id).incomplete = true;
-    }
-    else if (k === "link") {
+    } else if (k === "link") {
       const [, id, target] = /^releases\/([^/ ]+) (.+)$/.exec(v) ?? [];
       if (id && !id.startsWith(".")) release(id).venv = target!.replace(/\/+$/, "").split("/").pop();
     } else if (k === "stat" || k === "kb") {

@@ -17,7 +17,12 @@ export class RemoteStepError extends SlipwayError {
 }
 
 function tail(text: string, lines = 20): string {
-  return text.trimEnd().split("\n").slice(-lines).map((l) => `  ${l}`).join("\n");
+  return text
+    .trimEnd()
+    .split("\n")
+    .slice(-lines)
+    .map((l) => `  ${l}`)
+    .join("\n");
 }
 
 /** One host during a command: runs its steps over the transport and reports them as events. */
@@ -39,7 +44,15 @@ export class HostSession {
    */
   connect(): Promise<void> {
     const t = this.transport;
-    this.connecting ??= t.connect ? this.gate(() => this.step("connect", () => t.connect!(), () => "connected")) : Promise.resolve();
+    this.connecting ??= t.connect
+      ? this.gate(() =>
+          this.step(
+            "connect",
+            () => t.connect!(),
+            () => "connected",
+          ),
+        )
+      : Promise.resolve();
     return this.connecting;
   }
 

@@ -196,7 +196,21 @@ export function stageRelease(
 ): string[] {
   const delta = files.manifestDelta;
   const deflated = delta?.codec === "deflate";
-  return sh(UNPACK_RELEASE, root, buildId, key, files.code, files.manifest, shared.join(":"),
-    files.manifestSha, String(files.manifestSize), files.codeSha, delta?.dictionary ?? "", deflated ? files.python : "", deflated ? INFLATE : "", delta?.codec ?? "",
-    ...tarExtract(files.code, compression));
+  return sh(
+    UNPACK_RELEASE,
+    root,
+    buildId,
+    key,
+    files.code,
+    files.manifest,
+    shared.join(":"),
+    files.manifestSha,
+    String(files.manifestSize),
+    files.codeSha,
+    delta?.dictionary ?? "",
+    deflated ? files.python : "",
+    deflated ? INFLATE : "",
+    delta?.codec ?? "",
+    ...tarExtract(files.code, compression),
+  );
 }

@@ -27,13 +27,15 @@ export interface LocalFiles {
 function upload(files: readonly (string | Buffer | (() => Readable))[], bytes: number, onSent: (sent: number) => void) {
   return {
     stdinBytes: bytes,
-    stdin: Readable.from((async function* () {
-      for (const f of files) {
-        if (Buffer.isBuffer(f)) yield f;
-        else if (typeof f === "function") yield* f();
-        else yield* createReadStream(f, { highWaterMark: 1 << 20 });
-      }
-    })()),
+    stdin: Readable.from(
+      (async function* () {
+        for (const f of files) {
+          if (Buffer.isBuffer(f)) yield f;
+          else if (typeof f === "function") yield* f();
+          else yield* createReadStream(f, { highWaterMark: 1 << 20 });
+        }
+      })(),
+    ),
     onSent,
   };
 }
@@ -45,28 +47,67 @@ function upload(files: readonly (string | Buffer | (() => Readable))[], bytes: n
  * Received files are named per run (`runId`), so what a killed earlier run may still be
  * receiving on the host never shares a name with this run's files.
  */
-export async function stageHost(s: HostSession, emit: Emit, m: Manifest, manifestSha: string, manifest: ManifestPayload, files: LocalFiles, plan: HostPlan, shared: readonly string[], runId = ""): Promise<number> {
+export async function stageHost(
+  s: HostSession,
+  emit: Emit,
+  m: Manifest,
+  manifestSha: string,
+  manifest: ManifestPayload,
+  files: LocalFiles,
+  plan: HostPlan,
+  shared: readonly string[],
+  runId = "",
+): Promise<number> {
   if (plan.releasePresent) return 0;
   const L = layout(m.root);
   const [code, venv] = m.layers;
   const inc = (name: string) => `${L.incoming}/${m.build_id}-${runId ? `${runId}-` : ""}${name}`;
   let sent = 0;
   if (plan.sendVenv) {
-    await s.step("venv", async () => {
-      const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable]);
-      await s.run("venv", argv, upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })));
-      sent += venv!.size;
-    }, () => `${venv!.size} bytes sent, verified, unpacked`);
+    await s.step(
+      "venv",
+      async () => {
+        const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable]);
+        await s.run(
+          "venv",
+          argv,
+          upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })),
+        );
+        sent += venv!.size;
+      },
+      () => `${venv!.size} bytes sent, verified, unpacked`,
+    );
   }
-  await s.step("stage", async () => {
-    const argv = stageRelease(m.root, m.build_id, m.env.key, {
-      code: inc(code!.member), codeSha: code!.sha256, manifest: inc("slipway.json"), manifestSha, manifestSize: manifest.bytes.length,
-      manifestDelta: manifest.delta, python: m.env.python.configured,
-    }, shared, code!.compression);
-    const total = manifest.bytes.length + code!.size;
-    await s.run("stage", argv, upload([manifest.bytes, files.code], total, (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total })));
-    sent += total;
-  }, () => `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.delta ? `, as a ${manifest.delta.codec} delta,` : ""} + code), verified, unpacked`);
+  await s.step(
+    "stage",
+    async () => {
+      const argv = stageRelease(
+        m.root,
+        m.build_id,
+        m.env.key,
+        {
+          code: inc(code!.member),
+          codeSha: code!.sha256,
+          manifest: inc("slipway.json"),
+          manifestSha,
+          manifestSize: manifest.bytes.length,
+          manifestDelta: manifest.delta,
+          python: m.env.python.configured,
+        },
+        shared,
+        code!.compression,
+      );
+      const total = manifest.bytes.length + code!.size;
+      await s.run(
+        "stage",
+        argv,
+        upload([manifest.bytes, files.code], total, (n) => emit({ type: "transfer", host: s.host, layer: "code", sent: n, total })),
+      );
+      sent += total;
+    },
+    () =>
+      `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.delta ? `, as a ${manifest.delta.codec} delta,` : ""} + code), verified, unpacked`,
+  );
   return sent;
 }
 
@@ -88,7 +129,14 @@ export function countPending(output: string): number {
   return output.split("\n").filter((l) => /^\s*\[ \]/.test(l)).length;
 }
 
-export async function runUserCommand(s: HostSession, step: "migrate" | "hooks" | "after-hooks", dir: string, command: string, env: Record<string, string>, hint: string) {
+export async function runUserCommand(
+  s: HostSession,
+  step: "migrate" | "hooks" | "after-hooks",
+  dir: string,
+  command: string,
+  env: Record<string, string>,
+  hint: string,
+) {
   return s.run(step, runInDir(dir, command, env), { hint });
 }
 
@@ -119,13 +167,17 @@ export async function record(s: HostSession, root: string, rec: HistoryRecord): 
 
 /** SPEC §5 step 10 (prune): list the host, plan what to remove (pure), remove it. */
 export async function pruneHost(s: HostSession, root: string, keep: number): Promise<PrunePlan> {
-  return s.step("prune", async () => {
-    const listing = parseListing((await s.run("list", listHost(root))).stdout);
-    const plan = planPrune(listing, keep);
-    const argv = removeItems(root, plan);
-    if (argv) await s.run("prune", argv);
-    return plan;
-  }, (p) => `kept ${p.keep.length}, removed ${p.removeReleases.length} release(s), ${p.removeVenvs.length} venv(s)`);
+  return s.step(
+    "prune",
+    async () => {
+      const listing = parseListing((await s.run("list", listHost(root))).stdout);
+      const plan = planPrune(listing, keep);
+      const argv = removeItems(root, plan);
+      if (argv) await s.run("prune", argv);
+      return plan;
+    },
+    (p) => `kept ${p.keep.length}, removed ${p.removeReleases.length} release(s), ${p.removeVenvs.length} venv(s)`,
+  );
 }
 
 export function localFiles(dir: string, artifact: string, m: Manifest): LocalFiles {

@@ -11,12 +11,14 @@ export interface Stranded {
 }
 
 /** From each host's finish step (in `hosts` order): those that failed because the host could not be reached. */
-export function strandedHosts(hosts: readonly string[], finished: readonly PromiseSettledResult<unknown>[], before: (host: string) => string | undefined): Stranded[] {
+export function strandedHosts(
+  hosts: readonly string[],
+  finished: readonly PromiseSettledResult<unknown>[],
+  before: (host: string) => string | undefined,
+): Stranded[] {
   return hosts.flatMap((host, i) => {
     const f = finished[i];
-    return f?.status === "rejected" && f.reason instanceof TransportError
-      ? [{ host, why: f.reason.message.split("\n")[0]!, before: before(host) }]
-      : [];
+    return f?.status === "rejected" && f.reason instanceof TransportError ? [{ host, why: f.reason.message.split("\n")[0]!, before: before(host) }] : [];
   });
 }
 
@@ -28,7 +30,9 @@ export function strandedHosts(hosts: readonly string[], finished: readonly Promi
 export function strandedNote(target: string, buildId: string, stranded: readonly Stranded[], action = "deploy"): string {
   const hosts = stranded.map((s) => s.host).join(",");
   const flags = `--target ${shQuote(target)} --hosts ${shQuote(hosts)}`;
-  const back = stranded.filter((s) => s.before).map((s) => `  slipway rollback --target ${shQuote(target)} --hosts ${shQuote(s.host)} --to ${shQuote(s.before!)}`);
+  const back = stranded
+    .filter((s) => s.before)
+    .map((s) => `  slipway rollback --target ${shQuote(target)} --hosts ${shQuote(s.host)} --to ${shQuote(s.before!)}`);
   return [
     ...stranded.map((s) => `${s.host}: unreachable at the end of the ${action} (${s.why}); its ${action} lock stays there`),
     `when ${stranded.length === 1 ? "it is" : "they are"} back:`,
@@ -51,6 +55,8 @@ export function reportStranded(target: string, buildId: string, stranded: readon
     return;
   }
   if (failure !== undefined) return;
-  throw new SlipwayError(`${action} of ${buildId} to ${target}: every host was switched, but not every one could be reached to record it and release its lock:\n${note}`,
-    "run the commands above when the host is back");
+  throw new SlipwayError(
+    `${action} of ${buildId} to ${target}: every host was switched, but not every one could be reached to record it and release its lock:\n${note}`,
+    "run the commands above when the host is back",
+  );
 }

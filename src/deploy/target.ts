@@ -7,12 +7,21 @@ import { UsageError } from "../errors.js";
  * roles, --hosts those hosts (of the roles kept); a role left with no host is dropped. The
  * returned target's `roles` and `hosts` are the narrowed ones. Pure.
  */
-export function resolveTarget(config: Config, name: string | undefined, hostsFlag?: string, rolesFlag?: string): { name: string; target: TargetConfig; hosts: string[] } {
+export function resolveTarget(
+  config: Config,
+  name: string | undefined,
+  hostsFlag?: string,
+  rolesFlag?: string,
+): { name: string; target: TargetConfig; hosts: string[] } {
   const names = Object.keys(config.targets);
-  if (!name) throw new UsageError("--target is required", names.length ? `targets in the config: ${names.join(", ")}` : "add a [targets.NAME] table to the config");
+  if (!name)
+    throw new UsageError("--target is required", names.length ? `targets in the config: ${names.join(", ")}` : "add a [targets.NAME] table to the config");
   const full = config.targets[name];
   if (!full) {
-    throw new UsageError(`no target named ${JSON.stringify(name)} in the config`, names.length ? `targets: ${names.join(", ")}` : "add a [targets.NAME] table to the config");
+    throw new UsageError(
+      `no target named ${JSON.stringify(name)} in the config`,
+      names.length ? `targets: ${names.join(", ")}` : "add a [targets.NAME] table to the config",
+    );
   }
   let roles = full.roles;
   if (rolesFlag !== undefined) {
@@ -39,12 +48,15 @@ export function resolveTarget(config: Config, name: string | undefined, hostsFla
 }
 
 function list(flag: string): string[] {
-  return flag.split(",").map((x) => x.trim()).filter(Boolean);
+  return flag
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 export function parseBatch(flag: string | undefined): number | string | undefined {
   if (flag === undefined) return undefined;
   if (/^[1-9][0-9]*$/.test(flag)) return Number(flag);
   if (/^([1-9][0-9]?|100)%$/.test(flag)) return flag;
-  throw new UsageError(`--batch ${JSON.stringify(flag)} is not a host count or a percentage`, 'use e.g. --batch 2 or --batch 25%');
+  throw new UsageError(`--batch ${JSON.stringify(flag)} is not a host count or a percentage`, "use e.g. --batch 2 or --batch 25%");
 }

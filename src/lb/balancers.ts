@@ -1,9 +1,19 @@
 import type { HaproxyConfig, TargetConfig } from "../config/schema.js";
 import { EnvironmentError, SlipwayError } from "../errors.js";
 import { SshTransport } from "../transport/ssh.js";
-import { adminState, findServer, parseServersState, parseShowStat, setServerError, setServerState, showServersState, SHOW_STAT, type ServerState, type StatRow } from "./haproxy.js";
+import {
+  adminState,
+  findServer,
+  parseServersState,
+  parseShowStat,
+  setServerError,
+  setServerState,
+  showServersState,
+  SHOW_STAT,
+  type ServerState,
+  type StatRow,
+} from "./haproxy.js";
 import { localRuntime, remoteRuntime, type RuntimeApi } from "./runtime.js";
-
 
 /** One load balancer in front of the target's hosts, reached through its runtime API. */
 export interface Balancer {
@@ -50,8 +60,10 @@ export class HaproxyRefused extends SlipwayError {}
 export async function setState(b: Balancer, server: string, state: ServerState): Promise<void> {
   const err = setServerError(await b.api.send(setServerState(b.config.backend, server, state)));
   if (err) {
-    throw new HaproxyRefused(`${b.api.where}: set server ${b.config.backend}/${server} state ${state}: ${err}`,
-      /permission denied/i.test(err) ? "the stats socket needs `level admin` in HAProxy's configuration" : undefined);
+    throw new HaproxyRefused(
+      `${b.api.where}: set server ${b.config.backend}/${server} state ${state}: ${err}`,
+      /permission denied/i.test(err) ? "the stats socket needs `level admin` in HAProxy's configuration" : undefined,
+    );
   }
 }
 
@@ -66,8 +78,10 @@ export async function checkServers(balancers: readonly Balancer[], hosts: readon
     try {
       rows = await stats(b);
     } catch (err) {
-      throw new EnvironmentError(`cannot read HAProxy stats at ${b.api.where}: ${(err as Error).message}`,
-        "check haproxy.socket / haproxy.host, and that the socket has `level admin`");
+      throw new EnvironmentError(
+        `cannot read HAProxy stats at ${b.api.where}: ${(err as Error).message}`,
+        "check haproxy.socket / haproxy.host, and that the socket has `level admin`",
+      );
     }
     if (!rows.some((r) => r.pxname === b.config.backend && r.svname === "BACKEND")) {
       problems.push(`${b.api.where}: HAProxy has no backend ${b.config.backend}`);
@@ -75,11 +89,14 @@ export async function checkServers(balancers: readonly Balancer[], hosts: readon
     }
     for (const host of hosts) {
       const server = b.config.servers[host];
-      if (server && !findServer(rows, b.config.backend, server)) problems.push(`${b.api.where}: backend ${b.config.backend} has no server ${server} (for ${host})`);
+      if (server && !findServer(rows, b.config.backend, server))
+        problems.push(`${b.api.where}: backend ${b.config.backend} has no server ${server} (for ${host})`);
     }
   }
   if (problems.length) {
-    throw new EnvironmentError(`HAProxy does not know these servers — nothing was changed:\n${problems.map((p) => `  ${p}`).join("\n")}`,
-      "fix targets.<name>.haproxy.backend / servers to match the HAProxy configuration");
+    throw new EnvironmentError(
+      `HAProxy does not know these servers — nothing was changed:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+      "fix targets.<name>.haproxy.backend / servers to match the HAProxy configuration",
+    );
   }
 }

@@ -26,8 +26,9 @@ export async function waitForCapacity(b: Balancer, host: string, server: string,
   for (;;) {
     const rows = (await stats(b)).filter((r) => r.pxname === backend && r.svname !== "BACKEND" && r.svname !== "FRONTEND");
     b.baseline ??= new Set(rows.filter((r) => isUp(r.status)).map((r) => r.svname));
-    const missing = rows.filter((r) =>
-      r.svname !== server && b.baseline!.has(r.svname) && !b.held.has(r.svname) && !isUp(r.status) && !/^(MAINT|DRAIN)/.test(r.status));
+    const missing = rows.filter(
+      (r) => r.svname !== server && b.baseline!.has(r.svname) && !b.held.has(r.svname) && !isUp(r.status) && !/^(MAINT|DRAIN)/.test(r.status),
+    );
     const waitedFor = missing.map((r) => `${backend}/${r.svname} (${r.status})`);
     if (missing.length === 0) return { ms: Date.now() - t0, waitedFor: waited };
     if (Date.now() >= deadline) {
@@ -38,7 +39,9 @@ export async function waitForCapacity(b: Balancer, host: string, server: string,
     }
     if (waited.length === 0) {
       waited = waitedFor;
-      note(`${host}: waiting for ${waitedFor.join(", ")} on ${b.api.where} to be UP before draining ${backend}/${server} (at most ${b.config.capacity_timeout})`);
+      note(
+        `${host}: waiting for ${waitedFor.join(", ")} on ${b.api.where} to be UP before draining ${backend}/${server} (at most ${b.config.capacity_timeout})`,
+      );
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

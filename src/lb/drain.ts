@@ -73,12 +73,19 @@ export async function drainHost(balancers: readonly Balancer[], host: string, no
       refused.b.held.delete(refused.server);
     }
     const what = hold.drained.map((m) => `${m.b.api.where} ${m.b.config.backend}/${m.server}`).join(", ");
-    const undo = await restoreHost(hold, { waitUp: false }).then(() => undefined, (e: Error) => e.message);
+    const undo = await restoreHost(hold, { waitUp: false }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
     const after = undo
       ? `the drain could not be undone: ${undo}`
-      : what ? `${what} put back as ${hold.drained.length > 1 ? "they were" : "it was"}; nothing was switched` : "nothing was drained or switched";
-    throw new SlipwayError(`${host}: drain failed: ${(err as Error).message}\n${host}: ${after}`,
-      undo ? "put the server back in rotation by hand (`set server <backend>/<server> state ready`)" : (err as SlipwayError).hint);
+      : what
+        ? `${what} put back as ${hold.drained.length > 1 ? "they were" : "it was"}; nothing was switched`
+        : "nothing was drained or switched";
+    throw new SlipwayError(
+      `${host}: drain failed: ${(err as Error).message}\n${host}: ${after}`,
+      undo ? "put the server back in rotation by hand (`set server <backend>/<server> state ready`)" : (err as SlipwayError).hint,
+    );
   }
   hold.ms = Date.now() - t0;
   return hold;
@@ -105,8 +112,10 @@ export async function restoreHost(hold: Hold, opts: { waitUp?: boolean } = {}): 
     m.b.held.delete(m.server);
   }
   if (problems.length) {
-    throw new SlipwayError(`${hold.host}: could not put the server back in rotation: ${problems.join("; ")}`,
-      "run `set server <backend>/<server> state ready` on that HAProxy once it answers");
+    throw new SlipwayError(
+      `${hold.host}: could not put the server back in rotation: ${problems.join("; ")}`,
+      "run `set server <backend>/<server> state ready` on that HAProxy once it answers",
+    );
   }
   const kept = hold.kept.map((k) => `${k.server} left ${k.state.toUpperCase()}`);
   if (opts.waitUp === false || back.length === 0) return { ms: Date.now() - t0, status: kept.join(", ") || "ready" };
@@ -115,8 +124,10 @@ export async function restoreHost(hold: Hold, opts: { waitUp?: boolean } = {}): 
     const statuses = await Promise.all(back.map(async (m) => findServer(await stats(m.b), m.b.config.backend, m.server)?.status ?? "?"));
     if (statuses.every(isUp)) return { ms: Date.now() - t0, status: [...statuses, ...kept].join(",") };
     if (Date.now() >= deadline) {
-      throw new SlipwayError(`${hold.host}: HAProxy does not see the server UP ${Math.round((Date.now() - t0) / 1000)} s after \`state ready\` (status ${statuses.join(", ")})`,
-        "HAProxy's own health check disagrees with slipway's: compare its `option httpchk` with targets.<name>.health");
+      throw new SlipwayError(
+        `${hold.host}: HAProxy does not see the server UP ${Math.round((Date.now() - t0) / 1000)} s after \`state ready\` (status ${statuses.join(", ")})`,
+        "HAProxy's own health check disagrees with slipway's: compare its `option httpchk` with targets.<name>.health",
+      );
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -12,7 +12,9 @@ export function fullDrains(batches: readonly (readonly string[])[], configs: rea
     if (c.allow_full_drain || mapped.length === 0) continue;
     for (const batch of batches) {
       if (mapped.every((h) => batch.includes(h))) {
-        problems.push(`a batch of ${batch.length} (${batch.join(", ")}) drains every server of backend ${c.backend} (${mapped.map((h) => c.servers[h]).join(", ")}) at once`);
+        problems.push(
+          `a batch of ${batch.length} (${batch.join(", ")}) drains every server of backend ${c.backend} (${mapped.map((h) => c.servers[h]).join(", ")}) at once`,
+        );
         break;
       }
     }

@@ -28,7 +28,14 @@ export function localRuntime(socket: string, timeoutMs = 5000): RuntimeApi {
         s.setTimeout(timeoutMs, () => s.destroy(new Error(`no answer from ${socket} within ${timeoutMs} ms`)));
         s.on("connect", () => s.end(`${command}\n`));
         s.on("data", (c: Buffer) => chunks.push(c));
-        s.on("error", (err) => reject(new SlipwayError(`HAProxy runtime API at ${socket}: ${err.message}`, "check haproxy.socket and that HAProxy runs with `stats socket ... level admin`")));
+        s.on("error", (err) =>
+          reject(
+            new SlipwayError(
+              `HAProxy runtime API at ${socket}: ${err.message}`,
+              "check haproxy.socket and that HAProxy runs with `stats socket ... level admin`",
+            ),
+          ),
+        );
         s.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
       }),
     close: async () => {},
@@ -69,8 +76,10 @@ export function remoteRuntime(transport: Transport, socket: string): RuntimeApi 
     async send(command) {
       const r = await transport.exec(remoteRuntimeCommand(socket, command));
       if (r.code !== 0) {
-        throw new SlipwayError(`HAProxy runtime API at ${transport.host}:${socket} failed (exit ${r.code}): ${r.stderr.trim()}`,
-          "install socat (or python3) on the load balancer host and check haproxy.socket");
+        throw new SlipwayError(
+          `HAProxy runtime API at ${transport.host}:${socket} failed (exit ${r.code}): ${r.stderr.trim()}`,
+          "install socat (or python3) on the load balancer host and check haproxy.socket",
+        );
       }
       return r.stdout;
     },

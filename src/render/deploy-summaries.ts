@@ -14,10 +14,13 @@ export function deploySummary(r: DeployResult): (out: Out) => void {
       out(`plan: deploy ${r.build_id} to ${r.target} (dry run: nothing was changed)`);
       for (const h of p.hosts) {
         const roles = h.roles?.length ? ` [${h.roles.join(", ")}]` : "";
-        out(`  ${h.host.padEnd(28)}${roles} current ${h.current ?? "—"}; ${h.release === "present" ? "release already there, sends nothing" : `sends ${h.send.join(" + ")} (${bytes(h.bytes)})`}`);
+        out(
+          `  ${h.host.padEnd(28)}${roles} current ${h.current ?? "—"}; ${h.release === "present" ? "release already there, sends nothing" : `sends ${h.send.join(" + ")} (${bytes(h.bytes)})`}`,
+        );
       }
       if (p.roles && p.roles.length > 1) {
-        for (const r of p.roles) out(`  role ${r.role}: ${r.batches.length ? r.batches.map((b) => `[${b.join(", ")}]`).join(" → ") : "(every host switched with an earlier role)"}`);
+        for (const r of p.roles)
+          out(`  role ${r.role}: ${r.batches.length ? r.batches.map((b) => `[${b.join(", ")}]`).join(" → ") : "(every host switched with an earlier role)"}`);
       } else out(`  batches: ${p.batches.map((b) => `[${b.join(", ")}]`).join(" → ")}`);
       out(`  steps: ${p.steps.join(" → ")}`);
       return;
@@ -42,7 +45,9 @@ export function releasesSummary(r: ReleasesResult): (out: Out) => void {
       out(`${h.host}  (free ${bytes(h.freeKb * 1024)})`);
       for (const rel of h.releases) {
         const mark = rel.id === h.current ? "current " : rel.id === h.previous ? "previous" : "        ";
-        out(`  ${mark} ${rel.id.padEnd(32)} ${bytes(rel.kb * 1024).padStart(10)}  venv ${rel.venv ?? "—"}  ${new Date(rel.mtime * 1000).toISOString()}${rel.incomplete ? "  (incomplete: deploy it again to use it)" : ""}`);
+        out(
+          `  ${mark} ${rel.id.padEnd(32)} ${bytes(rel.kb * 1024).padStart(10)}  venv ${rel.venv ?? "—"}  ${new Date(rel.mtime * 1000).toISOString()}${rel.incomplete ? "  (incomplete: deploy it again to use it)" : ""}`,
+        );
       }
       for (const v of h.venvs) out(`  venv     ${v.key}  ${bytes(v.kb * 1024).padStart(10)}${v.complete ? "" : "  (incomplete)"}`);
     }
@@ -52,7 +57,10 @@ export function releasesSummary(r: ReleasesResult): (out: Out) => void {
 export function pruneSummary(r: PruneResult): (out: Out) => void {
   return (out) => {
     out(`pruned ${r.target} (keep ${r.keep})`);
-    for (const h of r.hosts) out(`  ${h.host.padEnd(28)} kept ${h.keep.join(", ") || "—"}; removed ${[...h.removeReleases, ...h.removeVenvs.map((v) => `venv ${v}`)].join(", ") || "nothing"}`);
+    for (const h of r.hosts)
+      out(
+        `  ${h.host.padEnd(28)} kept ${h.keep.join(", ") || "—"}; removed ${[...h.removeReleases, ...h.removeVenvs.map((v) => `venv ${v}`)].join(", ") || "nothing"}`,
+      );
   };
 }
 

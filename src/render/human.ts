@@ -102,7 +102,10 @@ export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
           } else {
             row.state = e.status === "failed" ? "failed" : "done";
             row.note = `${e.step} ${e.status === "done" ? "✓" : e.status} ${duration(e.ms)}${e.detail ? `  ${e.detail}` : ""}`;
-            if (!live) plain(`${e.status === "failed" ? c.red("✗") : c.green("✓")} ${e.host}  ${e.step}  ${c.dim([duration(e.ms), e.detail].filter(Boolean).join("  "))}`);
+            if (!live)
+              plain(
+                `${e.status === "failed" ? c.red("✗") : c.green("✓")} ${e.host}  ${e.step}  ${c.dim([duration(e.ms), e.detail].filter(Boolean).join("  "))}`,
+              );
           }
           rows.set(key, row);
           break;
@@ -114,7 +117,13 @@ export async function humanRenderer(o: RenderOptions): Promise<Renderer> {
         }
         case "migrations":
           draw?.clear();
-          o.stderr.write(`migrations on ${e.host}: ${e.pending} pending\n${e.output.trimEnd().split("\n").map((l) => `  ${l}`).join("\n")}\n`);
+          o.stderr.write(
+            `migrations on ${e.host}: ${e.pending} pending\n${e.output
+              .trimEnd()
+              .split("\n")
+              .map((l) => `  ${l}`)
+              .join("\n")}\n`,
+          );
           break;
       }
       redraw();

@@ -33,7 +33,9 @@ export function inspectSummary(r: InspectResult): (out: Out) => void {
     out(`  signed     ${signedLine(r)}`);
     out("  layers");
     for (const l of m.layers) {
-      out(`    ${l.name.padEnd(5)} ${l.member.padEnd(13)} ${bytes(l.size).padStart(10)}  ${bytes(l.unpacked_size).padStart(10)} unpacked  ${String(l.files).padStart(6)} entries  sha256 ${l.sha256}`);
+      out(
+        `    ${l.name.padEnd(5)} ${l.member.padEnd(13)} ${bytes(l.size).padStart(10)}  ${bytes(l.unpacked_size).padStart(10)} unpacked  ${String(l.files).padStart(6)} entries  sha256 ${l.sha256}`,
+      );
     }
     if (r.code.largest.length) {
       out("  largest files in the code layer");
@@ -41,13 +43,17 @@ export function inspectSummary(r: InspectResult): (out: Out) => void {
     }
     if (r.code.warning) out(`warning: ${r.code.warning}`);
     if (r.verified) {
-      out(`verified: every layer matches its sha256 and size, and every entry is safe to unpack; file sha256 ${r.verified.sha256}` +
-        (r.verified.checksumFile === "matched" ? " matches the .sha256 file" : " (no .sha256 file beside it)"));
+      out(
+        `verified: every layer matches its sha256 and size, and every entry is safe to unpack; file sha256 ${r.verified.sha256}` +
+          (r.verified.checksumFile === "matched" ? " matches the .sha256 file" : " (no .sha256 file beside it)"),
+      );
     }
     if (r.admitted) {
       const sig = r.admitted.signature;
-      out(`accepted by ${path.basename(r.admitted.config)}: app, root and interpreter match` +
-        (sig?.trusted ? `; signed by trusted key ${sig.key_id}` : "; no trusted keys configured"));
+      out(
+        `accepted by ${path.basename(r.admitted.config)}: app, root and interpreter match` +
+          (sig?.trusted ? `; signed by trusted key ${sig.key_id}` : "; no trusted keys configured"),
+      );
     }
   };
 }

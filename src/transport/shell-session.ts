@@ -161,10 +161,12 @@ export class ShellSession {
     child.stdout.on("data", (c: Buffer) => this.onOut(c));
     child.stderr.on("data", (c: Buffer) => this.onErr(c));
     child.on("error", (e) => this.end(new SessionEnded(null, e.message)));
-    this.closed = new Promise((resolve) => child.on("close", (code) => {
-      this.end(new SessionEnded(code, this.lastWords()));
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      child.on("close", (code) => {
+        this.end(new SessionEnded(code, this.lastWords()));
+        resolve();
+      }),
+    );
     this.child = child;
     this.hello = this.pending().then(() => {
       this.answered = true;
@@ -182,8 +184,16 @@ export class ShellSession {
   private pending(onStdout?: (text: string) => void): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       this.current = {
-        resolve, reject, onStdout, decoder: new TextDecoder(),
-        out: new Kept(STDOUT_LIMIT), err: new Kept(STDERR_LIMIT), outHeld: NONE, errHeld: NONE, errDone: false, frameDone: false,
+        resolve,
+        reject,
+        onStdout,
+        decoder: new TextDecoder(),
+        out: new Kept(STDOUT_LIMIT),
+        err: new Kept(STDERR_LIMIT),
+        outHeld: NONE,
+        errHeld: NONE,
+        errDone: false,
+        frameDone: false,
       };
     });
   }

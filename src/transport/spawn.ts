@@ -17,9 +17,7 @@ export function spawnCollect(argv: readonly string[], opts: ExecOptions = {}): P
     });
     child.stderr.on("data", (c: Buffer) => err.push(c));
     child.on("error", reject);
-    child.on("close", (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: out.text(), stderr: err.text() }),
-    );
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: out.text(), stderr: err.text() }));
     child.stdin.on("error", () => {}); // the command may exit before reading all input; its exit code tells
     const input = opts.stdin;
     if (input === undefined) child.stdin.end();

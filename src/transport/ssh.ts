@@ -147,8 +147,10 @@ export class SshTransport implements Transport {
   private unreachable(stderr: string, afterLoss: boolean): TransportError {
     const said = stderr.trim().split("\n").slice(-3).join(" ");
     if (afterLoss) {
-      return new TransportError(`lost the ssh connection to ${this.host}, and it did not answer again within ${RECONNECT_MS / 1000} s${said ? `: ${said}` : ""}`,
-        `nothing more is sent to ${this.host} in this run; check that \`ssh ${this.host} true\` works again before acting on it`);
+      return new TransportError(
+        `lost the ssh connection to ${this.host}, and it did not answer again within ${RECONNECT_MS / 1000} s${said ? `: ${said}` : ""}`,
+        `nothing more is sent to ${this.host} in this run; check that \`ssh ${this.host} true\` works again before acting on it`,
+      );
     }
     // A master connection that gave up on a silent host (keepalives) leaves its clients nothing to say.
     const why = said || (this.reached ? "ssh ended without a word (the host stopped answering, or the connection was closed)" : "ssh exited 255");
@@ -159,8 +161,10 @@ export class SshTransport implements Transport {
   }
 
   private timedOut(ms: number): StepTimeoutError {
-    return new StepTimeoutError(`${this.host}: a command gave no result within ${ms / 1000} s (ssh.step_timeout); its session was stopped`,
-      `the command may still be running on ${this.host}: look there; if it needs longer, raise the target's ssh.step_timeout`);
+    return new StepTimeoutError(
+      `${this.host}: a command gave no result within ${ms / 1000} s (ssh.step_timeout); its session was stopped`,
+      `the command may still be running on ${this.host}: look there; if it needs longer, raise the target's ssh.step_timeout`,
+    );
   }
 
   async close(): Promise<void> {

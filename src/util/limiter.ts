@@ -12,7 +12,8 @@ export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> 
       return await fn();
     } finally {
       const next = waiting.shift();
-      if (next) next(); // the slot passes straight on: `running` is unchanged
+      if (next)
+        next(); // the slot passes straight on: `running` is unchanged
       else running--;
     }
   };

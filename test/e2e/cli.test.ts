@@ -50,7 +50,11 @@ test("cli: build --json, inspect, inspect --verify; a flipped byte in each membe
 
   // Offsets of each member's data inside the uncompressed outer tar.
   const members = await memberOffsets(artifact);
-  for (const [member, why] of [["code.tar.zst", /layer code/], ["venv.tar.zst", /layer venv/], ["slipway.json", /slipway\.json|sha256/]] as const) {
+  for (const [member, why] of [
+    ["code.tar.zst", /layer code/],
+    ["venv.tar.zst", /layer venv/],
+    ["slipway.json", /slipway\.json|sha256/],
+  ] as const) {
     const copy = path.join(ws.dir, `flipped-${member}.tar`);
     await copyFile(artifact, copy);
     const m = members.get(member)!;
@@ -147,9 +151,19 @@ async function memberOffsets(file: string): Promise<Map<string, { offset: number
   const out = new Map<string, { offset: number; size: number }>();
   let pos = 0;
   while (pos + 512 <= data.length) {
-    const name = data.subarray(pos, pos + 100).toString("utf8").replace(/\0.*$/s, "");
+    const name = data
+      .subarray(pos, pos + 100)
+      .toString("utf8")
+      .replace(/\0.*$/s, "");
     if (!name) break;
-    const size = parseInt(data.subarray(pos + 124, pos + 136).toString("utf8").replace(/\0.*$/s, "").trim(), 8);
+    const size = parseInt(
+      data
+        .subarray(pos + 124, pos + 136)
+        .toString("utf8")
+        .replace(/\0.*$/s, "")
+        .trim(),
+      8,
+    );
     out.set(name, { offset: pos + 512, size });
     pos += 512 + Math.ceil(size / 512) * 512;
   }

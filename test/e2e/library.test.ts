@@ -17,6 +17,9 @@ test("library: package.json exports name files the build writes, and `slipway` i
   assert.equal(new lib.UsageError("x").exitCode, lib.ExitCode.usage);
   assert.equal(new lib.LockedError("x").exitCode, 4);
   // A call fails with the library's own typed error, and prints nothing.
-  await assert.rejects(lib.inspect({ cwd: process.cwd(), artifact: "no-such.tar" }), (e: unknown) => e instanceof lib.UsageError && /no such file/.test((e as Error).message));
+  await assert.rejects(
+    lib.inspect({ cwd: process.cwd(), artifact: "no-such.tar" }),
+    (e: unknown) => e instanceof lib.UsageError && /no such file/.test((e as Error).message),
+  );
   await assert.rejects(lib.deploy({ cwd: "/nonexistent-app", artifact: "x.tar", target: "t" }), (e: unknown) => e instanceof lib.SlipwayError);
 });

@@ -33,7 +33,7 @@ test("cli: keygen, build --sign and build.signing_key, inspect names the key; tr
   const viaConfig = slipway(["build", "--build-id", "sg2"], { cwd: ws.app, env: ws.env });
   assert.equal(viaConfig.code, 0, viaConfig.stderr);
   assert.match(viaConfig.stderr, /warning: .*ci\.key: the signing key is readable by others \(mode 0644\); run `chmod 600 /);
-  assert.match(viaConfig.stdout, /signed   by key/);
+  assert.match(viaConfig.stdout, /signed {3}by key/);
 
   // trusted_keys in the config: inspect --verify in the app dir says whether this config would deploy it.
   await writeFile(config, text.replace(/^\[deploy\]$/m, `[deploy]\ntrusted_keys = ["../ci.pub"]`));

@@ -9,7 +9,7 @@ import { buildWith } from "../support/build-app.js";
 import { startHaproxy, type TestHaproxy } from "../support/haproxy.js";
 import { startLoad, type Sample } from "../support/load.js";
 import { deploy } from "../../src/commands/deploy.js";
-import { SlipwayError } from "../../src/errors.js";
+import type { SlipwayError } from "../../src/errors.js";
 import type { SlipwayEvent } from "../../src/events.js";
 import { localRuntime } from "../../src/lb/runtime.js";
 import { adminState, parseServersState, parseShowStat } from "../../src/lb/haproxy.js";
@@ -29,8 +29,7 @@ let original: string;
 const ids: Record<string, string> = {};
 
 const api = () => localRuntime(lb.socket);
-const admin = async (server: string) =>
-  adminState(parseServersState(await api().send("show servers state app")).find((r) => r.server === server)!.adminState);
+const admin = async (server: string) => adminState(parseServersState(await api().send("show servers state app")).find((r) => r.server === server)!.adminState);
 const statusOf = async (server: string) => parseShowStat(await api().send("show stat")).find((r) => r.pxname === "app" && r.svname === server)!.status;
 const links = (i: number) => Promise.all([f.link(f.hosts[i]!, "current"), f.link(f.hosts[i]!, "previous")]);
 
@@ -54,7 +53,13 @@ function sampleStats(): { stop(): Promise<Map<string, string>[]> } {
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  return { stop: async () => { running = false; await loop; return samples; } };
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
 }
 
 const outOfRotation = (s: Map<string, string>) => [...s].filter(([, st]) => /^(DRAIN|MAINT)/.test(st)).map(([n]) => n);
@@ -86,15 +91,22 @@ async function buildApp(id: string, edit?: (text: string) => string): Promise<st
 
 before(async () => {
   f = await fleetApp(4, { command: gunicornCommand, target: { batch: "1", on_failure: '"rollback-all"' } });
-  lb = await startHaproxy(f.ws.dir, f.hosts.map((h) => ({ name: h.name, addr: `${h.ip}:${APP_PORT}` })));
+  lb = await startHaproxy(
+    f.ws.dir,
+    f.hosts.map((h) => ({ name: h.name, addr: `${h.ip}:${APP_PORT}` })),
+  );
   await behindHaproxy(f, lb.socket, { drainTimeout: "15s", healthTimeout: "8s" });
   config = path.join(f.ws.app, "slipway.toml");
   original = await readFile(config, "utf8");
   for (const id of ["A", "B", "F", "G", "H"]) ids[id] = await buildApp(id);
   // E is healthy everywhere but on the last host (hostnames are h1..h4).
   const last = f.hosts.at(-1)!.name;
-  ids["E"] = await buildApp("E", (t) => t.replace("def application(environ, start_response):",
-    `def application(environ, start_response):\n    import socket\n    if environ.get("PATH_INFO") == "/health" and socket.gethostname() == "${last}":\n        return _json(start_response, "503 Service Unavailable", {"status": "not on ${last}"})`));
+  ids["E"] = await buildApp("E", (t) =>
+    t.replace(
+      "def application(environ, start_response):",
+      `def application(environ, start_response):\n    import socket\n    if environ.get("PATH_INFO") == "/health" and socket.gethostname() == "${last}":\n        return _json(start_response, "503 Service Unavailable", {"status": "not on ${last}"})`,
+    ),
+  );
   await deploy({ cwd: f.ws.app, artifact: ids["A"]!, target: "fleet" });
   await deploy({ cwd: f.ws.app, artifact: ids["B"]!, target: "fleet" });
   for (const i of f.hosts.keys()) assert.deepEqual(await links(i), ["releases/B", "releases/A"]);
@@ -149,12 +161,28 @@ test("a second load balancer that refuses `set server` after the first drained: 
   const pidfile = path.join(dir, "haproxy.pid");
   // A real HAProxy whose stats socket is `level operator`: it answers `show stat`, so preflight
   // passes, and refuses `set server … state` with "Permission denied".
-  await writeFile(cfg, ["global", `  stats socket ${socket} mode 600 level operator`, "defaults", "  mode http", "  timeout connect 1s", "  timeout client 5s", "  timeout server 5s",
-    "backend app", ...f.hosts.map((h) => `  server ${h.name} ${h.ip}:${APP_PORT}`), ""].join("\n"));
+  await writeFile(
+    cfg,
+    [
+      "global",
+      `  stats socket ${socket} mode 600 level operator`,
+      "defaults",
+      "  mode http",
+      "  timeout connect 1s",
+      "  timeout client 5s",
+      "  timeout server 5s",
+      "backend app",
+      ...f.hosts.map((h) => `  server ${h.name} ${h.ip}:${APP_PORT}`),
+      "",
+    ].join("\n"),
+  );
   execFileSync("haproxy", ["-f", cfg, "-D", "-p", pidfile]);
   const servers = f.hosts.map((h) => `"${h.dest}" = "${h.name}"`).join(", ");
-  await writeFile(config, original.replace("[targets.fleet.haproxy]", "[[targets.fleet.haproxy]]") +
-    `\n[[targets.fleet.haproxy]]\nsocket = "${socket}"\nhost = "local"\nbackend = "app"\nservers = { ${servers} }\ndrain_timeout = "15s"\n`);
+  await writeFile(
+    config,
+    original.replace("[targets.fleet.haproxy]", "[[targets.fleet.haproxy]]") +
+      `\n[[targets.fleet.haproxy]]\nsocket = "${socket}"\nhost = "local"\nbackend = "app"\nservers = { ${servers} }\ndrain_timeout = "15s"\n`,
+  );
   try {
     const { error, samples } = await deployUnderLoad(ids["F"]!);
     const h1 = f.hosts[0]!;
@@ -182,7 +210,10 @@ test("a server the operator put in MAINT is deployed but stays in MAINT, and the
     assert.equal(await admin(h2.name), "maint", "still MAINT after the deploy");
     assert.match(await statusOf(h2.name), /^MAINT/);
     const warned = events.filter((e) => e.type === "log" && e.level === "warn").map((e) => (e as { message: string }).message);
-    assert.ok(warned.some((m) => m.includes(h2.dest) && /app\/h2 .* was in MAINT before this run: it gets the release but stays in MAINT/.test(m)), `warnings: ${JSON.stringify(warned)}`);
+    assert.ok(
+      warned.some((m) => m.includes(h2.dest) && /app\/h2 .* was in MAINT before this run: it gets the release but stays in MAINT/.test(m)),
+      `warnings: ${JSON.stringify(warned)}`,
+    );
     for (const h of f.hosts.filter((x) => x !== h2)) assert.equal(await admin(h.name), "ready");
     assert.deepEqual(failedRequests(samples), []);
   } finally {
@@ -191,7 +222,9 @@ test("a server the operator put in MAINT is deployed but stays in MAINT, and the
   }
 });
 
-test("capacity guard: a neighbour failing HAProxy's checks after its restart delays the next drain; the backend never empties", { timeout: 300_000 }, async () => {
+test("capacity guard: a neighbour failing HAProxy's checks after its restart delays the next drain; the backend never empties", {
+  timeout: 300_000,
+}, async () => {
   // Only h1 and h2 in rotation (h3, h4 in MAINT): if h2 were drained while h1 is DOWN, HAProxy
   // would have no server and answer 503.
   await api().send("set server app/h3 state maint");
@@ -214,11 +247,16 @@ test("capacity guard: a neighbour failing HAProxy's checks after its restart del
   const events: SlipwayEvent[] = [];
   const load = startLoad(`http://127.0.0.1:${lb.port}/`, { concurrency: 4, maxMs: 200_000 });
   try {
-    await deploy({ cwd: f.ws.app, artifact: ids["G"]!, target: "fleet", emit: (e) => {
-      events.push(e);
-      if (e.type === "host" && e.host === f.hosts[0]!.dest && e.step === "ready" && e.status === "done") flapping = flap();
-      if (e.type === "host" && e.host === f.hosts[1]!.dest && e.step === "drain" && e.status === "done") h2DrainedAt = Date.now();
-    } });
+    await deploy({
+      cwd: f.ws.app,
+      artifact: ids["G"]!,
+      target: "fleet",
+      emit: (e) => {
+        events.push(e);
+        if (e.type === "host" && e.host === f.hosts[0]!.dest && e.step === "ready" && e.status === "done") flapping = flap();
+        if (e.type === "host" && e.host === f.hosts[1]!.dest && e.step === "drain" && e.status === "done") h2DrainedAt = Date.now();
+      },
+    });
     await flapping;
     const samples = await load.stop();
     const failed = failedRequests(samples);
@@ -226,7 +264,10 @@ test("capacity guard: a neighbour failing HAProxy's checks after its restart del
     assert.ok(downAt > 0 && upAgainAt > downAt, "h1 was failed and came back");
     assert.ok(h2DrainedAt >= upAgainAt - 1000, `h2 was drained only once h1 was UP again (${h2DrainedAt - upAgainAt} ms after)`);
     const warned = events.filter((e) => e.type === "log").map((e) => (e as { message: string }).message);
-    assert.ok(warned.some((m) => /waiting for app\/h1 \((DOWN|UP 1\/2)[^)]*\) .* to be UP before draining app\/h2/.test(m)), `the wait is reported: ${JSON.stringify(warned)}`);
+    assert.ok(
+      warned.some((m) => /waiting for app\/h1 \((DOWN|UP 1\/2)[^)]*\) .* to be UP before draining app\/h2/.test(m)),
+      `the wait is reported: ${JSON.stringify(warned)}`,
+    );
     const drainDone = events.find((e) => e.type === "host" && e.host === f.hosts[1]!.dest && e.step === "drain" && e.status === "done");
     assert.match((drainDone as { detail?: string }).detail ?? "", /first waited \d+ ms for app\/h1/);
     for (const i of f.hosts.keys()) assert.deepEqual(await links(i), ["releases/G", "releases/F"]);
@@ -252,20 +293,33 @@ test("capacity guard, bounded: a neighbour still DOWN after capacity_timeout fai
   let healed: Promise<unknown> | undefined;
   const load = startLoad(`http://127.0.0.1:${lb.port}/`, { concurrency: 4, maxMs: 200_000 });
   try {
-    const error = await deploy({ cwd: f.ws.app, artifact: ids["H"]!, target: "fleet", emit: (e) => {
-      if (e.type !== "host") return;
-      if (e.host === h1.dest && e.step === "ready" && e.status === "done") {
-        injected = api().send("disable health app/h1").then(() => api().send("set server app/h1 health down"));
-      }
-      // h1 comes back once h2 was given up on, so switching h1 back can end UP.
-      if (e.host === h2.dest && e.step === "drain" && e.status === "failed") healed = api().send("enable health app/h1");
-    } }).then(() => undefined, (err: SlipwayError) => err);
+    const error = await deploy({
+      cwd: f.ws.app,
+      artifact: ids["H"]!,
+      target: "fleet",
+      emit: (e) => {
+        if (e.type !== "host") return;
+        if (e.host === h1.dest && e.step === "ready" && e.status === "done") {
+          injected = api()
+            .send("disable health app/h1")
+            .then(() => api().send("set server app/h1 health down"));
+        }
+        // h1 comes back once h2 was given up on, so switching h1 back can end UP.
+        if (e.host === h2.dest && e.step === "drain" && e.status === "failed") healed = api().send("enable health app/h1");
+      },
+    }).then(
+      () => undefined,
+      (err: SlipwayError) => err,
+    );
     const samples = await load.stop();
     const failed = failedRequests(samples);
     assert.equal(failed.length, 0, `failed requests (503 = no server): ${failed.length}, ${JSON.stringify(failed.slice(0, 3))}`);
     assert.ok(injected && healed, "h1 was failed while h2 was due, and healed after");
     assert.ok(error, "the deploy fails");
-    assert.match(error.message, new RegExp(`${h2.dest.replace(/\./g, "\\.")}: not drained: on local .*, app/h1 \\(DOWN[^)]*\\) is still not UP after capacity_timeout \\(2s\\)`));
+    assert.match(
+      error.message,
+      new RegExp(`${h2.dest.replace(/\./g, "\\.")}: not drained: on local .*, app/h1 \\(DOWN[^)]*\\) is still not UP after capacity_timeout \\(2s\\)`),
+    );
     assert.match(error.message, /was not touched/);
     assert.deepEqual(await links(1), before[1], "h2 untouched");
     assert.equal(await admin(h2.name), "ready");

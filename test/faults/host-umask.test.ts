@@ -43,14 +43,22 @@ test("umask 077 on the host: the release, its manifest and its venv stay readabl
   assert.equal(r.hosts[0]!.result, "ok", JSON.stringify(r.hosts));
 
   const root = f.ws.root;
-  const modes = await h.exec(["sh", "-c", 'cd "$1" && stat -c "%a %n" . releases virtualenvs current/ current/slipway.json current/hello/app.py current/virtualenv/ current/virtualenv/pyvenv.cfg current/virtualenv/.slipway-complete', "sh", root]);
+  const modes = await h.exec([
+    "sh",
+    "-c",
+    'cd "$1" && stat -c "%a %n" . releases virtualenvs current/ current/slipway.json current/hello/app.py current/virtualenv/ current/virtualenv/pyvenv.cfg current/virtualenv/.slipway-complete',
+    "sh",
+    root,
+  ]);
   for (const line of modes.trim().split("\n")) {
     const [mode, name] = line.split(" ");
     assert.match(mode!, /^[67]55$|^644$/, `${name} is ${mode}`);
   }
   // As nobody (the app's user): every dir on the way, the manifest, the code and the venv.
   const asApp = (script: string) => h.exec(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script, "sh", root]);
-  const read = await asApp('cat "$1/current/slipway.json" "$1/current/hello/app.py" "$1/current/virtualenv/pyvenv.cfg" > /dev/null && ls "$1/current/virtualenv/bin" > /dev/null && echo readable');
+  const read = await asApp(
+    'cat "$1/current/slipway.json" "$1/current/hello/app.py" "$1/current/virtualenv/pyvenv.cfg" > /dev/null && ls "$1/current/virtualenv/bin" > /dev/null && echo readable',
+  );
   assert.equal(read.trim(), "readable");
   const py = await asApp('cd "$1/current" && exec ./virtualenv/bin/python -B -c "import hello.app; print(\'imported\')"');
   assert.equal(py.trim(), "imported", "the app's user can import the app from the release with the release's venv");

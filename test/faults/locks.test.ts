@@ -25,7 +25,16 @@ after(async () => {
   await f?.stop();
 });
 
-const info = (token: string): LockInfo => ({ token, user: "ci", from: "build-7", action: "deploy", target: "fleet", build_id: "42", since: "2026-11-30T12:00:00Z", pid: 7 });
+const info = (token: string): LockInfo => ({
+  token,
+  user: "ci",
+  from: "build-7",
+  action: "deploy",
+  target: "fleet",
+  build_id: "42",
+  since: "2026-11-30T12:00:00Z",
+  pid: 7,
+});
 const take = async (h: TestHost, token: string) => parseLockReply(await h.exec(acquireLock(f.ws.root, info(token))));
 const holder = async (h: TestHost) => {
   const p = parseLockReply(await h.exec(peekLock(f.ws.root)));

@@ -23,7 +23,12 @@ const REPO = path.resolve(import.meta.dirname, "..", "..");
 const TSX = path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs");
 /** The CLI from the sources (dist/ may be older than the code under test). */
 function slipway(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", TSX, path.join(REPO, "src", "cli.ts"), ...args], { cwd: f.ws.app, env: f.ws.env, encoding: "utf8", timeout: 240_000 });
+  const r = spawnSync(process.execPath, ["--import", TSX, path.join(REPO, "src", "cli.ts"), ...args], {
+    cwd: f.ws.app,
+    env: f.ws.env,
+    encoding: "utf8",
+    timeout: 240_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 /** The deadline the issue sets is 30 s from the partition; this leaves room for a loaded 2-core machine. */
@@ -45,7 +50,9 @@ before(async () => {
   // A target restarting through a command that takes a few seconds (the window for a partition
   // during the restart), one host at a time, checked by the health URL (the build must answer).
   config = path.join(f.ws.app, "slipway.toml");
-  await appendFile(config, `
+  await appendFile(
+    config,
+    `
 [targets.part]
 hosts = ${JSON.stringify(f.hosts.map((h) => h.dest))}
 batch = 1
@@ -57,7 +64,8 @@ command = "sleep 3; exec /usr/bin/supervisorctl -c ${SUPERVISOR_CONF} restart he
 [targets.part.health]
 url = "http://127.0.0.1:8000/health"
 timeout = "20s"
-`);
+`,
+  );
   original = await readFile(config, "utf8");
 });
 after(async () => {
@@ -82,10 +90,16 @@ interface Watched {
  * host to cut off from the events, and when; killed after 3 minutes (the code before the fix
  * would have waited ~15).
  */
-function deployAndPartition(artifact: string, partitionWhen: (e: Record<string, unknown>, batches: string[][]) => TestHost | undefined, delayMs: number): Promise<Watched> {
+function deployAndPartition(
+  artifact: string,
+  partitionWhen: (e: Record<string, unknown>, batches: string[][]) => TestHost | undefined,
+  delayMs: number,
+): Promise<Watched> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", TSX, path.join(REPO, "src", "cli.ts"), "deploy", artifact, "--target", "part", "--json"], {
-      cwd: f.ws.app, env: f.ws.env, stdio: ["ignore", "pipe", "pipe"],
+      cwd: f.ws.app,
+      env: f.ws.env,
+      stdio: ["ignore", "pipe", "pipe"],
     });
     const w: Watched = { code: null, events: [], exitedAt: 0 };
     const batches: string[][] = [];
@@ -132,20 +146,31 @@ async function assertStranded(w: Watched, lost: TestHost, others: TestHost[], bu
   for (const o of others) assert.equal(await locked(o), false, `${o.name}'s lock was released`);
 
   await linkUp(lost);
-  await waitFor(`ssh to ${lost.name} again`, 20_000, () => lost.ssh("true").then(() => true, () => undefined));
+  await waitFor(`ssh to ${lost.name} again`, 20_000, () =>
+    lost.ssh("true").then(
+      () => true,
+      () => undefined,
+    ),
+  );
   const u = slipway(["unlock", "--target", "part", "--hosts", lost.dest, "--yes"]);
   assert.equal(u.code, 0, u.stderr + u.stdout);
   assert.equal(await locked(lost), false, "the printed unlock command released it");
 }
 
-test("partition before the switch (during a before_switch hook): the deploy fails within the deadline, no host is switched, the reachable ones are unlocked", { timeout: 300_000 }, async () => {
+test("partition before the switch (during a before_switch hook): the deploy fails within the deadline, no host is switched, the reachable ones are unlocked", {
+  timeout: 300_000,
+}, async () => {
   await writeFile(config, original.replace("[deploy.migrations]", '[deploy.hooks]\nbefore_switch = ["sleep 4"]\n\n[deploy.migrations]'));
   let lost: TestHost | undefined;
   try {
-    const w = await deployAndPartition(b2, (e) => {
-      if (e["type"] === "host" && e["step"] === "hooks" && e["status"] === "start" && e["host"] === f.hosts[1]!.dest) return (lost = f.hosts[1]);
-      return undefined;
-    }, 500);
+    const w = await deployAndPartition(
+      b2,
+      (e) => {
+        if (e["type"] === "host" && e["step"] === "hooks" && e["status"] === "start" && e["host"] === f.hosts[1]!.dest) return (lost = f.hosts[1]);
+        return undefined;
+      },
+      500,
+    );
     assert.ok(lost && w.partitionedAt, `the partition happened (events: ${JSON.stringify(w.events.slice(-5))})`);
     const ms = w.exitedAt - w.partitionedAt!;
     assert.equal(w.code, 1, `exit 1, got ${w.code} after ${ms} ms: ${w.result?.error?.message}`);
@@ -161,14 +186,20 @@ test("partition before the switch (during a before_switch hook): the deploy fail
   }
 });
 
-test("partition during a restart: the deploy fails within the deadline, the switched host is rolled back, the untouched one stays, both unlocked", { timeout: 300_000 }, async () => {
+test("partition during a restart: the deploy fails within the deadline, the switched host is rolled back, the untouched one stays, both unlocked", {
+  timeout: 300_000,
+}, async () => {
   let lost: TestHost | undefined;
   try {
-    const w = await deployAndPartition(b2, (e, batches) => {
-      const second = batches[1]?.[0];
-      if (e["type"] === "host" && e["step"] === "restart" && e["status"] === "start" && second && e["host"] === second) return (lost = hostOf(second));
-      return undefined;
-    }, 300);
+    const w = await deployAndPartition(
+      b2,
+      (e, batches) => {
+        const second = batches[1]?.[0];
+        if (e["type"] === "host" && e["step"] === "restart" && e["status"] === "start" && second && e["host"] === second) return (lost = hostOf(second));
+        return undefined;
+      },
+      300,
+    );
     assert.ok(lost && w.partitionedAt, `the partition happened (events: ${JSON.stringify(w.events.slice(-5))})`);
     const ms = w.exitedAt - w.partitionedAt!;
     assert.equal(w.code, 1, `exit 1, got ${w.code} after ${ms} ms: ${w.result?.error?.message}`);

@@ -64,7 +64,14 @@ const opts = () => ({ cwd: f.ws.app, target: "fleet" });
  * Not __pycache__: the running app writes its .pyc files there.
  */
 async function tree(id: string): Promise<string> {
-  return h.exec(["sh", "-c", 'cd "$1/releases/$2" && find . -name __pycache__ -prune -o \\( -type f -exec sha256sum {} + \\) -o \\( -type l -printf "%p -> %l\\n" \\) | sort', "sh", f.ws.root, id]);
+  return h.exec([
+    "sh",
+    "-c",
+    'cd "$1/releases/$2" && find . -name __pycache__ -prune -o \\( -type f -exec sha256sum {} + \\) -o \\( -type l -printf "%p -> %l\\n" \\) | sort',
+    "sh",
+    f.ws.root,
+    id,
+  ]);
 }
 
 async function temps(): Promise<string[]> {
@@ -77,7 +84,14 @@ function rebootSessions(): void {
   const parent = new Map<number, number>();
   for (const pid of h.pids()) {
     try {
-      parent.set(pid, Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]));
+      parent.set(
+        pid,
+        Number(
+          readFileSync(`/proc/${pid}/stat`, "utf8")
+            .replace(/^.*\) /, "")
+            .split(" ")[1],
+        ),
+      );
     } catch {
       /* gone */
     }
@@ -112,7 +126,10 @@ test("rm SIGKILLed mid-prune, then the host's processes killed: the next deploy 
   assert.match(before, /\.\/hello\/app\.py/, "b1 is there, whole");
 
   writeFileSync(onHost(`${FAULT}/armed`), "");
-  const pruning = prune({ ...opts(), keep: "1" }).then(() => "finished", (e: Error) => `failed: ${e.message}`);
+  const pruning = prune({ ...opts(), keep: "1" }).then(
+    () => "finished",
+    (e: Error) => `failed: ${e.message}`,
+  );
   const pid = Number(await waitForFile(onHost(`${FAULT}/stopped`), 60_000));
   rmSync(onHost(`${FAULT}/armed`));
   process.kill(pid, "SIGKILL");
@@ -124,7 +141,10 @@ test("rm SIGKILLed mid-prune, then the host's processes killed: the next deploy 
   const listed = (await releases(opts())).hosts[0]!;
   const b1 = listed.releases.find((r) => r.id === "b1");
   assert.ok(!b1 || b1.incomplete, `after the killed prune (${outcome}), b1 is gone or listed as incomplete, never as a release to use: ${JSON.stringify(b1)}`);
-  assert.ok((await temps()).some((n) => n.startsWith(".tmp-prune-b1-")), "the fault hit: the killed rm left its half-deleted tree, under a temp name");
+  assert.ok(
+    (await temps()).some((n) => n.startsWith(".tmp-prune-b1-")),
+    "the fault hit: the killed rm left its half-deleted tree, under a temp name",
+  );
   await assert.rejects(rollback({ ...opts(), to: "b1" }), /release b1 is (not on|incomplete on) this host .*nothing was changed/);
   assert.equal(await f.link(h, "current"), "releases/b3", "the refused rollback switched nothing");
 
@@ -140,7 +160,13 @@ test("rm SIGKILLed mid-prune, then the host's processes killed: the next deploy 
 test("a release gutted in place (as an older slipway's prune left it): rollback --to refuses it, a deploy restages it", async () => {
   // Here: current b1, previous b3 (the test above), b2 kept.
   const before = await tree("b2");
-  await h.exec(["sh", "-c", `cd "$1/releases/b2" && rm -f .slipway-complete && find . -type f ! -name slipway.json | sort | head -n 3 | xargs ${FAULT}/real-rm -f`, "sh", f.ws.root]);
+  await h.exec([
+    "sh",
+    "-c",
+    `cd "$1/releases/b2" && rm -f .slipway-complete && find . -type f ! -name slipway.json | sort | head -n 3 | xargs ${FAULT}/real-rm -f`,
+    "sh",
+    f.ws.root,
+  ]);
   assert.notEqual(await tree("b2"), before, "b2 is gutted");
 
   await assert.rejects(rollback({ ...opts(), to: "b2" }), /release b2 is incomplete on this host .* nothing was changed/);

@@ -5,7 +5,7 @@ import { buildWith } from "../support/build-app.js";
 import type { TestHost } from "../support/fleet.js";
 import { deploy } from "../../src/commands/deploy.js";
 import { rollback } from "../../src/commands/rollback.js";
-import { SlipwayError } from "../../src/errors.js";
+import type { SlipwayError } from "../../src/errors.js";
 
 /*
  * Hosts that disagree about `previous` (issue 14, defect 3, second half): after a deploy that
@@ -44,6 +44,9 @@ test("rollback refuses when the hosts' previous differ, naming each host's; --to
   assert.equal((await f.health(h1)).build_id, "b3");
 
   const r = await rollback({ ...opts, to: "b2" });
-  assert.deepEqual(r.hosts.map((x) => x.result), ["ok", "ok"]);
+  assert.deepEqual(
+    r.hosts.map((x) => x.result),
+    ["ok", "ok"],
+  );
   for (const h of [h1, h2]) assert.equal((await f.health(h)).build_id, "b2");
 });

@@ -22,7 +22,11 @@ function bridge(root: string, id: string, keep: number) {
   return parseBridged(r.stdout)!;
 }
 
-const has = (root: string, id: string, rel: string) => stat(path.join(root, "releases", id, "staticfiles", rel)).then(() => true, () => false);
+const has = (root: string, id: string, rel: string) =>
+  stat(path.join(root, "releases", id, "staticfiles", rel)).then(
+    () => true,
+    () => false,
+  );
 const inode = async (root: string, id: string, rel: string) => (await stat(path.join(root, "releases", id, "staticfiles", rel))).ino;
 
 test("assets: current gains the new release's files, the new one the kept releases' own — add only, hard-linked, bounded, prune-safe", async () => {
@@ -33,7 +37,7 @@ test("assets: current gains the new release's files, the new one the kept releas
 
   assert.deepEqual(bridge(root, "b", 3), { toCurrent: 1, toNew: 2 });
   assert.ok(await has(root, "a", "app.bbb.css"), "the serving release finds the new version's file");
-  assert.ok(await has(root, "b", "app.aaa.css") && (await has(root, "b", "img/logo.aaa.png")), "the new release finds the old version's files");
+  assert.ok((await has(root, "b", "app.aaa.css")) && (await has(root, "b", "img/logo.aaa.png")), "the new release finds the old version's files");
   assert.equal(await readFile(path.join(root, "releases/a/staticfiles/common.css"), "utf8"), "common from a", "never overwritten");
   assert.equal(await readFile(path.join(root, "releases/b/staticfiles/common.css"), "utf8"), "common from b", "never overwritten");
   assert.equal(await inode(root, "a", "app.bbb.css"), await inode(root, "b", "app.bbb.css"), "a hard link, not a copy");
@@ -52,7 +56,13 @@ test("assets: current gains the new release's files, the new one the kept releas
   await rm(path.join(root, "releases/a"), { recursive: true });
   assert.equal(await readFile(path.join(root, "releases/b/staticfiles/app.aaa.css"), "utf8"), "a");
   bridge(root, "c", 2);
-  assert.ok(!(await stat(path.join(root, ".slipway/assets/a")).then(() => true, () => false)), "a's list dropped");
+  assert.ok(
+    !(await stat(path.join(root, ".slipway/assets/a")).then(
+      () => true,
+      () => false,
+    )),
+    "a's list dropped",
+  );
 });
 
 test("assets: a release without the dir, or whose dir is a link, is left alone", async () => {

@@ -9,8 +9,7 @@ import { PYTHON } from "../support/env.js";
 import { snapshotTree } from "../support/snapshot.js";
 import { CommandFailedError } from "../../src/errors.js";
 
-const sh = (cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
-  execFileSync(cmd, args, { encoding: "utf8", ...opts });
+const sh = (cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => execFileSync(cmd, args, { encoding: "utf8", ...opts });
 
 test("build: the artifact and each layer open with plain tar; a host unpacked at root runs the app and its C extension", async () => {
   const ws = await exampleWorkspace();
@@ -128,7 +127,10 @@ test("build: a failing step stops the build with its output and exit code, and w
     return true;
   });
   assert.ok(!existsSync(path.join(ws.app, "dist", "hello-f1.tar")));
-  assert.deepEqual((await readdir(path.join(ws.app, "dist")).catch(() => [])).filter((n) => n.includes("f1")), []);
+  assert.deepEqual(
+    (await readdir(path.join(ws.app, "dist")).catch(() => [])).filter((n) => n.includes("f1")),
+    [],
+  );
 });
 
 test("build: a pip error names pip and the missing package, leaves no venv marked complete and no artifact", async () => {
@@ -141,7 +143,11 @@ test("build: a pip error names pip and the missing package, leaves no venv marke
     return true;
   });
   const venvs = await readdir(path.join(ws.root, "virtualenvs")).catch(() => []);
-  assert.deepEqual(venvs.filter((n) => !n.startsWith(".")), [], "the failed venv was removed");
+  assert.deepEqual(
+    venvs.filter((n) => !n.startsWith(".")),
+    [],
+    "the failed venv was removed",
+  );
   assert.ok(!existsSync(path.join(ws.app, "dist", "hello-g1.tar")));
 });
 

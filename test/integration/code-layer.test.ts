@@ -18,7 +18,9 @@ const git = (ws: Workspace, ...args: string[]) =>
 
 const codeFiles = (artifact: string) =>
   execFileSync("sh", ["-c", 'tar -xOf "$1" code.tar.zst | zstd -dc | tar -t', "sh", artifact], { encoding: "utf8" })
-    .split("\n").filter(Boolean).map((l) => l.replace(/^\.\//, "").replace(/\/$/, ""));
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.replace(/^\.\//, "").replace(/\/$/, ""));
 
 const codeFile = (artifact: string, rel: string) =>
   execFileSync("sh", ["-c", 'tar -xOf "$1" code.tar.zst | zstd -dc | tar -xO "$2"', "sh", artifact, rel], { encoding: "utf8" });
@@ -75,7 +77,8 @@ test("code layer: outside git, .venv, venv, .env and *.sqlite3 stay out; inside 
 
   const inGit = await buildAs(ws, "g1");
   const files = codeFiles(inGit.artifact);
-  for (const absent of [".env", ".venv", "db.sqlite3", "assets/dist/bundle.js", "scratch.txt", ".git"]) assert.ok(!files.includes(absent), `${absent} is ignored: not shipped`);
+  for (const absent of [".env", ".venv", "db.sqlite3", "assets/dist/bundle.js", "scratch.txt", ".git"])
+    assert.ok(!files.includes(absent), `${absent} is ignored: not shipped`);
   for (const present of ["hello/app.py", "NOTES.md", "made_by_step.txt", ".gitignore"]) assert.ok(files.includes(present), `${present} shipped`);
   const manifest = JSON.parse(execFileSync("tar", ["-xOf", inGit.artifact, "slipway.json"], { encoding: "utf8" }));
   assert.equal(manifest.git.dirty, true, "NOTES.md is untracked: the tree is dirty");
@@ -113,7 +116,10 @@ test("code layer: a committed .env, a key file or a private key block fails the 
   await writeFile(path.join(ws.app, ".env.example"), "SECRET_KEY=\n");
   await mkdir(path.join(ws.app, "certs"));
   await writeFile(path.join(ws.app, "certs", "site.pem"), "not really a cert\n");
-  await writeFile(path.join(ws.app, "hello", "deploy_notes.txt"), "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
+  await writeFile(
+    path.join(ws.app, "hello", "deploy_notes.txt"),
+    "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+  );
   git(ws, "add", "-A");
   git(ws, "commit", "-qm", "oops");
 

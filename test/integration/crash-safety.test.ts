@@ -41,7 +41,12 @@ interface Killed {
 /** Run `slipway deploy b3 --json`; SIGKILL its process group when `when` says so (or after `afterMs` from the first send). */
 function deployAndKill(when: { event?: (e: Record<string, unknown>) => boolean; afterSendMs?: number }): Promise<Killed> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, "deploy", artifacts.b3, "--target", "fleet", "--json"], { cwd: f.ws.app, env: f.ws.env, detached: true, stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(process.execPath, [CLI, "deploy", artifacts.b3, "--target", "fleet", "--json"], {
+      cwd: f.ws.app,
+      env: f.ws.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     const events: Record<string, unknown>[] = [];
     let killedAt = "not killed (finished)";
     let timer: NodeJS.Timeout | undefined;
@@ -73,13 +78,21 @@ function deployAndKill(when: { event?: (e: Record<string, unknown>) => boolean; 
 /** The invariant: `current` is a complete release, its venv complete, and the host answers. */
 async function assertHealthy(h: TestHost, context: string): Promise<string> {
   const root = f.ws.root;
-  const check = await h.exec(["sh", "-c", `
+  const check = await h
+    .exec([
+      "sh",
+      "-c",
+      `
     cur=$(readlink "$1/current") || { echo "no current"; exit 1; }
     case "$cur" in releases/.tmp-*|*/.tmp-*) echo "current is a temp dir: $cur"; exit 1;; esac
     [ -f "$1/$cur/slipway.json" ] || { echo "$cur has no slipway.json"; exit 1; }
     [ -f "$1/$cur/hello/app.py" ] || { echo "$cur has no code"; exit 1; }
     [ -f "$1/$cur/virtualenv/.slipway-complete" ] || { echo "$cur has no complete venv"; exit 1; }
-    echo "$cur"`, "sh", root]).catch((err: Error & { stdout?: string }) => `FAIL ${err.stdout ?? err.message}`);
+    echo "$cur"`,
+      "sh",
+      root,
+    ])
+    .catch((err: Error & { stdout?: string }) => `FAIL ${err.stdout ?? err.message}`);
   assert.ok(!check.startsWith("FAIL"), `${context}: ${h.name}: ${check}`);
   const body = await f.health(h);
   assert.ok(body.build_id === "b1" || body.build_id === "b3", `${context}: ${h.name} serves ${String(body.build_id)}`);
@@ -139,7 +152,7 @@ test("SIGKILL at 20 random points inside staging (seeded)", async () => {
   await reset();
   const window = unpackDone - sendStart;
   let seed = Number(process.env["SLIPWAY_CRASH_SEED"] ?? 20261126);
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   console.log(`crash trials: seed ${process.env["SLIPWAY_CRASH_SEED"] ?? 20261126}, window ${window} ms`);
   for (let i = 0; i < 20; i++) await trial(`random #${i + 1}`, { afterSendMs: Math.floor(random() * window) });
 });
@@ -147,7 +160,10 @@ test("SIGKILL at 20 random points inside staging (seeded)", async () => {
 test("an incompatible interpreter on one host: exit 3 naming host and difference, before anything is sent", async () => {
   const dir = await tmpDir("slipway-fakepy");
   const fake = path.join(dir, "python3.11");
-  await writeFile(fake, `#!/bin/sh\necho '{"executable": "/usr/bin/python3.11", "implementation": "cpython", "version": "3.12.1", "abi": "cpython-312-x86_64-linux-gnu", "platform": "linux-x86_64/glibc-2.36"}'\n`);
+  await writeFile(
+    fake,
+    `#!/bin/sh\necho '{"executable": "/usr/bin/python3.11", "implementation": "cpython", "version": "3.12.1", "abi": "cpython-312-x86_64-linux-gnu", "platform": "linux-x86_64/glibc-2.36"}'\n`,
+  );
   await chmod(fake, 0o755);
   const g = await fleetApp(2, { fleet: { setup: (i) => (i === 1 ? [["mount", "--bind", fake, "/usr/bin/python3.11"]] : []) } });
   try {

@@ -21,7 +21,16 @@ after(async () => {
 });
 
 const rx = (hosts: TestHost[]) => Promise.all(hosts.map((h) => h.rxBytes()));
-const listing = (h: TestHost) => h.exec(["sh", "-c", 'cd "$1" && find . -path ./shared -prune -o -print | sort | xargs -r ls -ld --time-style=+%s 2>/dev/null | awk \'{print $1, $6, $7, $8, $9}\'', "sh", f.ws.root]).catch(() => "");
+const listing = (h: TestHost) =>
+  h
+    .exec([
+      "sh",
+      "-c",
+      "cd \"$1\" && find . -path ./shared -prune -o -print | sort | xargs -r ls -ld --time-style=+%s 2>/dev/null | awk '{print $1, $6, $7, $8, $9}'",
+      "sh",
+      f.ws.root,
+    ])
+    .catch(() => "");
 
 test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only the code layer; new venv key sends it again", async () => {
   const { ws, hosts } = f;
@@ -34,7 +43,10 @@ test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only
     assert.equal((await f.health(h)).build_id, "b1");
     assert.equal(await f.link(h, "current"), "releases/b1");
   }
-  assert.ok(r1.hosts.every((h) => h.result === "ok" && h.bytes_sent >= b1.result.layers.venv.size), "the venv went to every host");
+  assert.ok(
+    r1.hosts.every((h) => h.result === "ok" && h.bytes_sent >= b1.result.layers.venv.size),
+    "the venv went to every host",
+  );
   const rx1 = await rx(hosts);
   hosts.forEach((_, i) => {
     assert.ok(rx1[i]! - rx0[i]! >= b1.result.layers.venv.size, "measured on the host's interface");
@@ -88,8 +100,14 @@ test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only
     assert.deepEqual(p.removeVenvs, [], "b1 still uses the old venv");
   }
   for (const h of hosts) {
-    const history = (await f.read(h, ".slipway/history.jsonl")).trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(history.map((x) => `${x.action}:${x.build_id ?? ""}`), ["deploy:b1", "deploy:b2", "deploy:b3", "rollback:b2", "rollback:b1", "rollback:b3", "prune:"]);
+    const history = (await f.read(h, ".slipway/history.jsonl"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      history.map((x) => `${x.action}:${x.build_id ?? ""}`),
+      ["deploy:b1", "deploy:b2", "deploy:b3", "rollback:b2", "rollback:b1", "rollback:b3", "prune:"],
+    );
     assert.ok(history.every((x) => x.host === h.dest && x.result === "ok"));
   }
 });
@@ -98,7 +116,13 @@ test("fleet: a held lock on one host exits 4 and changes nothing anywhere", asyn
   const { ws, hosts } = f;
   const b = await buildWith(ws, "lock1");
   const h2 = hosts[1]!;
-  await h2.exec(["sh", "-c", 'mkdir "$1/.slipway/lock" && echo \'{"token":"t","user":"ci","from":"runner-3","action":"deploy","target":"fleet","build_id":"77","since":"2026-11-26T10:00:00Z","pid":4242}\' > "$1/.slipway/lock/info"', "sh", ws.root]);
+  await h2.exec([
+    "sh",
+    "-c",
+    'mkdir "$1/.slipway/lock" && echo \'{"token":"t","user":"ci","from":"runner-3","action":"deploy","target":"fleet","build_id":"77","since":"2026-11-26T10:00:00Z","pid":4242}\' > "$1/.slipway/lock/info"',
+    "sh",
+    ws.root,
+  ]);
   const before = await Promise.all(hosts.map(listing));
   const r = slipway(["deploy", b.result.artifact, "--target", "fleet"], { cwd: ws.app, env: ws.env });
   assert.equal(r.code, 4, r.stderr);
@@ -117,7 +141,10 @@ test("fleet: an unreachable host exits 1 naming it and what ssh said, and change
   const original = await readFile(config, "utf8");
   const closed = `root@${hosts[0]!.ip}:2222`; // nothing listens there
   const hostsLine = /^hosts = (\[.*\])$/m;
-  await writeFile(config, original.replace(hostsLine, (_, list: string) => `hosts = ${JSON.stringify([...JSON.parse(list), closed])}`));
+  await writeFile(
+    config,
+    original.replace(hostsLine, (_, list: string) => `hosts = ${JSON.stringify([...JSON.parse(list), closed])}`),
+  );
   try {
     const before = await Promise.all(hosts.map(listing));
     const r = slipway(["deploy", b.result.artifact, "--target", "fleet"], { cwd: ws.app, env: ws.env });
@@ -135,14 +162,21 @@ test("ssh transport: one shell session per host runs every command; a session th
   // The driver running this command: the outermost of its ancestors whose command line is the
   // driver's (each command's subshell is a fork of it; the hosts share this machine's pid
   // namespace, and other tests' drivers may be running).
-  const myDriver = 'p=$$ d=; while [ "$p" -gt 1 ]; do case $(tr "\\0" " " < /proc/$p/cmdline) in "sh -c t="*) d=$p;; *) [ -n "$d" ] && break;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done; [ -n "$d" ] && echo $d';
+  const myDriver =
+    'p=$$ d=; while [ "$p" -gt 1 ]; do case $(tr "\\0" " " < /proc/$p/cmdline) in "sh -c t="*) d=$p;; *) [ -n "$d" ] && break;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done; [ -n "$d" ] && echo $d';
   try {
     const first = await t.exec(["sh", "-c", myDriver]);
     const second = await t.exec(["sh", "-c", `${myDriver} >&2; exit 255`]);
     assert.equal(first.code, 0, first.stderr);
-    assert.deepEqual([second.code, second.stderr], [255, first.stdout], `the same driver ran both; 255 is the command's status, not a lost host (${JSON.stringify([first, second])})`);
-    await assert.rejects(t.exec(["sh", "-c", `kill -9 $(${myDriver})`]),
-      (err: unknown) => err instanceof TransportError && new RegExp(`^lost the ssh connection to ${h.dest.replace(/\./g, "\\.")}`).test(err.message));
+    assert.deepEqual(
+      [second.code, second.stderr],
+      [255, first.stdout],
+      `the same driver ran both; 255 is the command's status, not a lost host (${JSON.stringify([first, second])})`,
+    );
+    await assert.rejects(
+      t.exec(["sh", "-c", `kill -9 $(${myDriver})`]),
+      (err: unknown) => err instanceof TransportError && new RegExp(`^lost the ssh connection to ${h.dest.replace(/\./g, "\\.")}`).test(err.message),
+    );
     const after = await t.exec(["sh", "-c", myDriver]);
     assert.equal(after.code, 0);
     assert.notEqual(after.stdout, first.stdout, "a new session (a new driver) for the next command");
@@ -151,7 +185,6 @@ test("ssh transport: one shell session per host runs every command; a session th
   }
 });
 
-
 test("fleet: a failing hook or migrations check switches no host", async () => {
   const { ws, hosts } = f;
   const config = path.join(ws.app, "slipway.toml");
@@ -159,7 +192,13 @@ test("fleet: a failing hook or migrations check switches no host", async () => {
   const current = await Promise.all(hosts.map((h) => f.link(h, "current")));
   const b = await buildWith(ws, "hook1");
   try {
-    await writeFile(config, original.replace("[deploy.migrations]", '[deploy.hooks]\nbefore_switch = ["test \\"$SLIPWAY_HOST\\" != \\"' + hosts[2]!.dest + '\\""]\n\n[deploy.migrations]'));
+    await writeFile(
+      config,
+      original.replace(
+        "[deploy.migrations]",
+        '[deploy.hooks]\nbefore_switch = ["test \\"$SLIPWAY_HOST\\" != \\"' + hosts[2]!.dest + '\\""]\n\n[deploy.migrations]',
+      ),
+    );
     const r = slipway(["deploy", b.result.artifact, "--target", "fleet"], { cwd: ws.app, env: ws.env });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`${hosts[2]!.dest.replace(/\./g, "\\.")}: hooks failed`));

@@ -16,15 +16,24 @@ import type { SlipwayEvent } from "../../src/events.js";
 /** The example app with a local target run by a private supervisord on a free port. */
 async function localTarget(ws: Workspace) {
   const port = await freePort();
-  const sup = await startSupervisor(path.join(ws.dir), [
-    "[program:hello]",
-    `command=${ws.root}/current/virtualenv/bin/python -m hello.serve --port ${port}`,
-    `directory=${ws.root}/current`,
-    "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=5",
-  ].join("\n"));
+  const sup = await startSupervisor(
+    path.join(ws.dir),
+    [
+      "[program:hello]",
+      `command=${ws.root}/current/virtualenv/bin/python -m hello.serve --port ${port}`,
+      `directory=${ws.root}/current`,
+      "autostart=false",
+      "startsecs=0",
+      "stopsignal=TERM",
+      "stopwaitsecs=5",
+    ].join("\n"),
+  );
   const file = path.join(ws.app, "slipway.toml");
   const text = (await readFile(file, "utf8"))
-    .replace(/\[targets\.local\.restart\][\s\S]*?(?=\[targets\.local\.health\])/, `[targets.local.restart]\nmanager = "supervisord"\nprograms = ["hello"]\nconf = "${sup.conf}"\n\n`)
+    .replace(
+      /\[targets\.local\.restart\][\s\S]*?(?=\[targets\.local\.health\])/,
+      `[targets.local.restart]\nmanager = "supervisord"\nprograms = ["hello"]\nconf = "${sup.conf}"\n\n`,
+    )
     .replace("http://127.0.0.1:8000/health", `http://127.0.0.1:${port}/health`);
   await writeFile(file, text);
   return { sup, url: `http://127.0.0.1:${port}/health` };
@@ -76,10 +85,14 @@ test("local transport: deploy, code-only redeploy, rollback, --to, releases, pru
     assert.deepEqual(await readdirNames(path.join(ws.root, "releases")), ["b4", "b5"]);
     assert.ok(existsSync(b1.result.venv.path), "the venv used by kept releases stays");
 
-    const history = (await readFile(path.join(ws.root, ".slipway/history.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(history.map((h) => `${h.action}:${h.build_id ?? ""}:${h.result}`), [
-      "deploy:b1:ok", "deploy:b2:ok", "rollback:b1:ok", "rollback:b2:ok", "deploy:b3:ok", "deploy:b4:ok", "deploy:b5:ok", "prune::ok",
-    ]);
+    const history = (await readFile(path.join(ws.root, ".slipway/history.jsonl"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      history.map((h) => `${h.action}:${h.build_id ?? ""}:${h.result}`),
+      ["deploy:b1:ok", "deploy:b2:ok", "rollback:b1:ok", "rollback:b2:ok", "deploy:b3:ok", "deploy:b4:ok", "deploy:b5:ok", "prune::ok"],
+    );
     assert.equal(history[1].previous, "b1");
     assert.ok(history.every((h) => h.user && h.from && h.at));
   } finally {
@@ -99,7 +112,10 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
     const before = await snapshotTree(ws.root);
 
     await mkdir(path.join(ws.root, ".slipway/lock"));
-    await writeFile(path.join(ws.root, ".slipway/lock/info"), JSON.stringify({ token: "t", user: "ci", from: "build-7", action: "deploy", target: "local", build_id: "7", since: "2026-11-26T12:03:00Z", pid: 1 }));
+    await writeFile(
+      path.join(ws.root, ".slipway/lock/info"),
+      JSON.stringify({ token: "t", user: "ci", from: "build-7", action: "deploy", target: "local", build_id: "7", since: "2026-11-26T12:03:00Z", pid: 1 }),
+    );
     const locked = await snapshotTree(ws.root);
     await assert.rejects(deploy({ cwd: ws.app, artifact: b2.result.artifact, target: "local" }), (err: unknown) => {
       assert.ok(err instanceof LockedError);
@@ -114,7 +130,10 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
 
     const config = path.join(ws.app, "slipway.toml");
     const original = await readFile(config, "utf8");
-    await writeFile(config, original.replace("[deploy.migrations]", '[deploy.hooks]\nbefore_switch = ["echo checking", "echo hook broke >&2; exit 9"]\n\n[deploy.migrations]'));
+    await writeFile(
+      config,
+      original.replace("[deploy.migrations]", '[deploy.hooks]\nbefore_switch = ["echo checking", "echo hook broke >&2; exit 9"]\n\n[deploy.migrations]'),
+    );
     await assert.rejects(deploy({ cwd: ws.app, artifact: b2.result.artifact, target: "local" }), (err: unknown) => {
       assert.ok(err instanceof SlipwayError);
       assert.match(err.message, /localhost: hooks failed \(exit 9\)/);
@@ -126,7 +145,10 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
     assert.ok(!existsSync(path.join(ws.root, ".slipway/lock")), "unlocked after the failure");
 
     await writeFile(config, original.replace('policy = "warn"', 'policy = "block"'));
-    await assert.rejects(deploy({ cwd: ws.app, artifact: b2.result.artifact, target: "local" }), /2 migration\(s\) pending and deploy\.migrations\.policy = "block"/);
+    await assert.rejects(
+      deploy({ cwd: ws.app, artifact: b2.result.artifact, target: "local" }),
+      /2 migration\(s\) pending and deploy\.migrations\.policy = "block"/,
+    );
     assert.equal(await readlink(path.join(ws.root, "current")), "releases/b1");
 
     await writeFile(config, original.replace('policy = "warn"', 'policy = "run"\nrun = "python -m hello.migrations --apply"'));
@@ -135,8 +157,14 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
     assert.match(await readFile(path.join(ws.root, "shared/data/applied_migrations.txt"), "utf8"), /0002_add_notes/);
     await waitForJson(url, 10_000, (b) => b.build_id === "b2");
 
-    const history = (await readFile(path.join(ws.root, ".slipway/history.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(history.map((h) => h.result), ["ok", "not-switched", "not-switched", "ok"]);
+    const history = (await readFile(path.join(ws.root, ".slipway/history.jsonl"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      history.map((h) => h.result),
+      ["ok", "not-switched", "not-switched", "ok"],
+    );
     await assert.rejects(deploy({ cwd: ws.app, artifact: b2.result.artifact, target: "nope" }), /no target named "nope"/);
   } finally {
     sup.stop();
@@ -146,7 +174,7 @@ test("local transport: a held lock (exit 4), a failing hook and blocked migratio
 test("redeploying a build id: the same artifact is reused; a different one under the same id is refused (exit 3)", async () => {
   const ws = await exampleWorkspace("slipway-local");
   const config = path.join(ws.app, "slipway.toml");
-  await writeFile(config, (await readFile(config, "utf8")).replace(/\[targets\.local\.restart\][\s\S]*$/, "[targets.local.restart]\nmanager = \"none\"\n"));
+  await writeFile(config, (await readFile(config, "utf8")).replace(/\[targets\.local\.restart\][\s\S]*$/, '[targets.local.restart]\nmanager = "none"\n'));
   const b1 = await buildWith(ws, "same");
   await deploy({ cwd: ws.app, artifact: b1.result.artifact, target: "local" });
   const again = await deploy({ cwd: ws.app, artifact: b1.result.artifact, target: "local" });

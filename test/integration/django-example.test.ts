@@ -71,8 +71,11 @@ test("the collected, fingerprinted static files are the minified ones, named by 
 });
 
 test("the venv imports django, psycopg2 (a C extension) and celery at its final path", async () => {
-  const out = await sh(path.join(result.venv.path, "bin", "python"), ["-c",
-    "import django, celery, whitenoise, psycopg2._psycopg as p; print(django.get_version(), celery.__version__, p.__file__)"], { cwd: "/" });
+  const out = await sh(
+    path.join(result.venv.path, "bin", "python"),
+    ["-c", "import django, celery, whitenoise, psycopg2._psycopg as p; print(django.get_version(), celery.__version__, p.__file__)"],
+    { cwd: "/" },
+  );
   assert.match(out, /^3\.2\.\d+ 5\.\d+\.\d+ /);
   assert.ok(out.trim().endsWith(".so") && out.includes(`${result.venv.path}/lib/`), out);
 });
@@ -105,14 +108,20 @@ async function supervisorProgram(file: string, name: string): Promise<Record<str
   const text = await readFile(file, "utf8");
   const body = text.split(/^\[/m).find((s) => s.startsWith(`program:${name}]`));
   assert.ok(body, `[program:${name}] in ${file}`);
-  return Object.fromEntries(body.split("\n").slice(1).filter((l) => /^\w+\s*=/.test(l)).map((l) => {
-    const [k, ...v] = l.split("=");
-    return [k!.trim(), v.join("=").trim()];
-  }));
+  return Object.fromEntries(
+    body
+      .split("\n")
+      .slice(1)
+      .filter((l) => /^\w+\s*=/.test(l))
+      .map((l) => {
+        const [k, ...v] = l.split("=");
+        return [k!.trim(), v.join("=").trim()];
+      }),
+  );
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, detail = () => ""): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
     const v = await probe();
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 200));
@@ -132,13 +141,16 @@ test("a release migrates PostgreSQL, serves /health and its assets under gunicor
   await symlink(result.venv.path, path.join(release, "virtualenv"));
   await mkdir(path.join(root, "shared", "data"), { recursive: true });
   await symlink(path.join(root, "shared", "data"), path.join(release, "data"));
-  await writeFile(path.join(root, "shared", ".env"), [
-    "SECRET_KEY=a-test-secret-key-that-is-long-enough-for-django-0123456789",
-    `DATABASE_URL=${pg.url}`,
-    `CELERY_BROKER_URL=${redis.url}`,
-    "ALLOWED_HOSTS=127.0.0.1,localhost",
-    "",
-  ].join("\n"));
+  await writeFile(
+    path.join(root, "shared", ".env"),
+    [
+      "SECRET_KEY=a-test-secret-key-that-is-long-enough-for-django-0123456789",
+      `DATABASE_URL=${pg.url}`,
+      `CELERY_BROKER_URL=${redis.url}`,
+      "ALLOWED_HOSTS=127.0.0.1,localhost",
+      "",
+    ].join("\n"),
+  );
   await symlink(path.join(root, "shared", ".env"), path.join(release, ".env"));
   await symlink(`releases/${BUILD_ID}`, path.join(root, "current"));
   const current = path.join(root, "current");
@@ -152,13 +164,14 @@ test("a release migrates PostgreSQL, serves /health and its assets under gunicor
   assert.equal(await pg.sql("SELECT count(*) FROM django_migrations WHERE app = 'orders'"), "1");
   // The environment wins over .env; a unix socket dir is a %-encoded host.
   const viaSocket = `postgres://${pg.user}@${encodeURIComponent(pg.socketDir)}:${pg.port}/${pg.database}`;
-  assert.match(await sh(py, ["manage.py", "showmigrations", "--plan"], { cwd: current, env: pythonEnv({ DATABASE_URL: viaSocket }) }),
-    /\[X\]\s+orders\.0001_initial/);
+  assert.match(
+    await sh(py, ["manage.py", "showmigrations", "--plan"], { cwd: current, env: pythonEnv({ DATABASE_URL: viaSocket }) }),
+    /\[X\]\s+orders\.0001_initial/,
+  );
 
   // gunicorn, from `current` as supervisord runs it.
   const port = await freePort();
-  const web = start(path.join(current, "virtualenv", "bin", "gunicorn"),
-    ["shop.wsgi:application", "--bind", `127.0.0.1:${port}`, "--workers", "1"], current);
+  const web = start(path.join(current, "virtualenv", "bin", "gunicorn"), ["shop.wsgi:application", "--bind", `127.0.0.1:${port}`, "--workers", "1"], current);
   const health = await waitForJson(`http://127.0.0.1:${port}/health`, 30_000).catch((err: Error) => {
     throw new Error(`${err.message}\n${web.output()}`);
   });
@@ -186,11 +199,18 @@ test("a release migrates PostgreSQL, serves /health and its assets under gunicor
   const pingArgs = ["manage.py", "worker_ping", "--timeout", "3"];
   await assert.rejects(sh(py, pingArgs, { cwd: current }), /no Celery worker answered a ping/, "no worker: unhealthy");
 
-  const worker = start(path.join(current, "virtualenv", "bin", "celery"),
-    ["--app", "shop", "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "test-worker@%h"], current);
-  const runsOf = (taskId: string) => pg.sql(`SELECT count(*), coalesce(max(duplicates), -1), coalesce(min(build_id), '') FROM orders_taskrun WHERE task_id = '${taskId}'`);
-  assert.equal(await until("the first task ran", 60_000, async () => ((await runsOf(first)) === "0|-1|" ? undefined : runsOf(first)), worker.output),
-    `1|0|${BUILD_ID}`, "processed exactly once, by this release");
+  const worker = start(
+    path.join(current, "virtualenv", "bin", "celery"),
+    ["--app", "shop", "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "test-worker@%h"],
+    current,
+  );
+  const runsOf = (taskId: string) =>
+    pg.sql(`SELECT count(*), coalesce(max(duplicates), -1), coalesce(min(build_id), '') FROM orders_taskrun WHERE task_id = '${taskId}'`);
+  assert.equal(
+    await until("the first task ran", 60_000, async () => ((await runsOf(first)) === "0|-1|" ? undefined : runsOf(first)), worker.output),
+    `1|0|${BUILD_ID}`,
+    "processed exactly once, by this release",
+  );
   assert.equal(await pg.sql("SELECT processed IS NOT NULL FROM orders_order WHERE reference = 'order-1'"), "t");
 
   // The worker role's health command: a worker answers, and it runs the build asked for.

@@ -50,16 +50,41 @@ test("the Django wheelhouse holds the repacked closure, compiled ones as platfor
   const dir = await ensureDjangoWheelhouse();
   const files = (await readdir(dir)).sort();
   const tag = (await sh(PYTHON, ["-c", "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')"])).trim();
-  const expected = [/^pip-/, /^setuptools-/, /^wheel-/, /^Django-3\.2\.[\d]+-py3-none-any\.whl$/, /^whitenoise-/,
-    /^celery-/, /^kombu-/, /^billiard-/, /^vine-/, /^amqp-/, /^click-/, /^redis-/, /^gunicorn-/, /^Flask-/,
-    /^Werkzeug-/, /^Jinja2-/, /^itsdangerous-/, /^asgiref-/, /^sqlparse-/, /^pytz-/,
+  const expected = [
+    /^pip-/,
+    /^setuptools-/,
+    /^wheel-/,
+    /^Django-3\.2\.[\d]+-py3-none-any\.whl$/,
+    /^whitenoise-/,
+    /^celery-/,
+    /^kombu-/,
+    /^billiard-/,
+    /^vine-/,
+    /^amqp-/,
+    /^click-/,
+    /^redis-/,
+    /^gunicorn-/,
+    /^Flask-/,
+    /^Werkzeug-/,
+    /^Jinja2-/,
+    /^itsdangerous-/,
+    /^asgiref-/,
+    /^sqlparse-/,
+    /^pytz-/,
     new RegExp(`^psycopg2-[\\d.]+-${tag}-${tag}-linux_x86_64\\.whl$`),
-    new RegExp(`^MarkupSafe-[\\d.]+-${tag}-${tag}-linux_x86_64\\.whl$`)];
-  for (const pattern of expected) assert.ok(files.some((f) => pattern.test(f)), `${pattern} in ${files.join(", ")}`);
+    new RegExp(`^MarkupSafe-[\\d.]+-${tag}-${tag}-linux_x86_64\\.whl$`),
+  ];
+  for (const pattern of expected)
+    assert.ok(
+      files.some((f) => pattern.test(f)),
+      `${pattern} in ${files.join(", ")}`,
+    );
   assert.equal(new Set(files.map((f) => f.split("-")[0]!.toLowerCase())).size, files.length, "one version of each");
 
-  const info = JSON.parse(await sh(PYTHON, ["-c", INSPECT, ...files.filter((f) => !/^(pip|setuptools|wheel)-/.test(f)).map((f) => join(dir, f))])) as
-    Record<string, WheelInfo>;
+  const info = JSON.parse(await sh(PYTHON, ["-c", INSPECT, ...files.filter((f) => !/^(pip|setuptools|wheel)-/.test(f)).map((f) => join(dir, f))])) as Record<
+    string,
+    WheelInfo
+  >;
   for (const [file, i] of Object.entries(info)) assert.ok(i.record_ok, `${file}: RECORD matches its members`);
   const get = (prefix: string) => Object.entries(info).find(([f]) => f.startsWith(prefix))![1];
   assert.match(get("psycopg2-").wheel, /^Root-Is-Purelib: false$/m);
@@ -77,10 +102,17 @@ test("django, whitenoise, psycopg2, celery, redis, gunicorn and flask install of
   const venv = join(await tmpDir("slipway-djwh"), "venv");
   await sh(PYTHON, ["-m", "venv", venv]);
   await sh(join(venv, "bin", "pip"), ["install", "--no-index", "--find-links", dir, ...DJANGO_DISTRIBUTIONS]);
-  const out = await sh(join(venv, "bin", "python"), ["-c", `
+  const out = await sh(
+    join(venv, "bin", "python"),
+    [
+      "-c",
+      `
 import celery, django, flask, psycopg2, psycopg2.extensions, redis, whitenoise, kombu, gunicorn
 print(django.get_version(), celery.__version__, psycopg2.extensions.libpq_version() > 0, psycopg2._psycopg.__file__)
-`], { cwd: "/" });
+`,
+    ],
+    { cwd: "/" },
+  );
   assert.match(out, new RegExp(`^3\\.2\\.\\d+ 5\\.\\d+\\.\\d+ True ${venv}/lib/python3\\.\\d+/site-packages/psycopg2/_psycopg\\..*\\.so$`, "m"));
   assert.match(await sh(join(venv, "bin", "celery"), ["--version"]), /^5\.\d+\.\d+/);
   assert.match(await sh(join(venv, "bin", "django-admin"), ["--version"]), /^3\.2\.\d+$/m);

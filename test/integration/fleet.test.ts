@@ -116,10 +116,14 @@ describe("fleet of 3 hosts", { skip: !isRoot && "needs root" }, () => {
     for (const h of hosts) {
       const out = await run([
         "ssh",
-        "-i", fleet.ssh.identity,
-        "-o", `UserKnownHostsFile=${fleet.ssh.known_hosts}`,
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes",
+        "-i",
+        fleet.ssh.identity,
+        "-o",
+        `UserKnownHostsFile=${fleet.ssh.known_hosts}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
         h.dest,
         "cat /srv/marker",
       ]);
@@ -148,7 +152,21 @@ describe("fleet of 3 hosts", { skip: !isRoot && "needs root" }, () => {
     const h2Key = readFileSync(fleet.ssh.known_hosts, "utf8").trim().split("\n")[1]!.split(" ").slice(1).join(" ");
     await writeFile(kh, `${hosts[0]!.ip} ${h2Key}\n`);
     await assert.rejects(
-      run(["ssh", "-F", "/dev/null", "-i", fleet.ssh.identity, "-o", `UserKnownHostsFile=${kh}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", hosts[0]!.dest, "true"]),
+      run([
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        fleet.ssh.identity,
+        "-o",
+        `UserKnownHostsFile=${kh}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        hosts[0]!.dest,
+        "true",
+      ]),
       /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/,
     );
   });
@@ -172,8 +190,18 @@ describe("fleet of 3 hosts", { skip: !isRoot && "needs root" }, () => {
       // The second command goes through the master: it would fail host key verification
       // on a fresh connection (empty known_hosts), and sshd sees no second login.
       const second = await run([
-        "ssh", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-        ...mux, h.dest, "echo two; cat /srv/marker",
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        ...mux,
+        h.dest,
+        "echo two; cat /srv/marker",
       ]);
       assert.equal(second, `two\nmarker of ${h.name} ${fleet.id}\n`);
       await sleep(100); // sshd logs asynchronously
@@ -261,7 +289,10 @@ test("12 hosts start and stop", { skip: !isRoot && "needs root" }, async () => {
     assert.equal(fleet.hosts.length, 12);
     assert.equal(new Set(fleet.hosts.map((h) => h.ip)).size, 12);
     const names = await Promise.all(fleet.hosts.map((h) => h.ssh("hostname")));
-    assert.deepEqual(names, fleet.hosts.map((h) => `${h.name}\n`));
+    assert.deepEqual(
+      names,
+      fleet.hosts.map((h) => `${h.name}\n`),
+    );
     pids = fleet.hosts.flatMap((h) => [h.anchorPid, h.sshdPid]);
     assert.ok(startMs < 30_000, `12 hosts took ${startMs} ms`);
   } finally {
@@ -311,7 +342,9 @@ function childWithFleet(mode: "exit" | "hang"): Promise<ChildFleet> {
   });
 }
 
-test("a process that exits or is SIGTERMed without stop() leaves nothing; a SIGKILLed one is cleaned by cleanupStaleFleets()", { skip: !isRoot && "needs root" }, async () => {
+test("a process that exits or is SIGTERMed without stop() leaves nothing; a SIGKILLed one is cleaned by cleanupStaleFleets()", {
+  skip: !isRoot && "needs root",
+}, async () => {
   // 1. Normal exit without stop(): the 'exit' handler tears down.
   const a = await childWithFleet("exit");
   await a.exited;

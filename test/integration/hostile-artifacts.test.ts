@@ -9,7 +9,18 @@ import { buildWith } from "../support/build-app.js";
 import { slipway } from "../support/cli.js";
 import { CRASH, slipwayAsync, type CliOutcome } from "../support/cli-async.js";
 import { makeCorpus, type HostileCase } from "../support/hostile-corpus.js";
-import { compress, decompress, manifestBytes, packLayer, readLayer, readMembers, rehash, totals, writeMembers, type LayerEntry } from "../support/artifact-edit.js";
+import {
+  compress,
+  decompress,
+  manifestBytes,
+  packLayer,
+  readLayer,
+  readMembers,
+  rehash,
+  totals,
+  writeMembers,
+  type LayerEntry,
+} from "../support/artifact-edit.js";
 import { tmpDir } from "../support/tmp.js";
 import type { TestHost } from "../support/fleet.js";
 import { build } from "../../src/commands/build.js";
@@ -41,12 +52,19 @@ let sources: { unsigned: string; signedTrusted: string; signedUntrusted: string;
 
 /** Every entry under <root> with type, mode, size, mtime and link target, then every file's sha256. */
 const snapshot = (host: TestHost, opts: { withMtimes?: boolean; skipState?: boolean } = {}) =>
-  host.exec(["sh", "-c", `
+  host.exec([
+    "sh",
+    "-c",
+    `
     cd "$1" || exit 1
     prune=; [ "$3" = 1 ] && prune="-path ./.slipway -prune -o"
     find . $prune -printf "%y %m %s $2 %p -> %l\\n" | LC_ALL=C sort
     find . $prune -type f -exec sha256sum {} + | LC_ALL=C sort`,
-  "sh", f.ws.root, opts.withMtimes === false ? "" : "%T@", opts.skipState ? "1" : "0"]);
+    "sh",
+    f.ws.root,
+    opts.withMtimes === false ? "" : "%T@",
+    opts.skipState ? "1" : "0",
+  ]);
 
 /** Lines only in `a` (-) or only in `b` (+): what changed between two snapshots. */
 function changes(a: string, b: string): string {
@@ -118,7 +136,10 @@ test("corpus: every hostile or broken artifact is refused by inspect --verify an
   const problems: string[] = [];
   for (const [i, v] of verdicts.entries()) {
     const c = cases[i]!;
-    for (const [cmd, out] of [["inspect --verify", v.inspect], ["deploy", v.deploy]] as const) {
+    for (const [cmd, out] of [
+      ["inspect --verify", v.inspect],
+      ["deploy", v.deploy],
+    ] as const) {
       const text = out.stderr + out.stdout;
       if (out.code !== 3) problems.push(`${c.name}: ${cmd} exited ${out.code}, not 3:\n${text.slice(-600)}`);
       else if (!c.expect.test(text)) problems.push(`${c.name}: ${cmd} did not say ${c.expect}:\n${text.slice(-600)}`);
@@ -145,35 +166,70 @@ test("host side: layers that get past the deployer's checks are refused on the h
   const sessions = openSessions([h.dest], target, () => {});
   const link = (name: string, linkname: string): LayerEntry => ({ header: { name, type: "symlink", linkname } });
   const bypasses: [string, "code" | "venv", LayerEntry[], RegExp][] = [
-    ["symlink chain out of the release", "code", [...codeEntries, link("s", "."), link("x", "s/..")], /refused the code layer after unpacking it: a symlink in it resolves outside it, to .*\/releases/],
+    [
+      "symlink chain out of the release",
+      "code",
+      [...codeEntries, link("s", "."), link("x", "s/..")],
+      /refused the code layer after unpacking it: a symlink in it resolves outside it, to .*\/releases/,
+    ],
     ["absolute symlink into /etc", "code", [...codeEntries, link("etc", "/etc")], /a symlink in it resolves outside it, to \/etc/],
     ["a FIFO", "code", [...codeEntries, { header: { name: "fifo", type: "fifo" } }], /device node, FIFO, socket, setuid or setgid file/],
     ["a device node", "code", [...codeEntries, { header: { name: "null", type: "character-device", devmajor: 1, devminor: 3 } }], /device node/],
-    ["its own slipway.json", "code", [...codeEntries, { header: { name: "slipway.json", type: "file" }, data: Buffer.from("{}") }], /it has slipway\.json, which the host creates itself/],
+    [
+      "its own slipway.json",
+      "code",
+      [...codeEntries, { header: { name: "slipway.json", type: "file" }, data: Buffer.from("{}") }],
+      /it has slipway\.json, which the host creates itself/,
+    ],
     ["a .. member", "code", [...codeEntries, { header: { name: "../../evil", type: "file" }, data: Buffer.from("x") }], /tar refused it/],
-    ["a venv link to a shell", "venv", [...venvEntries, link("bin/evil", "/bin/sh")], /refused the venv layer after unpacking it: a symlink in it resolves outside it/],
+    [
+      "a venv link to a shell",
+      "venv",
+      [...venvEntries, link("bin/evil", "/bin/sh")],
+      /refused the venv layer after unpacking it: a symlink in it resolves outside it/,
+    ],
   ];
   try {
     for (const [i, [name, layer, entries, message]] of bypasses.entries()) {
       const dir = await tmpDir("slipway-bypass");
       const data = await packLayer(entries, "zstd");
-      const m = rehash({ ...manifest, build_id: `bypass${i}`, env: { ...manifest.env, key: layer === "venv" ? "fedcba987654321" + i : manifest.env.key } }, layer, data, totals(entries));
+      const m = rehash(
+        { ...manifest, build_id: `bypass${i}`, env: { ...manifest.env, key: layer === "venv" ? "fedcba987654321" + i : manifest.env.key } },
+        layer,
+        data,
+        totals(entries),
+      );
       const bytes = manifestBytes(m);
       await writeFile(path.join(dir, "slipway.json"), bytes);
       await writeFile(path.join(dir, "code.tar.zst"), layer === "code" ? data : members[1]!.data);
       await writeFile(path.join(dir, "venv.tar.zst"), layer === "venv" ? data : members[2]!.data);
       const plan = { host: h.dest, sendVenv: layer === "venv", releasePresent: false, bytes: 0 };
-      await assert.rejects(stageHost(sessions.get(h.dest), () => {}, m, sha256(bytes), { bytes }, { code: path.join(dir, "code.tar.zst"), venv: () => createReadStream(path.join(dir, "venv.tar.zst")) }, plan, config.deploy.shared),
+      await assert.rejects(
+        stageHost(
+          sessions.get(h.dest),
+          () => {},
+          m,
+          sha256(bytes),
+          { bytes },
+          { code: path.join(dir, "code.tar.zst"), venv: () => createReadStream(path.join(dir, "venv.tar.zst")) },
+          plan,
+          config.deploy.shared,
+        ),
         (err: unknown) => {
           assert.ok(err instanceof ArtifactError, `${name}: an ArtifactError (exit 3), got ${String(err)}`);
           assert.match(err.message, message, name);
           return true;
-        });
+        },
+      );
       const now = await snapshot(h, { skipState: true, withMtimes: false });
       assert.ok(now === before, `${name}: releases, venvs and current must be exactly as they were:\n${changes(before, now)}`);
       // The refused layer goes (with a code layer, its manifest too); what came along with a refused venv waits for the next deploy's clean step.
       const left = (await h.exec(["sh", "-c", 'ls -A "$1/.slipway/incoming"', "sh", ws.root])).trim().split("\n").filter(Boolean);
-      assert.deepEqual(left.filter((n) => n.includes(`-${layer}.tar`) || (layer === "code" && n.endsWith("slipway.json"))), [], `${name}: the received files are gone too`);
+      assert.deepEqual(
+        left.filter((n) => n.includes(`-${layer}.tar`) || (layer === "code" && n.endsWith("slipway.json"))),
+        [],
+        `${name}: the received files are gone too`,
+      );
     }
   } finally {
     await sessions.close();
@@ -185,7 +241,10 @@ test("host check cost on the example app's venv (it runs on every deploy)", asyn
   const m = JSON.parse((await readMembers(deployed))[0]!.data.toString()) as Manifest;
   const venvDir = `${ws.root}/virtualenvs/${m.env.key}`;
   const runs = 30;
-  const out = await h.exec(["sh", "-c", `${HOST_CHECK}
+  const out = await h.exec([
+    "sh",
+    "-c",
+    `${HOST_CHECK}
     set -e
     file=/nonexistent
     n=$(find "$1" | wc -l)
@@ -195,7 +254,12 @@ test("host check cost on the example app's venv (it runs on every deploy)", asyn
     i=0; while [ $i -lt "$4" ]; do find "$1" >/dev/null; i=$((i + 1)); done
     t2=$(date +%s%N)
     echo "$n $(( (t1 - t0) / $4 / 1000 )) $(( (t2 - t1) / $4 / 1000 ))"`,
-  "sh", venvDir, m.env.python.configured, m.env.python.executable, String(runs)]);
+    "sh",
+    venvDir,
+    m.env.python.configured,
+    m.env.python.executable,
+    String(runs),
+  ]);
   const [entries, checkUs, findUs] = out.trim().split(" ").map(Number) as [number, number, number];
   const line = `host check: ${(checkUs / 1000).toFixed(1)} ms per run on ${entries} entries (a bare \`find\` of the same tree: ${(findUs / 1000).toFixed(1)} ms)`;
   t.diagnostic(line);
@@ -234,7 +298,13 @@ test("fuzz: seeded byte flips and truncations never crash the CLI or change the 
   const content = await snapshot(h, { withMtimes: false, skipState: true });
 
   type Kind = "flip-anywhere" | "flip-head" | "truncate" | "flip-code-rehashed" | "flip-code-tar-rehashed";
-  const kinds: [Kind, number][] = [["flip-anywhere", 0.35], ["flip-head", 0.2], ["truncate", 0.15], ["flip-code-rehashed", 0.15], ["flip-code-tar-rehashed", 0.15]];
+  const kinds: [Kind, number][] = [
+    ["flip-anywhere", 0.35],
+    ["flip-head", 0.2],
+    ["truncate", 0.15],
+    ["flip-code-rehashed", 0.15],
+    ["flip-code-tar-rehashed", 0.15],
+  ];
   const pick = (): Kind => {
     let r = rand();
     for (const [k, p] of kinds) if ((r -= p) < 0) return k;
@@ -271,12 +341,17 @@ test("fuzz: seeded byte flips and truncations never crash the CLI or change the 
         lflip(t, 0, t.length);
         layer = await compress(t, "zstd");
       }
-      await writeMembers(file, [{ name: "slipway.json", data: manifestBytes(rehash(manifest, "code", layer)) }, { name: "code.tar.zst", data: layer }, members[2]!]);
+      await writeMembers(file, [
+        { name: "slipway.json", data: manifestBytes(rehash(manifest, "code", layer)) },
+        { name: "code.tar.zst", data: layer },
+        members[2]!,
+      ]);
     }
     const inspect = await slipwayAsync(["inspect", file, "--verify"], { cwd: ws.app, env: ws.env, timeoutMs: 60_000 });
     stats.byKind[p.kind] = (stats.byKind[p.kind] ?? 0) + 1;
     ran++;
-    const say = (what: string, out: CliOutcome) => problems.push(`case ${p.i} (${p.kind}, seed ${seed}): ${what}: exit ${out.code ?? out.signal}\n${(out.stderr + out.stdout).slice(-500)}`);
+    const say = (what: string, out: CliOutcome) =>
+      problems.push(`case ${p.i} (${p.kind}, seed ${seed}): ${what}: exit ${out.code ?? out.signal}\n${(out.stderr + out.stdout).slice(-500)}`);
     if (inspect.code !== 0 && inspect.code !== 3) say("inspect --verify exited other than 0 or 3", inspect);
     if (CRASH.test(inspect.stderr + inspect.stdout)) say("inspect --verify crashed", inspect);
     if (inspect.code === 0) {
@@ -302,14 +377,19 @@ test("fuzz: seeded byte flips and truncations never crash the CLI or change the 
     stats.deploys++;
     const deploy = await slipwayAsync(["deploy", a.file, "--target", "fleet"], { cwd: ws.app, env: ws.env, timeoutMs: 120_000 });
     const where = `case ${a.i} (${a.kind}, seed ${seed}), accepted by inspect`;
-    if (CRASH.test(deploy.stderr + deploy.stdout) || (deploy.code !== 0 && deploy.code !== 3)) problems.push(`${where}: deploy exited ${deploy.code}\n${deploy.stderr.slice(-500)}`);
+    if (CRASH.test(deploy.stderr + deploy.stdout) || (deploy.code !== 0 && deploy.code !== 3))
+      problems.push(`${where}: deploy exited ${deploy.code}\n${deploy.stderr.slice(-500)}`);
     const now = await snapshot(h, { withMtimes: false, skipState: true });
     if (now !== content) problems.push(`${where}: deploy changed the releases:\n${changes(content, now)}`);
     await rm(a.file, { force: true });
   }
   const seconds = ((performance.now() - t0) / 1000).toFixed(0);
-  console.log(`fuzz: seed ${seed}: ${ran} cases in ${seconds} s (${Object.entries(stats.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}); ` +
-    `${stats.rejected} refused, ${stats.accepted} accepted (still valid: padding, or file contents under a recomputed hash), ${stats.deploys} deploys`);
+  console.log(
+    `fuzz: seed ${seed}: ${ran} cases in ${seconds} s (${Object.entries(stats.byKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}); ` +
+      `${stats.rejected} refused, ${stats.accepted} accepted (still valid: padding, or file contents under a recomputed hash), ${stats.deploys} deploys`,
+  );
   assert.deepEqual(problems, [], problems.join("\n\n"));
   assert.equal(ran, count, `only ${ran} of ${count} cases within ${budgetMs} ms (seed ${seed})`);
   assert.ok(stats.rejected > count * 0.9, "almost every flip is caught");

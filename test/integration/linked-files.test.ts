@@ -49,6 +49,8 @@ test("linked files: a host without one refuses the deploy (exit 3) before anythi
 test("linked files: a code layer that holds a linked path is a config error at build (exit 2)", async () => {
   await mkdir(path.join(f.ws.app, "config"), { recursive: true });
   await writeFile(path.join(f.ws.app, "config", "local.py"), "DEBUG = True\n");
-  await assert.rejects(buildWith(f.ws, "l2"), (e: unknown) =>
-    e instanceof ConfigError && e.exitCode === 2 && /deploy\.linked_files\[1\]: config\/local\.py is in the code layer too/.test(e.message));
+  await assert.rejects(
+    buildWith(f.ws, "l2"),
+    (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && /deploy\.linked_files\[1\]: config\/local\.py is in the code layer too/.test(e.message),
+  );
 });

@@ -59,11 +59,17 @@ before(async () => {
   const program = [
     "[program:pyapp]",
     `command=${root}/current/virtualenv/bin/gunicorn pyapp.wsgi:application --bind 0.0.0.0:${PORT} --workers 1 --chdir ${root}/current`,
-    `directory=${root}/current`, "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
+    `directory=${root}/current`,
+    "autostart=false",
+    "startsecs=0",
+    "stopsignal=TERM",
+    "stopwaitsecs=10",
   ].join("\n");
   fleet = await startFleet(2, { supervisorPrograms: program });
   await Promise.all(fleet.hosts.map((h) => symlink(h.supervisorConf!, path.join(h.srv, path.relative("/srv", CONF)))));
-  await writeFile(path.join(app, "slipway.toml"), `
+  await writeFile(
+    path.join(app, "slipway.toml"),
+    `
 [app]
 name = "pyapp"
 root = "${root}"
@@ -76,7 +82,8 @@ hosts = ${JSON.stringify(fleet.hosts.map((h) => h.dest))}
 ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}" }
 restart = { manager = "supervisord", programs = ["pyapp"], conf = "${CONF}" }
 health = { url = "http://127.0.0.1:${PORT}/health" }
-`);
+`,
+  );
 });
 after(async () => {
   await fleet?.stop();
@@ -84,23 +91,34 @@ after(async () => {
 });
 
 const codeFiles = (artifact: string) =>
-  execFileSync("sh", ["-c", 'tar -xOf "$1" code.tar.zst | zstd -dc | tar -t', "sh", artifact], { encoding: "utf8" }).split("\n").map((l) => l.replace(/^\.\//, ""));
+  execFileSync("sh", ["-c", 'tar -xOf "$1" code.tar.zst | zstd -dc | tar -t', "sh", artifact], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.replace(/^\.\//, ""));
 
 test("pyproject app (src layout): the project is installed at the release's top, the venv key ignores it, gunicorn serves it from current", async () => {
   const b1 = await build({ cwd: app, env, buildId: "p1" });
   const files = codeFiles(b1.artifact);
   assert.ok(files.includes("pyapp/wsgi.py"), "the package at the release's top");
-  assert.ok(files.some((f) => /^pyapp-0\.1\.0\.dist-info\/METADATA$/.test(f)), "with its metadata");
+  assert.ok(
+    files.some((f) => /^pyapp-0\.1\.0\.dist-info\/METADATA$/.test(f)),
+    "with its metadata",
+  );
   assert.ok(files.includes("src/pyapp/wsgi.py"), "the source tree is shipped as it is");
   assert.ok(!files.some((f) => f.includes(".egg-info") || f.startsWith("build/")), "pip's build leftovers are not");
-  const venvHasIt = execFileSync(path.join(b1.venv.path, "bin", "python"), ["-c", "import importlib.util as u; print(u.find_spec('pyapp'))"], { encoding: "utf8", cwd: "/" }).trim();
+  const venvHasIt = execFileSync(path.join(b1.venv.path, "bin", "python"), ["-c", "import importlib.util as u; print(u.find_spec('pyapp'))"], {
+    encoding: "utf8",
+    cwd: "/",
+  }).trim();
   assert.equal(venvHasIt, "None", "the venv does not hold the project");
 
   await deploy({ cwd: app, artifact: b1.artifact, target: "fleet" });
   for (const h of fleet.hosts) {
     const health = await waitForJson(`http://${h.ip}:${PORT}/health`, 10_000);
     assert.equal(health["build_id"], "p1");
-    assert.ok([`${root}/current/pyapp/wsgi.py`, `${root}/releases/p1/pyapp/wsgi.py`].includes(String(health["module"])), `imported from the release: ${health["module"]}`);
+    assert.ok(
+      [`${root}/current/pyapp/wsgi.py`, `${root}/releases/p1/pyapp/wsgi.py`].includes(String(health["module"])),
+      `imported from the release: ${health["module"]}`,
+    );
   }
 
   // A code change moves the code layer only: same venv key.
@@ -116,12 +134,19 @@ test("pyproject app (src layout): the project is installed at the release's top,
 test("pyproject app: dynamic dependencies or [tool.poetry.dependencies] alone fail the build (exit 2) saying what to do", async () => {
   const original = await readFile(path.join(app, "pyproject.toml"), "utf8");
   try {
-    await writeFile(path.join(app, "pyproject.toml"), PYPROJECT('[]').replace('dependencies = []', 'dynamic = ["dependencies"]'));
-    await assert.rejects(build({ cwd: app, env, buildId: "x1" }), (e: unknown) =>
-      e instanceof EnvironmentError && e.exitCode === 2 && /dependencies are dynamic/.test(e.message) && /requirements file/.test(e.hint ?? ""));
-    await writeFile(path.join(app, "pyproject.toml"), PYPROJECT("[]").replace("dependencies = []", "") + '\n[tool.poetry.dependencies]\npython = "^3.11"\nflask = "^2"\n');
-    await assert.rejects(build({ cwd: app, env, buildId: "x2" }), (e: unknown) =>
-      e instanceof EnvironmentError && /tool\.poetry\.dependencies/.test(e.message) && /poetry\.lock/.test(e.hint ?? ""));
+    await writeFile(path.join(app, "pyproject.toml"), PYPROJECT("[]").replace("dependencies = []", 'dynamic = ["dependencies"]'));
+    await assert.rejects(
+      build({ cwd: app, env, buildId: "x1" }),
+      (e: unknown) => e instanceof EnvironmentError && e.exitCode === 2 && /dependencies are dynamic/.test(e.message) && /requirements file/.test(e.hint ?? ""),
+    );
+    await writeFile(
+      path.join(app, "pyproject.toml"),
+      PYPROJECT("[]").replace("dependencies = []", "") + '\n[tool.poetry.dependencies]\npython = "^3.11"\nflask = "^2"\n',
+    );
+    await assert.rejects(
+      build({ cwd: app, env, buildId: "x2" }),
+      (e: unknown) => e instanceof EnvironmentError && /tool\.poetry\.dependencies/.test(e.message) && /poetry\.lock/.test(e.hint ?? ""),
+    );
   } finally {
     await writeFile(path.join(app, "pyproject.toml"), original);
   }

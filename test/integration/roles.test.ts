@@ -35,16 +35,24 @@ let f: FleetApp;
 let h1: TestHost, h2: TestHost, h3: TestHost;
 
 before(async () => {
-  const worker = (root: string) => [
-    "[program:worker]",
-    `command=${root}/current/virtualenv/bin/python -m hello.worker`,
-    `directory=${root}/current`, "autostart=false", "startsecs=1", "startretries=0", "stopsignal=TERM", "stopwaitsecs=10",
-  ].join("\n");
+  const worker = (root: string) =>
+    [
+      "[program:worker]",
+      `command=${root}/current/virtualenv/bin/python -m hello.worker`,
+      `directory=${root}/current`,
+      "autostart=false",
+      "startsecs=1",
+      "startretries=0",
+      "stopsignal=TERM",
+      "stopwaitsecs=10",
+    ].join("\n");
   f = await fleetApp(3, { extraPrograms: worker });
   [h1, h2, h3] = f.hosts as [TestHost, TestHost, TestHost];
   await writeFile(path.join(f.ws.app, "hello", "worker.py"), WORKER);
   const hostsOf = (...hs: TestHost[]) => JSON.stringify(hs.map((h) => h.dest));
-  await appendFile(path.join(f.ws.app, "slipway.toml"), `
+  await appendFile(
+    path.join(f.ws.app, "slipway.toml"),
+    `
 [targets.prod]
 ssh = { identity = "${f.fleet.ssh.identity}", known_hosts = "${f.fleet.ssh.known_hosts}" }
 [targets.prod.roles.web]
@@ -55,12 +63,17 @@ health = { url = "http://127.0.0.1:${APP_PORT}/health" }
 hosts = ${hostsOf(h2, h3)}
 restart = { manager = "supervisord", programs = ["worker"], conf = "${SUPERVISOR_CONF}" }
 health = { command = ${JSON.stringify(WORKER_PING)}, timeout = "10s" }
-`);
+`,
+  );
   // Migrations on the worker role's first host (h2) only: the check leaves a mark there.
   const config = path.join(f.ws.app, "slipway.toml");
   const text = await readFile(config, "utf8");
-  await writeFile(config, text.replace('[deploy.migrations]\n', '[deploy.migrations]\nrole = "worker"\n')
-    .replace('check  = "python -m hello.migrations --plan"', 'check = "python -m hello.migrations --plan && touch /tmp/migrations-checked"'));
+  await writeFile(
+    config,
+    text
+      .replace("[deploy.migrations]\n", '[deploy.migrations]\nrole = "worker"\n')
+      .replace('check  = "python -m hello.migrations --plan"', 'check = "python -m hello.migrations --plan && touch /tmp/migrations-checked"'),
+  );
 });
 after(async () => {
   await f?.stop();
@@ -74,7 +87,14 @@ test("roles: one deploy covers web and worker; h2, in both, is staged and switch
   const b1 = await buildWith(f.ws, "r1");
   const events: SlipwayEvent[] = [];
   const r = await deploy({ cwd: f.ws.app, artifact: b1.result.artifact, target: "prod", emit: (e) => events.push(e) });
-  assert.deepEqual(r.hosts.map((h) => [h.host, h.result]), [[h1.dest, "ok"], [h2.dest, "ok"], [h3.dest, "ok"]]);
+  assert.deepEqual(
+    r.hosts.map((h) => [h.host, h.result]),
+    [
+      [h1.dest, "ok"],
+      [h2.dest, "ok"],
+      [h3.dest, "ok"],
+    ],
+  );
   for (const h of [h1, h2, h3]) assert.equal(await current(h), "releases/r1");
   for (const h of [h1, h2]) assert.equal((await f.health(h))["build_id"], "r1");
   for (const h of [h2, h3]) assert.equal((await worker(h)).build_id, "r1");
@@ -90,7 +110,14 @@ test("roles: one deploy covers web and worker; h2, in both, is staged and switch
   assert.ok(plan?.type === "plan" && plan.plan.roles?.map((x) => x.role).join() === "web,worker");
 
   // History names the roles of each host.
-  const history = (h: TestHost) => f.read(h, ".slipway/history.jsonl").then((t) => t.trim().split("\n").map((l) => JSON.parse(l)).at(-1));
+  const history = (h: TestHost) =>
+    f.read(h, ".slipway/history.jsonl").then((t) =>
+      t
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .at(-1),
+    );
   assert.deepEqual((await history(h2)).roles, ["web", "worker"]);
   assert.deepEqual((await history(h3)).roles, ["worker"]);
 
@@ -115,13 +142,19 @@ test("roles: --roles narrows deploy, releases and rollback; --dry-run shows role
 
   const helloOnH2 = await pidOf(h2, "hello");
   const r = await deploy({ cwd: f.ws.app, artifact: b3.result.artifact, target: "prod", roles: "worker" });
-  assert.deepEqual(r.hosts.map((h) => h.host), [h2.dest, h3.dest]);
+  assert.deepEqual(
+    r.hosts.map((h) => h.host),
+    [h2.dest, h3.dest],
+  );
   assert.equal(await current(h1), "releases/r2", "h1 (web only) untouched");
   for (const h of [h2, h3]) assert.equal((await worker(h)).build_id, "r3");
   assert.equal(await pidOf(h2, "hello"), helloOnH2, "--roles worker restarts only the worker's programs");
 
   const listed = await releases({ cwd: f.ws.app, target: "prod", roles: "web" });
-  assert.deepEqual(listed.hosts.map((h) => h.host), [h1.dest, h2.dest]);
+  assert.deepEqual(
+    listed.hosts.map((h) => h.host),
+    [h1.dest, h2.dest],
+  );
 
   await rollback({ cwd: f.ws.app, target: "prod", roles: "worker" });
   for (const h of [h2, h3]) assert.equal(await current(h), "releases/r2");

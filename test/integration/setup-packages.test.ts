@@ -11,10 +11,52 @@ import path from "node:path";
 
 /** Started from sh scripts (host steps, the session driver, setup/demo, test helpers), not as a literal argv[0]. */
 const FROM_SCRIPTS = [
-  "sh", "tar", "zstd", "gzip", "sha256sum", "head", "cmp", "find", "stat", "base64", "mv", "ln", "readlink", "mkdir", "rm", "cat",
-  "cut", "dirname", "basename", "df", "sleep", "unshare", "nsenter", "mount", "ip", "ssh", "ssh-keygen", "sshd", "supervisord",
-  "supervisorctl", "haproxy", "git", "curl", "python3", "dpkg-query", "apt-get", "runuser", "redis-server", "id", "sudo", "visudo",
-  "/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_ctl", "/usr/lib/postgresql/15/bin/postgres", "psql", "kill",
+  "sh",
+  "tar",
+  "zstd",
+  "gzip",
+  "sha256sum",
+  "head",
+  "cmp",
+  "find",
+  "stat",
+  "base64",
+  "mv",
+  "ln",
+  "readlink",
+  "mkdir",
+  "rm",
+  "cat",
+  "cut",
+  "dirname",
+  "basename",
+  "df",
+  "sleep",
+  "unshare",
+  "nsenter",
+  "mount",
+  "ip",
+  "ssh",
+  "ssh-keygen",
+  "sshd",
+  "supervisord",
+  "supervisorctl",
+  "haproxy",
+  "git",
+  "curl",
+  "python3",
+  "dpkg-query",
+  "apt-get",
+  "runuser",
+  "redis-server",
+  "id",
+  "sudo",
+  "visudo",
+  "/usr/lib/postgresql/15/bin/initdb",
+  "/usr/lib/postgresql/15/bin/pg_ctl",
+  "/usr/lib/postgresql/15/bin/postgres",
+  "psql",
+  "kill",
 ];
 /** Not Debian packages here: Node itself, and what npm installs. */
 const NOT_FROM_APT = new Set(["node", "npm", "npx", "tsx", process.execPath]);
@@ -31,10 +73,7 @@ function sources(dir: string, out: string[] = []): string[] {
 
 function programsInSources(): Set<string> {
   const found = new Set<string>(FROM_SCRIPTS);
-  const patterns = [
-    /\b(?:spawnSync|spawn|execFileSync|execFile)\(\s*"([^"\s]+)"/g,
-    /\b(?:run|probe|runOk|exec)\(\s*\[\s*"([^"\s]+)"/g,
-  ];
+  const patterns = [/\b(?:spawnSync|spawn|execFileSync|execFile)\(\s*"([^"\s]+)"/g, /\b(?:run|probe|runOk|exec)\(\s*\[\s*"([^"\s]+)"/g];
   for (const file of SOURCE_DIRS.flatMap((d) => sources(d))) {
     const text = readFileSync(file, "utf8");
     for (const re of patterns) for (const m of text.matchAll(re)) found.add(m[1]!);
@@ -81,8 +120,11 @@ const priority = (pkg: string) => execFileSync("dpkg-query", ["-W", "-f=${Priori
 
 /** The listed packages and everything they depend on (what apt-get install brings along). */
 function withDependencies(pkgs: Set<string>): Set<string> {
-  const out = execFileSync("apt-cache", ["depends", "--recurse", "--installed", "--no-recommends", "--no-suggests", "--no-conflicts",
-    "--no-breaks", "--no-replaces", "--no-enhances", ...pkgs], { encoding: "utf8", maxBuffer: 64 << 20 });
+  const out = execFileSync(
+    "apt-cache",
+    ["depends", "--recurse", "--installed", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", ...pkgs],
+    { encoding: "utf8", maxBuffer: 64 << 20 },
+  );
   const all = new Set(pkgs);
   for (const line of out.split("\n")) {
     const m = /^(?:\s+(?:\|)?(?:Pre)?Depends: )?<?([a-z0-9][a-z0-9+.-]+)(?::[a-z0-9]+)?>?$/.exec(line);
@@ -111,7 +153,9 @@ test("setup: every program the project starts is installed by scripts/setup.sh o
     const prio = priority(pkg);
     seen.push(`${program}:${pkg}:${prio}`);
     if (!wanted.has(pkg) && prio !== "required" && prio !== "important") {
-      problems.push(`${program} comes from ${pkg} (priority ${prio}), which scripts/setup.sh does not install (nor any package it lists depends on): add it to APT_PACKAGES`);
+      problems.push(
+        `${program} comes from ${pkg} (priority ${prio}), which scripts/setup.sh does not install (nor any package it lists depends on): add it to APT_PACKAGES`,
+      );
     }
   }
   assert.deepEqual(problems, [], seen.join(" "));

@@ -13,11 +13,36 @@ import { freePort, startSupervisor, type Supervisor } from "../support/superviso
 import { tmpDir } from "../support/tmp.js";
 
 const PROGRAMS = [
-  "[program:ok]", "command=/bin/sleep 1000", "startsecs=0", "autostart=true", "stopwaitsecs=2", "",
-  "[program:idle]", "command=/bin/sleep 1000", "startsecs=0", "autostart=false", "",
-  "[program:missing]", "command=/nonexistent/bin/app", "startsecs=0", "startretries=0", "autostart=false", "",
-  "[program:dies]", "command=/bin/sh -c 'exit 3'", "startsecs=1", "startretries=0", "autostart=false", "",
-  "[program:many]", "command=/bin/sleep 1000", "numprocs=2", "process_name=%(program_name)s_%(process_num)s", "startsecs=0", "autostart=true", "",
+  "[program:ok]",
+  "command=/bin/sleep 1000",
+  "startsecs=0",
+  "autostart=true",
+  "stopwaitsecs=2",
+  "",
+  "[program:idle]",
+  "command=/bin/sleep 1000",
+  "startsecs=0",
+  "autostart=false",
+  "",
+  "[program:missing]",
+  "command=/nonexistent/bin/app",
+  "startsecs=0",
+  "startretries=0",
+  "autostart=false",
+  "",
+  "[program:dies]",
+  "command=/bin/sh -c 'exit 3'",
+  "startsecs=1",
+  "startretries=0",
+  "autostart=false",
+  "",
+  "[program:many]",
+  "command=/bin/sleep 1000",
+  "numprocs=2",
+  "process_name=%(program_name)s_%(process_num)s",
+  "startsecs=0",
+  "autostart=true",
+  "",
 ].join("\n");
 
 interface Rig {
@@ -96,8 +121,17 @@ test("supervisord restart: same output and exit status as supervisorctl restart,
   const r = await rig("same");
   try {
     const cases: string[][] = [
-      ["ok"], ["ok", "idle"], ["idle"], ["nope"], ["missing"], ["dies"],
-      ["many:*"], ["many:many_1"], ["many"], ["nogroup:*"], ["all"],
+      ["ok"],
+      ["ok", "idle"],
+      ["idle"],
+      ["nope"],
+      ["missing"],
+      ["dies"],
+      ["many:*"],
+      ["many:many_1"],
+      ["many"],
+      ["nogroup:*"],
+      ["all"],
     ];
     for (const names of cases) {
       reset(r);
@@ -137,7 +171,11 @@ test("supervisord restart: %(here)s and %(ENV_*)s in serverurl, an inet server, 
     const here = await conf(["serverurl = unix://%(here)s/supervisor.sock ; inline comment", "username = deploy", "password = s3cret"]);
     const env = await conf(["serverurl=unix://%(ENV_SV_DIR)s/supervisor.sock", "username=%(ENV_SV_USER)s", "password=s3cret"]);
     const inet = await conf([`serverurl=http://127.0.0.1:${port}`, "username=deploy", "password=s3cret"]);
-    for (const [file, extra] of [[here, {}], [env, { SV_DIR: r.dir, SV_USER: "deploy" }], [inet, {}]] as const) {
+    for (const [file, extra] of [
+      [here, {}],
+      [env, { SV_DIR: r.dir, SV_USER: "deploy" }],
+      [inet, {}],
+    ] as const) {
       const before = pid(r, "ok");
       const res = viaSlipway(r, file, ["ok"], extra);
       assert.deepEqual(res, { out: "ok: stopped\nok: started\n", code: 0 }, file);

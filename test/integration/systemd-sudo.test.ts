@@ -33,7 +33,11 @@ after(async () => {
 
 /** The restart argv as the deploy user runs it on a host (the fake systemctl first on its PATH). */
 function restartAsUser(): { code: number | null; stdout: string; stderr: string } {
-  const argv = restartCommand({ manager: "systemd", programs: ["shop.service"], conf: "", command: "", scope: "system", action: "restart", sudo: true }, "/srv/shop/current", {})!;
+  const argv = restartCommand(
+    { manager: "systemd", programs: ["shop.service"], conf: "", command: "", scope: "system", action: "restart", sudo: true },
+    "/srv/shop/current",
+    {},
+  )!;
   const r = spawnSync("runuser", ["-u", USER, "--", "env", `PATH=${bin}:/usr/bin:/bin`, ...argv], { encoding: "utf8", cwd: "/" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

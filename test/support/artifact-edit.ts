@@ -46,7 +46,20 @@ export async function writeMembers(file: string, members: readonly Member[]): Pr
   const pack = tar.pack();
   const done = collect(pack);
   for (const m of members) {
-    await entry(pack, { name: m.name, type: m.type ?? "file", size: m.type && m.type !== "file" ? 0 : m.data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, linkname: m.linkname ?? "" } as tar.Header, m.type && m.type !== "file" ? undefined : m.data);
+    await entry(
+      pack,
+      {
+        name: m.name,
+        type: m.type ?? "file",
+        size: m.type && m.type !== "file" ? 0 : m.data.length,
+        mode: 0o644,
+        mtime: new Date(0),
+        uid: 0,
+        gid: 0,
+        linkname: m.linkname ?? "",
+      } as tar.Header,
+      m.type && m.type !== "file" ? undefined : m.data,
+    );
   }
   pack.finalize();
   await writeFile(file, await done);
@@ -90,7 +103,7 @@ export async function packTar(entries: readonly LayerEntry[]): Promise<Buffer> {
     const pack = tar.pack();
     const done = collect(pack);
     const h = { ...e.header, mtime: e.header.mtime ?? new Date(0), uid: e.header.uid ?? 0, gid: e.header.gid ?? 0 } as tar.Header;
-    await entry(pack, h, h.type === "file" || h.type === undefined ? e.data ?? Buffer.alloc(0) : e.data);
+    await entry(pack, h, h.type === "file" || h.type === undefined ? (e.data ?? Buffer.alloc(0)) : e.data);
     pack.finalize();
     parts.push((await done).subarray(0, -1024)); // without its end-of-archive blocks
   }
@@ -125,12 +138,16 @@ export function rawEntry(h: { name: string; typeflag: string; size?: number; mod
 
 /** A pax extended header ('x', or 'g' for global) with the given records. */
 export function paxRecords(records: Record<string, string>, typeflag: "x" | "g" = "x"): Buffer {
-  const body = Buffer.from(Object.entries(records).map(([k, v]) => {
-    const rest = ` ${k}=${v}\n`;
-    let len = Buffer.byteLength(rest) + 1;
-    while (String(len).length + Buffer.byteLength(rest) !== len) len++;
-    return `${len}${rest}`;
-  }).join(""));
+  const body = Buffer.from(
+    Object.entries(records)
+      .map(([k, v]) => {
+        const rest = ` ${k}=${v}\n`;
+        let len = Buffer.byteLength(rest) + 1;
+        while (String(len).length + Buffer.byteLength(rest) !== len) len++;
+        return `${len}${rest}`;
+      })
+      .join(""),
+  );
   return rawEntry({ name: "PaxHeaders/x", typeflag }, body);
 }
 
@@ -140,7 +157,7 @@ export async function packLayer(entries: readonly LayerEntry[], kind: Compressio
 
 /** What the manifest must say about a layer made of `entries`: sum of file sizes, entry count. */
 export function totals(entries: readonly LayerEntry[]): { unpacked_size: number; files: number } {
-  return { unpacked_size: entries.reduce((n, e) => n + (e.header.type === "file" ? e.header.size ?? e.data?.length ?? 0 : 0), 0), files: entries.length };
+  return { unpacked_size: entries.reduce((n, e) => n + (e.header.type === "file" ? (e.header.size ?? e.data?.length ?? 0) : 0), 0), files: entries.length };
 }
 
 /** Point a layer's manifest entry at `data`: sha256 and size, and optionally new totals. */

@@ -20,6 +20,11 @@ export function slipway(args: string[], opts: { cwd: string; env?: NodeJS.Proces
     code: r.status ?? -1,
     stdout: r.stdout,
     stderr: r.stderr,
-    json: () => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    json: () =>
+      r.stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }

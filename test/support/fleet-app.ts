@@ -37,7 +37,9 @@ export function targetToml(name: string, fleet: TestFleet, extra: Record<string,
   return `
 [targets.${name}]
 hosts = ${JSON.stringify(fleet.hosts.map((h) => h.dest))}
-${Object.entries(extra).map(([k, v]) => `${k} = ${v}`).join("\n")}
+${Object.entries(extra)
+  .map(([k, v]) => `${k} = ${v}`)
+  .join("\n")}
 ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}"${options} }
 [targets.${name}.restart]
 manager = "supervisord"
@@ -74,7 +76,10 @@ export async function fleetApp(
     "[program:hello]",
     `command=${opts.command?.(root) ?? `${root}/current/virtualenv/bin/python -m hello.serve --host 0.0.0.0 --port ${APP_PORT}`}`,
     `directory=${root}/current`,
-    "autostart=false", "startsecs=0", "stopsignal=TERM", "stopwaitsecs=10",
+    "autostart=false",
+    "startsecs=0",
+    "stopsignal=TERM",
+    "stopwaitsecs=10",
     ...(opts.extraPrograms ? ["", opts.extraPrograms(root)] : []),
   ].join("\n");
   const fleet = await startFleet(count, { supervisorPrograms: program, ...opts.fleet });
@@ -111,7 +116,9 @@ export const gunicornCommand = (root: string): string =>
  */
 export async function behindHaproxy(f: FleetApp, socket: string, opts: { drainTimeout: string; healthTimeout: string }): Promise<void> {
   const servers = f.hosts.map((h) => `"${h.dest}" = "${h.name}"`).join(", ");
-  await appendFile(path.join(f.ws.app, "slipway.toml"), `
+  await appendFile(
+    path.join(f.ws.app, "slipway.toml"),
+    `
 [targets.fleet.health]
 url = "http://127.0.0.1:${APP_PORT}/health"
 timeout = "${opts.healthTimeout}"
@@ -121,6 +128,7 @@ host = "local"
 backend = "app"
 servers = { ${servers} }
 drain_timeout = "${opts.drainTimeout}"
-`);
+`,
+  );
   await appendFile(path.join(f.ws.app, "requirements.txt"), "\ngunicorn\n");
 }

@@ -21,16 +21,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { tmpDir } from "./tmp.js";
 import { HOST_ENV, pidAlive, run, sleep, waitFor } from "./fleet/proc.js";
-import {
-  cleanupStaleFleets,
-  NAME_PREFIX,
-  netnsPidsSync,
-  procStartTime,
-  releaseRecord,
-  teardownSync,
-  tryClaim,
-  type FleetRecord,
-} from "./fleet/registry.js";
+import { cleanupStaleFleets, NAME_PREFIX, netnsPidsSync, procStartTime, releaseRecord, teardownSync, tryClaim, type FleetRecord } from "./fleet/registry.js";
 
 export { cleanupStaleFleets } from "./fleet/registry.js";
 export { CommandError } from "./fleet/proc.js";
@@ -365,15 +356,24 @@ export async function startFleet(count: number, opts: FleetOptions = {}): Promis
     subnet: `${IP_PREFIX}.${rec.octet}.0/24`,
     ssh: { identity: join(dir, "id_ed25519"), known_hosts: join(dir, "known_hosts") },
     sshArgs: () => [
-      "-F", "/dev/null",
-      "-i", fleet.ssh.identity,
-      "-o", "IdentitiesOnly=yes",
-      "-o", `UserKnownHostsFile=${fleet.ssh.known_hosts}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", "BatchMode=yes",
-      "-o", "ConnectTimeout=5",
-      "-o", "LogLevel=ERROR",
+      "-F",
+      "/dev/null",
+      "-i",
+      fleet.ssh.identity,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      `UserKnownHostsFile=${fleet.ssh.known_hosts}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=5",
+      "-o",
+      "LogLevel=ERROR",
     ],
     stop: () => (stopping ??= stopFleet(rec, hosts)),
   };
@@ -418,16 +418,11 @@ export async function startFleet(count: number, opts: FleetOptions = {}): Promis
     );
 
     await writeFile(join(dir, "authorized_keys"), `${await clientPub}\n`, { mode: 0o600 });
-    await writeFile(
-      fleet.ssh.known_hosts,
-      started.map((s) => `${s.ip} ${s.hostKey.split(" ").slice(0, 2).join(" ")}\n`).join(""),
-      { mode: 0o600 },
-    );
+    await writeFile(fleet.ssh.known_hosts, started.map((s) => `${s.ip} ${s.hostKey.split(" ").slice(0, 2).join(" ")}\n`).join(""), { mode: 0o600 });
 
     await Promise.all(
       started.map(async (s) => {
-        const exec: TestHost["exec"] = (argv, o = {}) =>
-          run(nsenterArgv(s.anchorPid, argv), { input: o.input, env: { ...HOST_ENV, ...o.env } });
+        const exec: TestHost["exec"] = (argv, o = {}) => run(nsenterArgv(s.anchorPid, argv), { input: o.input, env: { ...HOST_ENV, ...o.env } });
         const logFd = openSync(join(s.hdir, "daemons.log"), "a");
         try {
           const daemon = (argv: string[]): Promise<string> => run(nsenterArgv(s.anchorPid, argv), { env: HOST_ENV, logFd });
@@ -468,8 +463,7 @@ export async function startFleet(count: number, opts: FleetOptions = {}): Promis
             supervisordPid,
             supervisorConf,
             exec,
-            ssh: (command, o = {}) =>
-              run(["ssh", ...fleet.sshArgs(), ...(o.sshOptions ?? []), `root@${s.ip}`, command], { input: o.input }),
+            ssh: (command, o = {}) => run(["ssh", ...fleet.sshArgs(), ...(o.sshOptions ?? []), `root@${s.ip}`, command], { input: o.input }),
             supervisorctl: (args) => {
               if (!supervisorConf) return Promise.reject(new Error(`${s.name}: no supervisord (startFleet without supervisorPrograms)`));
               return exec(["/usr/bin/supervisorctl", "-c", supervisorConf, ...args]);

@@ -30,31 +30,34 @@ export async function startHaproxy(
   const socket = path.join(dir, "haproxy-admin.sock");
   const pidfile = path.join(dir, "haproxy.pid");
   const cfg = path.join(dir, "haproxy.cfg");
-  await writeFile(cfg, [
-    "global",
-    `  stats socket ${socket} mode 600 level admin`,
-    "  maxconn 2000",
-    "defaults",
-    "  mode http",
-    "  timeout connect 1s",
-    "  timeout client 30s",
-    "  timeout server 30s",
-    "  timeout check 2s",
-    "  retries 3",
-    "  option redispatch 1",
-    "  retry-on conn-failure empty-response response-timeout 503",
-    "frontend web",
-    `  bind 127.0.0.1:${port}`,
-    "  default_backend app",
-    "backend app",
-    "  option httpchk GET /health",
-    ...(opts.checkHost ? [`  http-check send ver HTTP/1.1 hdr Host ${opts.checkHost}`] : []),
-    "  http-check expect status 200",
-    "  default-server check inter 200ms fall 2 rise 2",
-    ...(opts.backendLines ?? []).map((l) => `  ${l}`),
-    ...servers.map((s) => `  server ${s.name} ${s.addr}`),
-    "",
-  ].join("\n"));
+  await writeFile(
+    cfg,
+    [
+      "global",
+      `  stats socket ${socket} mode 600 level admin`,
+      "  maxconn 2000",
+      "defaults",
+      "  mode http",
+      "  timeout connect 1s",
+      "  timeout client 30s",
+      "  timeout server 30s",
+      "  timeout check 2s",
+      "  retries 3",
+      "  option redispatch 1",
+      "  retry-on conn-failure empty-response response-timeout 503",
+      "frontend web",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend app",
+      "backend app",
+      "  option httpchk GET /health",
+      ...(opts.checkHost ? [`  http-check send ver HTTP/1.1 hdr Host ${opts.checkHost}`] : []),
+      "  http-check expect status 200",
+      "  default-server check inter 200ms fall 2 rise 2",
+      ...(opts.backendLines ?? []).map((l) => `  ${l}`),
+      ...servers.map((s) => `  server ${s.name} ${s.addr}`),
+      "",
+    ].join("\n"),
+  );
   execFileSync("haproxy", ["-c", "-q", "-f", cfg]);
   execFileSync("haproxy", ["-f", cfg, "-D", "-p", pidfile]);
   let stopped = false;

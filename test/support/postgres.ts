@@ -66,38 +66,62 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
   await writeFile(pwfile, "postgres-test\n", { mode: 0o600 });
   for (const p of [dir, socketDir, pwfile]) await chown(p, uid, gid);
 
-  await asPostgres([path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "--pwfile", pwfile, "-E", "UTF8", "--no-locale",
-    "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"], "initdb");
+  await asPostgres(
+    [
+      path.join(PG_BIN, "initdb"),
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "--pwfile",
+      pwfile,
+      "-E",
+      "UTF8",
+      "--no-locale",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "--no-sync",
+    ],
+    "initdb",
+  );
   const addresses = ["127.0.0.1", ...(opts.listen ?? [])];
   for (const cidr of opts.allow ?? []) await appendFile(path.join(data, "pg_hba.conf"), `host all all ${cidr} scram-sha-256\n`);
   const port = await freePort();
-  await appendFile(path.join(data, "postgresql.conf"), [
-    `listen_addresses = '${addresses.join(",")}'`,
-    `port = ${port}`,
-    `unix_socket_directories = '${socketDir}'`,
-    "fsync = off", // a test database: durability is not what is tested
-    "max_connections = 100",
-    "",
-  ].join("\n"));
+  await appendFile(
+    path.join(data, "postgresql.conf"),
+    [
+      `listen_addresses = '${addresses.join(",")}'`,
+      `port = ${port}`,
+      `unix_socket_directories = '${socketDir}'`,
+      "fsync = off", // a test database: durability is not what is tested
+      "max_connections = 100",
+      "",
+    ].join("\n"),
+  );
 
   let pid = 0;
   const stop = () => {
     if (!pid) return;
     try {
       process.kill(pid, "SIGINT"); // "fast" shutdown: clients are disconnected
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
     pid = 0;
   };
   process.prependListener("exit", stop);
-  await asPostgres([path.join(PG_BIN, "pg_ctl"), "-D", data, "-l", path.join(dir, "postgres.log"), "-w", "-t", "60", "start"], "pg_ctl start")
-    .catch(async (err: Error) => {
+  await asPostgres([path.join(PG_BIN, "pg_ctl"), "-D", data, "-l", path.join(dir, "postgres.log"), "-w", "-t", "60", "start"], "pg_ctl start").catch(
+    async (err: Error) => {
       throw new Error(`${err.message}\n${await readFile(path.join(dir, "postgres.log"), "utf8").catch(() => "")}`);
-    });
+    },
+  );
   pid = Number(readFileSync(path.join(data, "postmaster.pid"), "utf8").split("\n")[0]);
 
   const psql = (query: string, db = "postgres") =>
-    asPostgres([path.join(PG_BIN, "psql"), "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", db,
-      "-v", "ON_ERROR_STOP=1", "-At", "-c", query], `psql ${JSON.stringify(query)}`);
+    asPostgres(
+      [path.join(PG_BIN, "psql"), "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", query],
+      `psql ${JSON.stringify(query)}`,
+    );
   const database = opts.database ?? "shop";
   const user = "shop";
   const password = "shop-test-password";
@@ -105,7 +129,14 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
   await psql(`CREATE DATABASE ${database} OWNER ${user}`);
   const urlAt = (address: string) => `postgres://${user}:${password}@${address}:${port}/${database}`;
   return {
-    addresses, port, socketDir, database, user, password, url: urlAt("127.0.0.1"), urlAt,
+    addresses,
+    port,
+    socketDir,
+    database,
+    user,
+    password,
+    url: urlAt("127.0.0.1"),
+    urlAt,
     sql: (query) => psql(query, database).then((s) => s.trim()),
     stop,
   };

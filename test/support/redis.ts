@@ -28,23 +28,39 @@ export async function startRedis(opts: { listen?: string[] } = {}): Promise<Test
   const addresses = ["127.0.0.1", ...(opts.listen ?? [])];
   const pidfile = path.join(dir, "redis.pid");
   await run("redis-server", [
-    "--port", String(port), "--bind", ...addresses,
+    "--port",
+    String(port),
+    "--bind",
+    ...addresses,
     // Bound to named addresses of a test machine: the default protected mode would refuse
     // clients from a fleet's namespaces for having no password.
-    "--protected-mode", "no",
-    "--daemonize", "yes", "--pidfile", pidfile, "--dir", dir, "--logfile", path.join(dir, "redis.log"),
-    "--save", "", "--appendonly", "no",
+    "--protected-mode",
+    "no",
+    "--daemonize",
+    "yes",
+    "--pidfile",
+    pidfile,
+    "--dir",
+    dir,
+    "--logfile",
+    path.join(dir, "redis.log"),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
   ]).catch((err: Error & { stderr?: string }) => {
     throw new Error(`redis-server failed to start: ${err.stderr?.trim() || err.message} (apt-get install redis-server)`);
   });
 
   const command = (line: string) => send(port, line);
   let pid = 0;
-  for (const deadline = Date.now() + 10_000; ;) {
+  for (const deadline = Date.now() + 10_000; ; ) {
     try {
       pid = Number(readFileSync(pidfile, "utf8").trim());
       if (pid && (await command("PING")).startsWith("+PONG")) break;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within 10 s; see ${dir}/redis.log`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -52,7 +68,9 @@ export async function startRedis(opts: { listen?: string[] } = {}): Promise<Test
     if (!pid) return;
     try {
       process.kill(pid, "SIGTERM");
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
     pid = 0;
   };
   process.prependListener("exit", stop);

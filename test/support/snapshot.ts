@@ -16,7 +16,12 @@ export async function snapshotTree(dir: string, ignoreTop: string[] = []): Promi
         out.push(`d ${mode} ${r}`);
         await walk(r);
       } else if (st.isSymbolicLink()) out.push(`l ${r} -> ${await readlink(abs)}`);
-      else out.push(`f ${mode} ${r} ${createHash("sha256").update(await readFile(abs)).digest("hex")}`);
+      else
+        out.push(
+          `f ${mode} ${r} ${createHash("sha256")
+            .update(await readFile(abs))
+            .digest("hex")}`,
+        );
     }
   };
   await walk("");

@@ -20,14 +20,31 @@ export async function startSupervisor(dir: string, programs: string, opts: Super
   const conf = path.join(dir, "supervisord.conf");
   const sock = path.join(dir, "supervisor.sock");
   const auth = opts.auth ? [`username=${opts.auth.username}`, `password=${opts.auth.password}`] : [];
-  await writeFile(conf, [
-    "[unix_http_server]", `file=${sock}`, ...auth, "",
-    ...(opts.inetPort ? ["[inet_http_server]", `port=127.0.0.1:${opts.inetPort}`, ...auth, ""] : []),
-    "[supervisord]", `pidfile=${dir}/supervisord.pid`, `logfile=${dir}/supervisord.log`, "nodaemon=false", `childlogdir=${dir}`, "",
-    "[rpcinterface:supervisor]", "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-    "[supervisorctl]", `serverurl=unix://${sock}`, ...auth, "",
-    programs, "",
-  ].join("\n"));
+  await writeFile(
+    conf,
+    [
+      "[unix_http_server]",
+      `file=${sock}`,
+      ...auth,
+      "",
+      ...(opts.inetPort ? ["[inet_http_server]", `port=127.0.0.1:${opts.inetPort}`, ...auth, ""] : []),
+      "[supervisord]",
+      `pidfile=${dir}/supervisord.pid`,
+      `logfile=${dir}/supervisord.log`,
+      "nodaemon=false",
+      `childlogdir=${dir}`,
+      "",
+      "[rpcinterface:supervisor]",
+      "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+      "",
+      "[supervisorctl]",
+      `serverurl=unix://${sock}`,
+      ...auth,
+      "",
+      programs,
+      "",
+    ].join("\n"),
+  );
   execFileSync("supervisord", ["-c", conf]);
   const ctl = (...args: string[]) => spawnSync("supervisorctl", ["-c", conf, ...args], { encoding: "utf8" }).stdout;
   const stop = () => {
@@ -65,7 +82,11 @@ export function freePort(): Promise<number> {
 }
 
 /** GET a URL until it answers 200 or the deadline passes; resolves the JSON body. */
-export async function waitForJson(url: string, timeoutMs = 10_000, predicate: (body: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+export async function waitForJson(
+  url: string,
+  timeoutMs = 10_000,
+  predicate: (body: Record<string, unknown>) => boolean = () => true,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
@@ -83,5 +104,3 @@ export async function waitForJson(url: string, timeoutMs = 10_000, predicate: (b
   }
   throw new Error(`${url} did not answer as expected within ${timeoutMs} ms (last: ${last})`);
 }
-
-

@@ -37,11 +37,7 @@ function keep(src: string, top: string): boolean {
  * Copy examples/<name> to dest and point its slipway.toml at `root` (and
  * `pipArgs`, if given). Returns dest as an absolute path.
  */
-export async function copyExampleApp(
-  name: "hello" | "django-shop",
-  dest: string,
-  opts: { root?: string; pipArgs?: string[] } = {},
-): Promise<string> {
+export async function copyExampleApp(name: "hello" | "django-shop", dest: string, opts: { root?: string; pipArgs?: string[] } = {}): Promise<string> {
   const src = join(REPO_ROOT, "examples", name);
   const out = resolve(dest);
   await cp(src, out, { recursive: true, filter: (p) => keep(p, src) });

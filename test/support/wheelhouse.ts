@@ -16,16 +16,21 @@ const DEBIAN_WHEELS = "/usr/share/python-wheels";
 const DIST_PACKAGES = "/usr/lib/python3/dist-packages";
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** "name size mtime" of each matching entry: changes when Debian upgrades a package. */
 async function listing(dir: string, match: (name: string) => boolean): Promise<string> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter(match).sort();
-  const rows = await Promise.all(names.map(async (n) => {
-    const s = await stat(join(dir, n));
-    return `${n} ${s.size} ${s.mtimeMs}`;
-  }));
+  const rows = await Promise.all(
+    names.map(async (n) => {
+      const s = await stat(join(dir, n));
+      return `${n} ${s.size} ${s.mtimeMs}`;
+    }),
+  );
   return rows.join("\n");
 }
 
@@ -73,14 +78,12 @@ let wheelhouse: Promise<string> | undefined;
  */
 export function ensureWheelhouse(): Promise<string> {
   wheelhouse ??= (async () => {
-    const inputs = [
-      PYTHON,
-      await listing(DEBIAN_WHEELS, (n) => n.endsWith(".whl")),
-      await listing(DIST_PACKAGES, (n) => n.startsWith("gunicorn")),
-    ];
+    const inputs = [PYTHON, await listing(DEBIAN_WHEELS, (n) => n.endsWith(".whl")), await listing(DIST_PACKAGES, (n) => n.startsWith("gunicorn"))];
     return cached("wheelhouse", inputs, (dir) => generate(["wheelhouse", dir]));
   })();
-  wheelhouse.catch(() => { wheelhouse = undefined; }); // let a later call retry
+  wheelhouse.catch(() => {
+    wheelhouse = undefined;
+  }); // let a later call retry
   return wheelhouse;
 }
 
@@ -105,7 +108,9 @@ export function ensureDjangoWheelhouse(): Promise<string> {
     ];
     return cached("django-wheelhouse", inputs, (dir) => generate(["debian", dir, ...DJANGO_DISTRIBUTIONS]));
   })();
-  djangoWheelhouse.catch(() => { djangoWheelhouse = undefined; });
+  djangoWheelhouse.catch(() => {
+    djangoWheelhouse = undefined;
+  });
   return djangoWheelhouse;
 }
 

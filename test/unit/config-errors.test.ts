@@ -102,19 +102,16 @@ describe("a valid config", () => {
     assert.equal(c.targets["s"]!.haproxy, undefined);
   });
 
-  test(
-    "defaults are not shared between parses or between targets",
-    () => {
-      const a = parseConfig(BASE, FILE);
-      const b = parseConfig(BASE, FILE);
-      assert.notEqual(a.build.exclude, b.build.exclude, "build.exclude is one shared array");
-      assert.notEqual(a.deploy.migrations, b.deploy.migrations, "deploy.migrations is one shared object");
-      const two = parseConfig(`${BASE}[targets.a]\nhosts = ["a"]\n[targets.b]\nhosts = ["b"]\n${NO_RESTART("a")}${NO_RESTART("b")}`, FILE);
-      assert.notEqual(two.targets["a"]!.ssh.options, two.targets["b"]!.ssh.options, "two targets share ssh.options");
-      a.build.exclude.push("mutated");
-      assert.deepEqual(parseConfig(BASE, FILE).build.exclude, [".git", "**/__pycache__", "*.pyc", "node_modules", ".slipway"]);
-    },
-  );
+  test("defaults are not shared between parses or between targets", () => {
+    const a = parseConfig(BASE, FILE);
+    const b = parseConfig(BASE, FILE);
+    assert.notEqual(a.build.exclude, b.build.exclude, "build.exclude is one shared array");
+    assert.notEqual(a.deploy.migrations, b.deploy.migrations, "deploy.migrations is one shared object");
+    const two = parseConfig(`${BASE}[targets.a]\nhosts = ["a"]\n[targets.b]\nhosts = ["b"]\n${NO_RESTART("a")}${NO_RESTART("b")}`, FILE);
+    assert.notEqual(two.targets["a"]!.ssh.options, two.targets["b"]!.ssh.options, "two targets share ssh.options");
+    a.build.exclude.push("mutated");
+    assert.deepEqual(parseConfig(BASE, FILE).build.exclude, [".git", "**/__pycache__", "*.pyc", "node_modules", ".slipway"]);
+  });
 
   test("the pyproject variant reads [tool.slipway...] with the same defaults", () => {
     const text = `[project]\nname = "x"\n\n[tool.slipway.app]\nname = "acc"\nroot = "/srv/acc"\n`;
@@ -426,14 +423,20 @@ describe("bad enum values", () => {
   const cases: [string, string, number, string, RegExp][] = [
     ["compression", `${BASE}[build]\ncompression = "xz"\n`, 5, "build.compression", /must be one of "zstd", "gzip", got "xz"/],
     ["policy", `${BASE}[deploy.migrations]\npolicy = "auto"\n`, 5, "deploy.migrations.policy", /must be one of "warn", "block", "run", got "auto"/],
-    ["manager", `${TARGET}[targets.s.restart]\nmanager = "upstart"\n`, 7, "targets.s.restart.manager", /must be one of "supervisord", "systemd", "command", "none", got "upstart"/],
+    [
+      "manager",
+      `${TARGET}[targets.s.restart]\nmanager = "upstart"\n`,
+      7,
+      "targets.s.restart.manager",
+      /must be one of "supervisord", "systemd", "command", "none", got "upstart"/,
+    ],
     ["transport", `${TARGET}transport = "rsh"\n`, 6, "targets.s.transport", /must be one of "ssh", "local", got "rsh"/],
     ["on_failure", `${TARGET}on_failure = "ignore"\n`, 6, "targets.s.on_failure", /must be one of "rollback-all", "stop", got "ignore"/],
   ];
   for (const [what, text, line, path, message] of cases) {
     test(what, () => {
-    expectOne(text, { line, path, message });
-  });
+      expectOne(text, { line, path, message });
+    });
   }
 });
 
@@ -511,18 +514,15 @@ describe("ssh destinations and target names", () => {
   test("bad target name: quoted names keep their quotes in the path", () => {
     expectOne(`${BASE}[targets."Bad Name"]\nhosts = ["a"]\n`, { line: 4, path: 'targets."Bad Name"', message: /./ });
   });
-  test(
-    "bad target name: the message says what a target name must look like",
-    () => {
-      expectOne(`${BASE}[targets.Prod]\nhosts = ["a"]\n`, {
-        line: 4,
-        path: "targets.Prod",
-        message: /target names must match \[a-z0-9\]\[a-z0-9._-\]\{0,63\}/,
-      });
-      const p = problems(`${BASE}[targets.Prod]\nhosts = ["a"]\n`)[0]!;
-      assert.doesNotMatch(p.message, /got a table/, "the problem is the name, not the table's value");
-    },
-  );
+  test("bad target name: the message says what a target name must look like", () => {
+    expectOne(`${BASE}[targets.Prod]\nhosts = ["a"]\n`, {
+      line: 4,
+      path: "targets.Prod",
+      message: /target names must match \[a-z0-9\]\[a-z0-9._-\]\{0,63\}/,
+    });
+    const p = problems(`${BASE}[targets.Prod]\nhosts = ["a"]\n`)[0]!;
+    assert.doesNotMatch(p.message, /got a table/, "the problem is the name, not the table's value");
+  });
 });
 
 describe("deploy values", () => {
@@ -605,7 +605,11 @@ describe("cross-field rules (src/config/rules.ts)", () => {
   });
 
   test("a non-http health url", () => {
-    expectOne(`${TARGET}[targets.s.health]\nurl = "ftp://x/"\n${NO_RESTART()}`, { line: 7, path: "targets.s.health.url", message: /must be an http:\/\/ or https:\/\/ URL/ });
+    expectOne(`${TARGET}[targets.s.health]\nurl = "ftp://x/"\n${NO_RESTART()}`, {
+      line: 7,
+      path: "targets.s.health.url",
+      message: /must be an http:\/\/ or https:\/\/ URL/,
+    });
   });
 
   test("a health url with a space", () => {
@@ -651,16 +655,13 @@ describe("cross-field rules (src/config/rules.ts)", () => {
     );
   });
 
-  test(
-    "rule problems are sorted by line too",
-    () => {
-      const ps = problems(`${BASE}[targets.s]\nhosts = ["a", "a"]\n[targets.s.restart]\nmanager = "supervisord"\n`);
-      assert.deepEqual(
-        ps.map((p) => p.line),
-        [5, 6],
-      );
-    },
-  );
+  test("rule problems are sorted by line too", () => {
+    const ps = problems(`${BASE}[targets.s]\nhosts = ["a", "a"]\n[targets.s.restart]\nmanager = "supervisord"\n`);
+    assert.deepEqual(
+      ps.map((p) => p.line),
+      [5, 6],
+    );
+  });
 });
 
 describe("pyproject.toml", () => {
@@ -730,7 +731,10 @@ describe("tables created implicitly by a sub-table header", () => {
   });
   test("a rule problem on an implicitly created target has a line", () => {
     const ps = problems(`${BASE}[targets.s.health]\nurl = "http://x/"\ncommand = "true"\n`);
-    assert.ok(ps.every((p) => p.line !== undefined), ps.map(formatProblem).join("\n"));
+    assert.ok(
+      ps.every((p) => p.line !== undefined),
+      ps.map(formatProblem).join("\n"),
+    );
   });
   test("an unknown implicit top-level table has a line", () => {
     const ps = problems(`[tool.slipway.app]\nname = "a"\nroot = "/srv/a"\n`);
@@ -793,6 +797,9 @@ describe("several problems at once", () => {
 
   test("schema problems stop before the rules (rules only see a valid config)", () => {
     const ps = problems(`${BASE}[build]\nout = 3\n[deploy.migrations]\npolicy = "run"\n`);
-    assert.deepEqual(ps.map((p) => p.path), ["build.out"]);
+    assert.deepEqual(
+      ps.map((p) => p.path),
+      ["build.out"],
+    );
   });
 });

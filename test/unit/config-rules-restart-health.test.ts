@@ -33,10 +33,11 @@ function one(text: string, line: number, path: string, message: RegExp, hint?: R
 }
 
 const NOTHING = /^restarts nothing: manager is "command" \(the default\) and command is empty, so the old release would go on serving after the switch$/;
-const SAY_NONE = /set manager = "supervisord" or "systemd" with programs, or command = "…"; if nothing on these hosts needs a restart, say so with manager = "none"/;
+const SAY_NONE =
+  /set manager = "supervisord" or "systemd" with programs, or command = "…"; if nothing on these hosts needs a restart, say so with manager = "none"/;
 
 describe("a restart that restarts nothing", () => {
-  test("no [restart] table at all: refused at the target's line, the hint names manager = \"none\"", () => {
+  test('no [restart] table at all: refused at the target\'s line, the hint names manager = "none"', () => {
     one(TARGET, 4, "targets.s.restart", NOTHING, SAY_NONE);
   });
   test('manager = "command" with no command: refused at the restart table', () => {
@@ -54,7 +55,10 @@ describe("a restart that restarts nothing", () => {
   });
   test("every target is checked", () => {
     const { ps } = refused(`${TARGET}[targets.s.restart]\nmanager = "none"\n[targets.t]\nhosts = ["b"]\n`);
-    assert.deepEqual(ps.map((p) => [p.line, p.path]), [[8, "targets.t.restart"]]);
+    assert.deepEqual(
+      ps.map((p) => [p.line, p.path]),
+      [[8, "targets.t.restart"]],
+    );
   });
 });
 
@@ -64,16 +68,32 @@ describe("restart.sudo", () => {
     assert.equal(c.targets["s"]!.restart.sudo, true);
   });
   test("with supervisord: refused", () => {
-    one(`${TARGET}[targets.s.restart]\nmanager = "supervisord"\nprograms = ["shop"]\nsudo = true\n`, 9, "targets.s.restart.sudo", /only used with manager = "systemd" \(manager is "supervisord"\)/, /^remove it$/);
+    one(
+      `${TARGET}[targets.s.restart]\nmanager = "supervisord"\nprograms = ["shop"]\nsudo = true\n`,
+      9,
+      "targets.s.restart.sudo",
+      /only used with manager = "systemd" \(manager is "supervisord"\)/,
+      /^remove it$/,
+    );
   });
   test("with a command: refused, the hint says where sudo goes", () => {
     one(`${TARGET}[targets.s.restart]\ncommand = "x"\nsudo = true\n`, 8, "targets.s.restart.sudo", /manager is "command"/, /put sudo in the command itself/);
   });
   test("with user units: refused", () => {
-    one(`${TARGET}[targets.s.restart]\nmanager = "systemd"\nprograms = ["a"]\nscope = "user"\nsudo = true\n`, 10, "targets.s.restart.sudo", /only used with system units \(scope is "user"/);
+    one(
+      `${TARGET}[targets.s.restart]\nmanager = "systemd"\nprograms = ["a"]\nscope = "user"\nsudo = true\n`,
+      10,
+      "targets.s.restart.sudo",
+      /only used with system units \(scope is "user"/,
+    );
   });
   test("not a boolean: a schema error", () => {
-    one(`${TARGET}[targets.s.restart]\nmanager = "systemd"\nprograms = ["a"]\nsudo = "yes"\n`, 9, "targets.s.restart.sudo", /expected true or false, got "yes"/);
+    one(
+      `${TARGET}[targets.s.restart]\nmanager = "systemd"\nprograms = ["a"]\nsudo = "yes"\n`,
+      9,
+      "targets.s.restart.sudo",
+      /expected true or false, got "yes"/,
+    );
   });
 });
 
@@ -81,7 +101,11 @@ describe("health.expect_build", () => {
   const restart = `[targets.s.restart]\nmanager = "none"\n`;
   test("on by default; false opts out", () => {
     assert.equal(parseConfig(`${TARGET}${restart}[targets.s.health]\nurl = "http://127.0.0.1:8000/health"\n`, FILE).targets["s"]!.health.expect_build, true);
-    assert.equal(parseConfig(`${TARGET}${restart}[targets.s.health]\nurl = "http://127.0.0.1:8000/health"\nexpect_build = false\n`, FILE).targets["s"]!.health.expect_build, false);
+    assert.equal(
+      parseConfig(`${TARGET}${restart}[targets.s.health]\nurl = "http://127.0.0.1:8000/health"\nexpect_build = false\n`, FILE).targets["s"]!.health
+        .expect_build,
+      false,
+    );
   });
   test("not a boolean: a schema error", () => {
     one(`${TARGET}${restart}[targets.s.health]\nexpect_build = "no"\n`, 9, "targets.s.health.expect_build", /expected true or false, got "no"/);
@@ -92,12 +116,18 @@ describe("with roles: each restart a host uses is checked where it is written", 
   const ROLES = `[app]\nname = "acc"\nroot = "/srv/acc"\n[targets.s.roles.web]\nhosts = ["a"]\n[targets.s.roles.web.restart]\nmanager = "supervisord"\nprograms = ["web"]\n[targets.s.roles.worker]\nhosts = ["b"]\n`;
   test("a role inheriting the target's default restart: refused at the target's restart", () => {
     const { ps } = refused(ROLES);
-    assert.deepEqual(ps.map((p) => p.path), ["targets.s.restart"]);
+    assert.deepEqual(
+      ps.map((p) => p.path),
+      ["targets.s.restart"],
+    );
     assert.match(ps[0]!.message, NOTHING);
   });
   test("every role with its own restart: the target's unused default is not checked", () => {
     const c = parseConfig(`${ROLES}[targets.s.roles.worker.restart]\nmanager = "none"\n`, FILE);
-    assert.deepEqual(c.targets["s"]!.roles.map((r) => r.restart.manager), ["supervisord", "none"]);
+    assert.deepEqual(
+      c.targets["s"]!.roles.map((r) => r.restart.manager),
+      ["supervisord", "none"],
+    );
   });
   test("a role's own restart that restarts nothing: refused at the role's table", () => {
     one(`${ROLES}[targets.s.roles.worker.restart]\nmanager = "command"\n`, 11, "targets.s.roles.worker.restart", NOTHING, SAY_NONE);

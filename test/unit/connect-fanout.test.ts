@@ -40,7 +40,10 @@ test("connections: at most 16 handshakes in flight by default, every host connec
   // every host's first command is issued at once, as the preflight does
   const out = await Promise.all(hosts.map((h) => opened.get(h).run("preflight", ["true"])));
   await opened.close();
-  assert.deepEqual(out.map((r) => r.stdout), hosts);
+  assert.deepEqual(
+    out.map((r) => r.stdout),
+    hosts,
+  );
   assert.equal(seen.connected.size, 40);
   assert.equal(seen.peak, 16, "16 at once: bounded, and still parallel");
   assert.deepEqual(seen.execBeforeConnect, []);
@@ -51,7 +54,10 @@ test("connections: ssh.parallel_connects sets the bound; a failed handshake free
   const { seen, factory } = fakeFleet();
   const failing = (host: string): Transport => {
     const t = factory(host);
-    if (host.endsWith("_2")) t.connect = async () => { throw new Error(`cannot reach ${host} over ssh`); };
+    if (host.endsWith("_2"))
+      t.connect = async () => {
+        throw new Error(`cannot reach ${host} over ssh`);
+      };
     return t;
   };
   const opened = openSessions(hosts, c.targets["prod"]!, () => {}, failing);
@@ -67,16 +73,20 @@ test("limiter: in order, never above the limit, and a slot passes on after a fai
   let inFlight = 0;
   let peak = 0;
   const order: number[] = [];
-  const job = (n: number) => gate(async () => {
-    peak = Math.max(peak, ++inFlight);
-    order.push(n);
-    await new Promise((r) => setTimeout(r, 3));
-    inFlight--;
-    if (n === 1) throw new Error("one failed");
-    return n;
-  });
+  const job = (n: number) =>
+    gate(async () => {
+      peak = Math.max(peak, ++inFlight);
+      order.push(n);
+      await new Promise((r) => setTimeout(r, 3));
+      inFlight--;
+      if (n === 1) throw new Error("one failed");
+      return n;
+    });
   const results = await Promise.allSettled([0, 1, 2, 3, 4, 5].map(job));
   assert.equal(peak, 2);
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
-  assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled", "fulfilled"],
+  );
 });

@@ -14,7 +14,6 @@ import { restartCommand, restartFailed, restartVerifyCommand } from "../../src/p
 import { SUPERVISORCTL_RESTART_PY } from "../../src/procman/supervisord-rpc.js";
 import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
 
-
 /** What the remote shell receives over ssh: the argv joined and quoted, run by sh -c. */
 const viaShell = (argv: string[], input?: string) => spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8", input });
 
@@ -32,18 +31,58 @@ test("shQuote: plain words stay bare; everything else is single-quoted exactly",
 });
 
 test("sshArgv: one master per host, user's config/identity/known_hosts, port split off, no pty, -- before the destination", () => {
-  const argv = sshArgv("deploy@app-02:2222", { config: "/etc/ssh/x", identity: "/k/id", known_hosts: "/k/kh", options: ["ConnectTimeout=5"] }, "/tmp/cm", ["echo", "a b"]);
+  const argv = sshArgv("deploy@app-02:2222", { config: "/etc/ssh/x", identity: "/k/id", known_hosts: "/k/kh", options: ["ConnectTimeout=5"] }, "/tmp/cm", [
+    "echo",
+    "a b",
+  ]);
   assert.deepEqual(argv, [
-    "ssh", "-o", "ConnectTimeout=5", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/cm", "-o", "ControlPersist=60",
-    "-F", "/etc/ssh/x", "-i", "/k/id", "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=/k/kh",
-    "-p", "2222", "-T", "--", "deploy@app-02", "echo 'a b'",
+    "ssh",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=2",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ControlMaster=auto",
+    "-o",
+    "ControlPath=/tmp/cm",
+    "-o",
+    "ControlPersist=60",
+    "-F",
+    "/etc/ssh/x",
+    "-i",
+    "/k/id",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "UserKnownHostsFile=/k/kh",
+    "-p",
+    "2222",
+    "-T",
+    "--",
+    "deploy@app-02",
+    "echo 'a b'",
   ]);
   assert.ok(!argv.includes("StrictHostKeyChecking=no"), "host keys stay checked");
   assert.deepEqual(parseDestination("app-01"), { target: "app-01", port: undefined });
   assert.deepEqual(parseDestination("root@[::1]:22"), { target: "root@::1", port: "22" });
 });
 
-const info = (token: string): LockInfo => ({ token, user: "ci", from: "build-7", action: "deploy", target: "prod", build_id: "42", since: "2026-11-26T12:03:00Z", pid: 7 });
+const info = (token: string): LockInfo => ({
+  token,
+  user: "ci",
+  from: "build-7",
+  action: "deploy",
+  target: "prod",
+  build_id: "42",
+  since: "2026-11-26T12:03:00Z",
+  pid: 7,
+});
 
 test("lock: atomic mkdir — first acquires, second sees the holder; only the owner's token (or force) releases", async () => {
   const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-lock-")), "srv", "app");
@@ -102,7 +141,11 @@ test("switchThenRun: switches, prints the marker, then runs the command (its exi
   viaShell(switchCurrent(root, "b1"));
   const r = viaShell(switchThenRun(root, "b2", ["sh", "-c", 'readlink "$1"; printf "%s\\n" "$2"; exit 7', "x", `${root}/current`, "it's $(id)"]));
   assert.equal(r.status, 7, "the command's exit status");
-  assert.deepEqual(r.stdout.split("\n"), ["old=releases/b1", "prev=", SWITCHED, "releases/b2", "it's $(id)", ""], "switched before the command ran; arguments are data");
+  assert.deepEqual(
+    r.stdout.split("\n"),
+    ["old=releases/b1", "prev=", SWITCHED, "releases/b2", "it's $(id)", ""],
+    "switched before the command ran; arguments are data",
+  );
   assert.equal(await readlink(`${root}/previous`), "releases/b1");
   const again = viaShell(switchThenRun(root, "b2", ["true"]));
   assert.equal(again.status, 0);
@@ -151,7 +194,13 @@ test("appendLine: one JSON line appended per record", async () => {
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-hist-")), ".slipway", "history.jsonl");
   viaShell(appendLine(file, JSON.stringify({ a: "it's $HOME" })));
   viaShell(appendLine(file, JSON.stringify({ b: 2 })));
-  assert.deepEqual((await readFile(file, "utf8")).trim().split("\n").map((l) => JSON.parse(l)), [{ a: "it's $HOME" }, { b: 2 }]);
+  assert.deepEqual(
+    (await readFile(file, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+    [{ a: "it's $HOME" }, { b: 2 }],
+  );
   assert.throws(() => appendLine(file, "a\nb"));
 });
 
@@ -168,18 +217,43 @@ test("receiveFile: the host keeps the file only if its sha256 matches; a mismatc
 });
 
 test("tarExtract: GNU tar with owners ignored, the right decompressor", () => {
-  assert.deepEqual(tarExtract("/r/x.tar.zst", "zstd"), ["tar", "-x", "--use-compress-program=zstd", "-f", "/r/x.tar.zst", "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"]);
+  assert.deepEqual(tarExtract("/r/x.tar.zst", "zstd"), [
+    "tar",
+    "-x",
+    "--use-compress-program=zstd",
+    "-f",
+    "/r/x.tar.zst",
+    "--no-same-owner",
+    "--no-same-permissions",
+    "--no-overwrite-dir",
+  ]);
   assert.equal(tarExtract("/r/x.tar.gz", "gzip")[2], "--gzip");
 });
 
 test("restart commands: supervisorctl's restart (not HUP), systemctl restart, or the user's command in current", () => {
-  const base = { programs: ["gunicorn", "celery"], conf: "/etc/supervisor/supervisord.conf", command: "", scope: "system" as const, action: "restart" as const, sudo: false };
+  const base = {
+    programs: ["gunicorn", "celery"],
+    conf: "/etc/supervisor/supervisord.conf",
+    command: "",
+    scope: "system" as const,
+    action: "restart" as const,
+    sudo: false,
+  };
   // supervisord: the release's Python speaks supervisorctl's XML-RPC (test/integration/supervisord-restart.test.ts)
   const sv = restartCommand({ ...base, manager: "supervisord" }, "/srv/a/current", {})!;
-  assert.deepEqual([sv[0], sv[1], ...sv.slice(3)], ["sh", "-c", "slipway", SUPERVISORCTL_RESTART_PY, "/srv/a/current/virtualenv/bin/python", "/etc/supervisor/supervisord.conf", "gunicorn", "celery"]);
+  assert.deepEqual(
+    [sv[0], sv[1], ...sv.slice(3)],
+    ["sh", "-c", "slipway", SUPERVISORCTL_RESTART_PY, "/srv/a/current/virtualenv/bin/python", "/etc/supervisor/supervisord.conf", "gunicorn", "celery"],
+  );
   assert.deepEqual(restartCommand({ ...base, conf: "", manager: "supervisord" }, "/srv/a/current", {})!.slice(-3), ["", "gunicorn", "celery"]);
   assert.deepEqual(restartCommand({ ...base, manager: "systemd" }, "/srv/a/current", {}), ["systemctl", "restart", "gunicorn", "celery"]);
-  assert.deepEqual(restartCommand({ ...base, manager: "systemd", scope: "user", action: "reload" }, "/srv/a/current", {}), ["systemctl", "--user", "reload", "gunicorn", "celery"]);
+  assert.deepEqual(restartCommand({ ...base, manager: "systemd", scope: "user", action: "reload" }, "/srv/a/current", {}), [
+    "systemctl",
+    "--user",
+    "reload",
+    "gunicorn",
+    "celery",
+  ]);
   assert.deepEqual(restartVerifyCommand({ ...base, manager: "systemd", scope: "user" }), ["systemctl", "--user", "is-active", "gunicorn", "celery"]);
   assert.equal(restartVerifyCommand({ ...base, manager: "supervisord" }), undefined);
   assert.equal(restartCommand({ ...base, manager: "command" }, "/srv/a/current", {}), undefined);
@@ -193,10 +267,19 @@ test("restart commands: supervisorctl's restart (not HUP), systemctl restart, or
   assert.equal(restartFailed("command", 1, ""), true);
 });
 
-
 test("rollbackDestination: previous by default, --to among the host's releases; refusals say nothing changed", async () => {
   const { rollbackDestination } = await import("../../src/commands/rollback.js");
-  const listing = { releases: [{ id: "b3", mtime: 3, kb: 0 }, { id: "b2", mtime: 2, kb: 0 }, { id: "b1", mtime: 1, kb: 0 }], venvs: [], current: "b3", previous: "b2", freeKb: 0 };
+  const listing = {
+    releases: [
+      { id: "b3", mtime: 3, kb: 0 },
+      { id: "b2", mtime: 2, kb: 0 },
+      { id: "b1", mtime: 1, kb: 0 },
+    ],
+    venvs: [],
+    current: "b3",
+    previous: "b2",
+    freeKb: 0,
+  };
   assert.deepEqual(rollbackDestination("h1", listing), { from: "b3", to: "b2" });
   assert.deepEqual(rollbackDestination("h1", listing, "b1"), { from: "b3", to: "b1" });
   assert.throws(() => rollbackDestination("h1", listing, "b9"), /h1: release b9 is not on this host — nothing was changed/);
@@ -209,14 +292,36 @@ test("rollback: an incomplete release is refused; hosts that disagree about prev
   const a = { releases: [rel("b3"), rel("b2"), rel("b1")], venvs: [], current: "b3", previous: "b2", freeKb: 0 };
   const b = { releases: [rel("b3"), rel("b1", true), rel("bx")], venvs: [], current: "b3", previous: "bx", freeKb: 0 };
   assert.throws(() => rollbackDestination("h2", b, "b1"), /h2: release b1 is incomplete on this host .* nothing was changed/);
-  assert.doesNotThrow(() => agreeOnPrevious([["h1", a], ["h2", { ...a }]]));
-  assert.throws(() => agreeOnPrevious([["h1", a], ["h2", b]]), (e: Error & { exitCode?: number; hint?: string }) => {
-    assert.equal(e.exitCode, 2);
-    assert.match(e.message, /the hosts disagree about the previous release — nothing was changed:\n  h1  current b3, previous b2\n  h2  current b3, previous bx/);
-    assert.match(e.hint ?? "", /--to BUILD_ID \(on every host: b3\)/, "b1 is incomplete on h2: not offered");
-    return true;
-  });
-  assert.throws(() => agreeOnPrevious([["h1", a], ["h2", { ...a, previous: undefined }]]), /h2  current b3, previous none/);
+  assert.doesNotThrow(() =>
+    agreeOnPrevious([
+      ["h1", a],
+      ["h2", { ...a }],
+    ]),
+  );
+  assert.throws(
+    () =>
+      agreeOnPrevious([
+        ["h1", a],
+        ["h2", b],
+      ]),
+    (e: Error & { exitCode?: number; hint?: string }) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(
+        e.message,
+        /the hosts disagree about the previous release — nothing was changed:\n {2}h1 {2}current b3, previous b2\n {2}h2 {2}current b3, previous bx/,
+      );
+      assert.match(e.hint ?? "", /--to BUILD_ID \(on every host: b3\)/, "b1 is incomplete on h2: not offered");
+      return true;
+    },
+  );
+  assert.throws(
+    () =>
+      agreeOnPrevious([
+        ["h1", a],
+        ["h2", { ...a, previous: undefined }],
+      ]),
+    /h2 {2}current b3, previous none/,
+  );
 });
 
 test("manifest delta: zstd (zstd layers) or deflate against the host's current manifest, expanded on the host, sha256-checked; a wrong dictionary is refused", async () => {
@@ -225,7 +330,9 @@ test("manifest delta: zstd (zstd layers) or deflate against the host's current m
   const { createHash } = await import("node:crypto");
   const { writeFile: write } = await import("node:fs/promises");
   const root = await mkdtemp(path.join(os.tmpdir(), "slw-delta-"));
-  const old = Buffer.from(JSON.stringify({ format: 1, app: "hello", build_id: "b1", layers: [{ sha256: "a".repeat(64), size: 7000 }], builder: { hostname: "ci" } }, null, 2));
+  const old = Buffer.from(
+    JSON.stringify({ format: 1, app: "hello", build_id: "b1", layers: [{ sha256: "a".repeat(64), size: 7000 }], builder: { hostname: "ci" } }, null, 2),
+  );
   const now = Buffer.from(old.toString().replace(/b1/g, "b2").replace("a".repeat(64), "b".repeat(64)));
   await mkdir(`${root}/releases/b1`, { recursive: true });
   await write(`${root}/releases/b1/slipway.json`, old);
@@ -241,24 +348,59 @@ test("manifest delta: zstd (zstd layers) or deflate against the host's current m
   assert.deepEqual(deflate.delta, { dictionary: `${root}/releases/b1/slipway.json`, codec: "deflate" }, "a host without zstd gets deflate");
   for (const p of [zstd, deflate]) assert.ok(p.bytes.length < now.length / 3, `the delta is small: ${p.bytes.length} of ${now.length} bytes`);
   assert.deepEqual(payloads.get("h3"), { bytes: now }, "no current release: sent as is");
-  assert.equal((await manifestPayloads(now, root, new Map([["h1", states.get("h1")!]]), "gzip", root)).get("h1")!.delta?.codec, "deflate", "gzip layers: deflate");
-  const failing = await manifestPayloads(now, root, new Map([["h1", states.get("h1")!]]), "zstd", root, async () => { throw new Error("no zstd here"); });
+  assert.equal(
+    (await manifestPayloads(now, root, new Map([["h1", states.get("h1")!]]), "gzip", root)).get("h1")!.delta?.codec,
+    "deflate",
+    "gzip layers: deflate",
+  );
+  const failing = await manifestPayloads(now, root, new Map([["h1", states.get("h1")!]]), "zstd", root, async () => {
+    throw new Error("no zstd here");
+  });
   assert.equal(failing.get("h1")!.delta?.codec, "deflate", "zstd failing here: deflate");
   // A code layer: an empty tar, zstd-compressed.
   const code = execFileSync("sh", ["-c", "tar -cf - -T /dev/null | zstd -q -c"]);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   // Stage `build` as a code-only deploy does: the delta, then the code layer, on stdin.
-  const stage = (build: string, p: typeof zstd) => spawnSync("sh", ["-c", shJoin(stageRelease(root, build, "0123456789abcdef",
-    { code: `${root}/.slipway/incoming/code.tar.zst`, codeSha: sha(code), manifest: `${root}/.slipway/incoming/slipway.json`, manifestSha: sha(now), manifestSize: p.bytes.length, manifestDelta: p.delta, python: "/usr/bin/python3" },
-    [], "zstd"))], { input: Buffer.concat([p.bytes, code]) });
-  for (const [build, p] of [["b2", zstd], ["b2d", deflate]] as const) {
+  const stage = (build: string, p: typeof zstd) =>
+    spawnSync(
+      "sh",
+      [
+        "-c",
+        shJoin(
+          stageRelease(
+            root,
+            build,
+            "0123456789abcdef",
+            {
+              code: `${root}/.slipway/incoming/code.tar.zst`,
+              codeSha: sha(code),
+              manifest: `${root}/.slipway/incoming/slipway.json`,
+              manifestSha: sha(now),
+              manifestSize: p.bytes.length,
+              manifestDelta: p.delta,
+              python: "/usr/bin/python3",
+            },
+            [],
+            "zstd",
+          ),
+        ),
+      ],
+      { input: Buffer.concat([p.bytes, code]) },
+    );
+  for (const [build, p] of [
+    ["b2", zstd],
+    ["b2d", deflate],
+  ] as const) {
     const ok = stage(build, p);
     assert.equal(ok.status, 0, ok.stderr.toString());
     assert.deepEqual(await readFile(`${root}/releases/${build}/slipway.json`), now, `${p.delta!.codec}: the host holds the new manifest, byte for byte`);
   }
   // Against another file than the one it was made with: expands to something else (or fails), refused either way.
   await write(`${root}/releases/b1/slipway.json`, Buffer.from(old.toString().replace("ci", "xx")));
-  for (const [build, p] of [["b3", zstd], ["b3d", deflate]] as const) {
+  for (const [build, p] of [
+    ["b3", zstd],
+    ["b3d", deflate],
+  ] as const) {
     const bad = stage(build, p);
     assert.equal(bad.status, 3, bad.stderr.toString());
     assert.match(bad.stderr.toString(), /sha256 mismatch for slipway\.json|cannot expand the delta of slipway\.json/);
@@ -266,12 +408,19 @@ test("manifest delta: zstd (zstd layers) or deflate against the host's current m
   }
 });
 
-
 test("list_host: releases (with their venv), venvs (complete or not), current, previous, sizes when asked; temporary dirs and a missing root", async () => {
   const { listHost, parseListing } = await import("../../src/deploy/prune.js");
   const { symlink, writeFile: write, utimes } = await import("node:fs/promises");
   const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-list-")), "app");
-  for (const d of ["releases/b1", "releases/b2", "releases/.tmp-b3-12", "virtualenvs/aaaaaaaaaaaaaaaa", "virtualenvs/bbbbbbbbbbbbbbbb", "virtualenvs/.tmp-cccccccccccccccc-9"]) await mkdir(`${root}/${d}`, { recursive: true });
+  for (const d of [
+    "releases/b1",
+    "releases/b2",
+    "releases/.tmp-b3-12",
+    "virtualenvs/aaaaaaaaaaaaaaaa",
+    "virtualenvs/bbbbbbbbbbbbbbbb",
+    "virtualenvs/.tmp-cccccccccccccccc-9",
+  ])
+    await mkdir(`${root}/${d}`, { recursive: true });
   await write(`${root}/virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete`, "");
   // b1 and b2 have no completion mark (an older slipway's) but are previous and current: complete.
   for (const id of ["b1", "b2"]) await write(`${root}/releases/${id}/slipway.json`, "{}\n");
@@ -287,8 +436,14 @@ test("list_host: releases (with their venv), venvs (complete or not), current, p
     return parseListing(r.stdout);
   };
   const l = run(false);
-  assert.deepEqual(l.releases, [{ id: "b2", mtime: 2000, kb: 0 }, { id: "b1", mtime: 1000, kb: 0, venv: "aaaaaaaaaaaaaaaa" }]);
-  assert.deepEqual(l.venvs, [{ key: "aaaaaaaaaaaaaaaa", kb: 0, complete: true }, { key: "bbbbbbbbbbbbbbbb", kb: 0, complete: false }]);
+  assert.deepEqual(l.releases, [
+    { id: "b2", mtime: 2000, kb: 0 },
+    { id: "b1", mtime: 1000, kb: 0, venv: "aaaaaaaaaaaaaaaa" },
+  ]);
+  assert.deepEqual(l.venvs, [
+    { key: "aaaaaaaaaaaaaaaa", kb: 0, complete: true },
+    { key: "bbbbbbbbbbbbbbbb", kb: 0, complete: false },
+  ]);
   assert.deepEqual([l.current, l.previous], ["b2", "b1"]);
   assert.ok(l.freeKb > 0);
   assert.ok(run(true).venvs[0]!.kb >= 64, "sizes when asked");

@@ -7,9 +7,20 @@ import { countPending } from "../../src/deploy/steps.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { Manifest } from "../../src/artifact/manifest.js";
 
-const py = { executable: "/usr/bin/python3.11", implementation: "cpython", version: "3.11.2", abi: "cpython-311-x86_64-linux-gnu", platform: "linux-x86_64/glibc-2.36" };
+const py = {
+  executable: "/usr/bin/python3.11",
+  implementation: "cpython",
+  version: "3.11.2",
+  abi: "cpython-311-x86_64-linux-gnu",
+  platform: "linux-x86_64/glibc-2.36",
+};
 const manifest: Manifest = {
-  format: 1, app: "shop", build_id: "42", created_at: "2026-11-26T00:00:00.000Z", git: null, root: "/srv/shop",
+  format: 1,
+  app: "shop",
+  build_id: "42",
+  created_at: "2026-11-26T00:00:00.000Z",
+  git: null,
+  root: "/srv/shop",
   env: { key: "0123456789abcdef", python: { ...py, configured: "/usr/bin/python3" }, inputs: [] },
   layers: [
     { name: "code", member: "code.tar.zst", compression: "zstd", sha256: "a".repeat(64), size: 10_000, unpacked_size: 40_000, files: 10 },
@@ -18,11 +29,20 @@ const manifest: Manifest = {
   builder: { slipway_version: "0.1.0", hostname: "ci" },
 };
 const state = (over: Partial<HostState> = {}): HostState => ({
-  python: py, rootExists: true, rootWritable: true, freeKb: 10_000_000,
-  tools: { tar: true, zstd: true, gzip: true, sha256sum: true }, venvPresent: false,
-  lock: { state: "free" }, listing: { releases: [], venvs: [], freeKb: 10_000_000 }, ...over,
+  python: py,
+  rootExists: true,
+  rootWritable: true,
+  freeKb: 10_000_000,
+  tools: { tar: true, zstd: true, gzip: true, sha256sum: true },
+  venvPresent: false,
+  lock: { state: "free" },
+  listing: { releases: [], venvs: [], freeKb: 10_000_000 },
+  ...over,
 });
-const config = parseConfig(`[app]\nname="shop"\nroot="/srv/shop"\n[targets.prod]\nhosts=["a","b","c","d","e"]\nbatch="40%"\nrestart={manager="none"}\n`, "slipway.toml");
+const config = parseConfig(
+  `[app]\nname="shop"\nroot="/srv/shop"\n[targets.prod]\nhosts=["a","b","c","d","e"]\nbatch="40%"\nrestart={manager="none"}\n`,
+  "slipway.toml",
+);
 
 test("batchesOf: counts and percentages (rounded up, at least one host)", () => {
   const h = ["a", "b", "c", "d", "e"];
@@ -30,7 +50,10 @@ test("batchesOf: counts and percentages (rounded up, at least one host)", () => 
   assert.deepEqual(batchesOf(h, "40%"), [["a", "b"], ["c", "d"], ["e"]]);
   assert.deepEqual(batchesOf(h, "1%"), [["a"], ["b"], ["c"], ["d"], ["e"]]);
   assert.deepEqual(batchesOf(h, "100%"), [h]);
-  assert.deepEqual(batchesOf(h.concat(Array.from({ length: 7 }, (_, i) => `x${i}`)), "25%").map((b) => b.length), [3, 3, 3, 3]);
+  assert.deepEqual(
+    batchesOf(h.concat(Array.from({ length: 7 }, (_, i) => `x${i}`)), "25%").map((b) => b.length),
+    [3, 3, 3, 3],
+  );
 });
 
 test("planDeploy: a host with the venv gets only the code layer; one with the release gets nothing", () => {
@@ -72,10 +95,22 @@ test("incompatibilities: each difference is named, nothing for a matching host",
 });
 
 test("parseProbe reads the probe's key=value lines", () => {
-  const s = parseProbe([
-    "slipway-probe=1", `python=${JSON.stringify(py)}`, "root_exists=1", "root_writable=1", "free_kb=123456",
-    "tool_tar=1", "tool_zstd=1", "tool_sha256sum=1", "venv_present=1", `release_sha=${"c".repeat(64)}`, "current=releases/41", "previous=releases/40",
-  ].join("\n"));
+  const s = parseProbe(
+    [
+      "slipway-probe=1",
+      `python=${JSON.stringify(py)}`,
+      "root_exists=1",
+      "root_writable=1",
+      "free_kb=123456",
+      "tool_tar=1",
+      "tool_zstd=1",
+      "tool_sha256sum=1",
+      "venv_present=1",
+      `release_sha=${"c".repeat(64)}`,
+      "current=releases/41",
+      "previous=releases/40",
+    ].join("\n"),
+  );
   assert.deepEqual(s.python, py);
   assert.equal(s.freeKb, 123456);
   assert.deepEqual(s.tools, { tar: true, zstd: true, gzip: false, sha256sum: true });
@@ -97,11 +132,18 @@ const listing = (over: Partial<HostListing> = {}): HostListing => ({
     { id: "r1", mtime: 100, kb: 1, venv: "8888888888888888" },
   ],
   venvs: ["bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "9999999999999999", "8888888888888888"].map((key) => ({ key, kb: 1, complete: true })),
-  current: "r6", previous: "r5", freeKb: 1, ...over,
+  current: "r6",
+  previous: "r5",
+  freeKb: 1,
+  ...over,
 });
 
 test("planPrune: keeps the newest N plus current and previous; removes venvs no kept release uses", () => {
-  assert.deepEqual(planPrune(listing(), 3), { keep: ["r6", "r5", "r4"], removeReleases: ["r3", "r2", "r1"], removeVenvs: ["9999999999999999", "8888888888888888"] });
+  assert.deepEqual(planPrune(listing(), 3), {
+    keep: ["r6", "r5", "r4"],
+    removeReleases: ["r3", "r2", "r1"],
+    removeVenvs: ["9999999999999999", "8888888888888888"],
+  });
   const rolledBack = planPrune(listing({ current: "r1", previous: "r6" }), 2);
   assert.deepEqual(rolledBack.keep, ["r6", "r5", "r1"], "current is never removed, however old");
   assert.deepEqual(rolledBack.removeVenvs, ["aaaaaaaaaaaaaaaa", "9999999999999999"]);
@@ -109,19 +151,41 @@ test("planPrune: keeps the newest N plus current and previous; removes venvs no 
   const weird = planPrune(listing({ releases: [...listing().releases, { id: "..", mtime: 1, kb: 1 }], venvs: [{ key: "../etc", kb: 1, complete: true }] }), 1);
   assert.ok(!weird.removeReleases.includes("..") && weird.removeVenvs.length === 0, "only valid names are ever removed");
   assert.equal(removeItems("/srv/x", { keep: ["a"], removeReleases: [], removeVenvs: [] }), undefined);
-  assert.deepEqual(removeItems("/srv/x", { keep: [], removeReleases: ["r1"], removeVenvs: ["8888888888888888"] })!.slice(-3), ["/srv/x", "r:r1", "v:8888888888888888"]);
+  assert.deepEqual(removeItems("/srv/x", { keep: [], removeReleases: ["r1"], removeVenvs: ["8888888888888888"] })!.slice(-3), [
+    "/srv/x",
+    "r:r1",
+    "v:8888888888888888",
+  ]);
 });
 
 test("parseListing: newest first; current/previous as build ids; temporary dirs not listed", () => {
-  const l = parseListing([
-    "current=releases/b2", "previous=releases/b1", "free_kb=99",
-    "stat=100 releases/b1/", "stat=200 releases/b2/", "stat=300 releases/.tmp-b3-77/",
-    "link=releases/b1 /srv/x/virtualenvs/aaaaaaaaaaaaaaaa", "link=releases/b2 /srv/x/virtualenvs/bbbbbbbbbbbbbbbb", "link=releases/.tmp-b3-77 /srv/x/virtualenvs/cccccccccccccccc",
-    "stat=90 virtualenvs/aaaaaaaaaaaaaaaa/", "stat=190 virtualenvs/bbbbbbbbbbbbbbbb/", "stat=91 virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete",
-    "kb=12 releases/b1/", "kb=500 virtualenvs/aaaaaaaaaaaaaaaa/", "",
-  ].join("\n"));
-  assert.deepEqual(l.releases, [{ id: "b2", mtime: 200, kb: 0, venv: "bbbbbbbbbbbbbbbb" }, { id: "b1", mtime: 100, kb: 12, venv: "aaaaaaaaaaaaaaaa" }]);
-  assert.deepEqual(l.venvs, [{ key: "aaaaaaaaaaaaaaaa", kb: 500, complete: true }, { key: "bbbbbbbbbbbbbbbb", kb: 0, complete: false }]);
+  const l = parseListing(
+    [
+      "current=releases/b2",
+      "previous=releases/b1",
+      "free_kb=99",
+      "stat=100 releases/b1/",
+      "stat=200 releases/b2/",
+      "stat=300 releases/.tmp-b3-77/",
+      "link=releases/b1 /srv/x/virtualenvs/aaaaaaaaaaaaaaaa",
+      "link=releases/b2 /srv/x/virtualenvs/bbbbbbbbbbbbbbbb",
+      "link=releases/.tmp-b3-77 /srv/x/virtualenvs/cccccccccccccccc",
+      "stat=90 virtualenvs/aaaaaaaaaaaaaaaa/",
+      "stat=190 virtualenvs/bbbbbbbbbbbbbbbb/",
+      "stat=91 virtualenvs/aaaaaaaaaaaaaaaa/.slipway-complete",
+      "kb=12 releases/b1/",
+      "kb=500 virtualenvs/aaaaaaaaaaaaaaaa/",
+      "",
+    ].join("\n"),
+  );
+  assert.deepEqual(l.releases, [
+    { id: "b2", mtime: 200, kb: 0, venv: "bbbbbbbbbbbbbbbb" },
+    { id: "b1", mtime: 100, kb: 12, venv: "aaaaaaaaaaaaaaaa" },
+  ]);
+  assert.deepEqual(l.venvs, [
+    { key: "aaaaaaaaaaaaaaaa", kb: 500, complete: true },
+    { key: "bbbbbbbbbbbbbbbb", kb: 0, complete: false },
+  ]);
   assert.equal(l.current, "b2");
   assert.equal(l.previous, "b1");
   assert.equal(l.freeKb, 99);

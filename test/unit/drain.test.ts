@@ -10,13 +10,24 @@ import { drainHost, restoreHost } from "../../src/lb/drain.js";
  * fault tests in test/faults do the same against a real one).
  */
 
-interface FakeServer { admin: number; status: string; scur: number; qcur: number }
+interface FakeServer {
+  admin: number;
+  status: string;
+  scur: number;
+  qcur: number;
+}
 
 function fakeBalancer(servers: Record<string, FakeServer>, opts: { refuseSet?: boolean; loseReplyTo?: string; config?: Partial<HaproxyConfig> } = {}) {
   const log: string[] = [];
   const config: HaproxyConfig = {
-    socket: "/fake", host: "local", backend: "app", drain_timeout: "1s", capacity_timeout: "300ms", allow_full_drain: false,
-    servers: Object.fromEntries(Object.keys(servers).map((s) => [`deploy@${s}`, s])), ...opts.config,
+    socket: "/fake",
+    host: "local",
+    backend: "app",
+    drain_timeout: "1s",
+    capacity_timeout: "300ms",
+    allow_full_drain: false,
+    servers: Object.fromEntries(Object.keys(servers).map((s) => [`deploy@${s}`, s])),
+    ...opts.config,
   };
   const b: Balancer = {
     config,
@@ -26,18 +37,28 @@ function fakeBalancer(servers: Record<string, FakeServer>, opts: { refuseSet?: b
       close: async () => {},
       async send(command) {
         if (command === "show servers state app") {
-          return `1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state\n${Object.entries(servers).map(([n, s], i) => `2 app ${i + 1} ${n} 10.0.0.${i + 1} 2 ${s.admin}`).join("\n")}\n\n`;
+          return `1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state\n${Object.entries(servers)
+            .map(([n, s], i) => `2 app ${i + 1} ${n} 10.0.0.${i + 1} 2 ${s.admin}`)
+            .join("\n")}\n\n`;
         }
         if (command === "show stat") {
-          return `# pxname,svname,qcur,scur,status\n${Object.entries(servers).map(([n, s]) => `app,${n},${s.qcur},${s.scur},${s.status}`).join("\n")}\napp,BACKEND,0,0,UP\n`;
+          return `# pxname,svname,qcur,scur,status\n${Object.entries(servers)
+            .map(([n, s]) => `app,${n},${s.qcur},${s.scur},${s.status}`)
+            .join("\n")}\napp,BACKEND,0,0,UP\n`;
         }
         const m = /^set server app\/(\S+) state (\S+)$/.exec(command);
         if (!m) throw new Error(`unexpected command ${command}`);
         log.push(command);
         if (opts.refuseSet) return "Permission denied\n";
         const s = servers[m[1]!]!;
-        if (m[2] === "drain") { s.admin = 8; s.status = "DRAIN"; }
-        if (m[2] === "ready") { s.admin = 0; s.status = "UP"; }
+        if (m[2] === "drain") {
+          s.admin = 8;
+          s.status = "DRAIN";
+        }
+        if (m[2] === "ready") {
+          s.admin = 0;
+          s.status = "UP";
+        }
         if (opts.loseReplyTo === command) throw new Error("connection reset");
         return "\n";
       },
@@ -107,7 +128,10 @@ test("capacity guard: waits for a neighbour that was UP to be UP again; past cap
 
   lb.servers["a1"]!.status = "DOWN";
   lb.log.length = 0;
-  await assert.rejects(drainHost([lb.b], "deploy@a2"), /deploy@a2: not drained: on fake admin, app\/a1 \(DOWN\) is still not UP after capacity_timeout \(300ms\).*deploy@a2 was not touched/);
+  await assert.rejects(
+    drainHost([lb.b], "deploy@a2"),
+    /deploy@a2: not drained: on fake admin, app\/a1 \(DOWN\) is still not UP after capacity_timeout \(300ms\).*deploy@a2 was not touched/,
+  );
   assert.deepEqual(lb.log, [], "nothing drained");
   assert.equal(lb.b.held.size, 0);
 });

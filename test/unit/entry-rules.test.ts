@@ -8,31 +8,62 @@ const dir = (name: string): EntryHeader => ({ name: `${name}/`, type: "directory
 const sym = (name: string, linkname: string): EntryHeader => ({ name, type: "symlink", mode: 0o777, size: 0, linkname });
 const hard = (name: string, linkname: string): EntryHeader => ({ name, type: "link", mode: 0o644, size: 0, linkname });
 
-const VENV: Omit<LayerRules, "files" | "unpackedSize"> = { layer: "venv", allowedTargets: ["/usr/bin/python3", "/usr/bin/python3.11"], reserved: [".slipway-complete"] };
+const VENV: Omit<LayerRules, "files" | "unpackedSize"> = {
+  layer: "venv",
+  allowedTargets: ["/usr/bin/python3", "/usr/bin/python3.11"],
+  reserved: [".slipway-complete"],
+};
 const CODE: Omit<LayerRules, "files" | "unpackedSize"> = { layer: "code", allowedTargets: [], reserved: ["slipway.json", "virtualenv"] };
 
 /** Run the entries through fresh rules whose manifest totals match them (unless `declared` says otherwise). */
 function run(entries: EntryHeader[], base = CODE, declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>, limits: Limits = LIMITS) {
-  const rules = new EntryRules({
-    ...base,
-    files: declared?.files ?? entries.length,
-    unpackedSize: declared?.unpackedSize ?? entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0),
-  }, limits);
+  const rules = new EntryRules(
+    {
+      ...base,
+      files: declared?.files ?? entries.length,
+      unpackedSize: declared?.unpackedSize ?? entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0),
+    },
+    limits,
+  );
   for (const e of entries) rules.add(e);
   return rules.finish();
 }
 
-function refused(entries: EntryHeader[], message: RegExp, base = CODE, declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>, limits: Limits = LIMITS) {
-  assert.throws(() => run(entries, base, declared, limits), (err: unknown) => {
-    assert.ok(err instanceof EntryProblem, `an EntryProblem, got ${String(err)}`);
-    assert.match(err.message, message);
-    return true;
-  });
+function refused(
+  entries: EntryHeader[],
+  message: RegExp,
+  base = CODE,
+  declared?: Partial<Pick<LayerRules, "files" | "unpackedSize">>,
+  limits: Limits = LIMITS,
+) {
+  assert.throws(
+    () => run(entries, base, declared, limits),
+    (err: unknown) => {
+      assert.ok(err instanceof EntryProblem, `an EntryProblem, got ${String(err)}`);
+      assert.match(err.message, message);
+      return true;
+    },
+  );
 }
 
 describe("EntryRules: accepted", () => {
   test("what slipway build writes: dirs, files, relative links inside, the venv's interpreter links", () => {
-    assert.deepEqual(run([dir("bin"), sym("bin/python", "python3"), sym("bin/python3", "/usr/bin/python3"), sym("bin/python3.11", "python3"), sym("lib64", "lib"), dir("lib"), file("lib/x.py", 10), file("pyvenv.cfg", 5)], VENV), { entries: 8, bytes: 15 });
+    assert.deepEqual(
+      run(
+        [
+          dir("bin"),
+          sym("bin/python", "python3"),
+          sym("bin/python3", "/usr/bin/python3"),
+          sym("bin/python3.11", "python3"),
+          sym("lib64", "lib"),
+          dir("lib"),
+          file("lib/x.py", 10),
+          file("pyvenv.cfg", 5),
+        ],
+        VENV,
+      ),
+      { entries: 8, bytes: 15 },
+    );
   });
   test("links that climb and come back, a dangling link inside, a hard link to an earlier file", () => {
     run([dir("a"), dir("a/b"), file("a/b/f"), sym("a/b/up", "../../a/b/f"), sym("a/dangling", "no/such/file"), hard("a/h", "a/b/f"), sym("dot", ".")]);
@@ -59,10 +90,24 @@ describe("EntryRules: refused, each naming the entry", () => {
     ["symlink out with ..", [sym("etc", "../../../etc")], /entry "etc" is a symlink to "\.\.\/\.\.\/\.\.\/etc", outside the layer/],
     ["symlink out from a subdir", [dir("a"), sym("a/l", "../../x")], /entry "a\/l" is a symlink to "\.\.\/\.\.\/x", outside the layer/],
     ["absolute symlink in the code layer", [sym("passwd", "/etc/passwd")], /entry "passwd" is a symlink to "\/etc\/passwd", outside the layer$/],
-    ["absolute symlink in the venv that is not the interpreter", [sym("bin/sh", "/bin/sh")], /is a symlink to "\/bin\/sh", outside the layer \(only "\/usr\/bin\/python3" or "\/usr\/bin\/python3\.11", the interpreter, may be linked\)/, VENV],
+    [
+      "absolute symlink in the venv that is not the interpreter",
+      [sym("bin/sh", "/bin/sh")],
+      /is a symlink to "\/bin\/sh", outside the layer \(only "\/usr\/bin\/python3" or "\/usr\/bin\/python3\.11", the interpreter, may be linked\)/,
+      VENV,
+    ],
     ["symlink chain out: s -> ., x -> s/..", [sym("s", "."), sym("x", "s/..")], /entry "x" is a symlink to "s\/\.\." that resolves outside the layer/],
-    ["symlink chain out, declared before its hop", [sym("x", "s/.."), dir("d"), sym("s", ".")], /entry "x" is a symlink to "s\/\.\." that resolves outside the layer/],
-    ["symlink through the interpreter link", [sym("bin/python3", "/usr/bin/python3"), sym("x", "bin/python3/../../etc")], /entry "x" is a symlink to "bin\/python3\/\.\.\/\.\.\/etc" that resolves through "bin\/python3" to outside the layer/, VENV],
+    [
+      "symlink chain out, declared before its hop",
+      [sym("x", "s/.."), dir("d"), sym("s", ".")],
+      /entry "x" is a symlink to "s\/\.\." that resolves outside the layer/,
+    ],
+    [
+      "symlink through the interpreter link",
+      [sym("bin/python3", "/usr/bin/python3"), sym("x", "bin/python3/../../etc")],
+      /entry "x" is a symlink to "bin\/python3\/\.\.\/\.\.\/etc" that resolves through "bin\/python3" to outside the layer/,
+      VENV,
+    ],
     ["symlink loop", [sym("a", "b"), sym("b", "a")], /loops through other symlinks/],
     ["empty symlink target", [sym("a", "")], /is a link with an empty target/],
     ["control characters in a link target", [sym("a", "b\u0007")], /whose target "b\\u0007" has control characters/],
@@ -84,8 +129,16 @@ describe("EntryRules: refused, each naming the entry", () => {
     ["duplicate entry", [file("a"), file("a")], /entry "a" appears twice/],
     ["duplicate dir and file", [dir("a"), file("a")], /entry "a" appears twice/],
     ["a symlink carrying data", [{ ...sym("a", "b"), size: 100 }], /entry "a" is a symlink with 100 bytes of data/],
-    ["a pax record GNU tar acts on", [{ ...file("a"), pax: { path: "a", "GNU.sparse.name": "../../x" } }], /entry "a" carries the pax record "GNU\.sparse\.name"/],
-    ["reserved name in the code layer", [file("slipway.json")], /entry "slipway\.json" uses the name "slipway\.json", which the host creates itself in the code layer/],
+    [
+      "a pax record GNU tar acts on",
+      [{ ...file("a"), pax: { path: "a", "GNU.sparse.name": "../../x" } }],
+      /entry "a" carries the pax record "GNU\.sparse\.name"/,
+    ],
+    [
+      "reserved name in the code layer",
+      [file("slipway.json")],
+      /entry "slipway\.json" uses the name "slipway\.json", which the host creates itself in the code layer/,
+    ],
     ["reserved dir in the code layer", [dir("virtualenv"), file("virtualenv/x")], /uses the name "virtualenv"/],
     ["reserved name in the venv layer", [file(".slipway-complete")], /uses the name "\.slipway-complete"/, VENV],
   ];

@@ -51,6 +51,13 @@ test("the failure names the build seen and the build expected, or says the answe
     describeOutcome({ ...base, body: "ok", named: false }, "42"),
     'HTTP 200, but the answer does not name build 42 (no X-Build-Id header, no JSON build_id, no "42" in the body): ok; make the health endpoint report its build id or release path, or set health.expect_build = false (after 290 attempts in 30012 ms)',
   );
-  assert.equal(describeOutcome({ ...base, status: 503, body: "down" }, "42"), "HTTP 503: down (after 290 attempts in 30012 ms)", "a failing status is described as before");
-  assert.equal(describeOutcome({ ...base, error: "ConnectionRefusedError: refused", named: false }, "42"), "ConnectionRefusedError: refused (after 290 attempts in 30012 ms)");
+  assert.equal(
+    describeOutcome({ ...base, status: 503, body: "down" }, "42"),
+    "HTTP 503: down (after 290 attempts in 30012 ms)",
+    "a failing status is described as before",
+  );
+  assert.equal(
+    describeOutcome({ ...base, error: "ConnectionRefusedError: refused", named: false }, "42"),
+    "ConnectionRefusedError: refused (after 290 attempts in 30012 ms)",
+  );
 });

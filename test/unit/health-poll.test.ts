@@ -18,7 +18,11 @@ async function release(): Promise<string> {
 }
 
 /** Run the poll (asynchronously: the server answering it lives in this process). */
-function poll(current: string, check: { url?: string; command?: string; build?: string }, timeout = "2s"): Promise<{ code: number | null; outcome?: HealthOutcome; stdout: string }> {
+function poll(
+  current: string,
+  check: { url?: string; command?: string; build?: string },
+  timeout = "2s",
+): Promise<{ code: number | null; outcome?: HealthOutcome; stdout: string }> {
   const health = { url: check.url ?? "", command: check.command ?? "", timeout, expect_build: check.build !== undefined };
   const build = check.build ?? "7";
   const [cmd, ...args] = healthCommand(health, current, { build, dir: `/srv/a/releases/${build}` })!;
@@ -118,7 +122,11 @@ test("health poll with expect_build: the old build answering 2xx is not healthy;
     const header = await poll(current, { url: `${base}/header`, build: "42" });
     assert.deepEqual([header.code, header.outcome?.named, header.outcome?.seen], [0, true, "42"]);
     const old = await poll(current, { url: `${base}/json-old`, build: "42" }, "400ms");
-    assert.deepEqual([old.code, old.outcome?.ok, old.outcome?.status, old.outcome?.named, old.outcome?.seen], [1, false, 200, false, "41"], "a JSON build_id decides alone: 42 elsewhere in the body does not count");
+    assert.deepEqual(
+      [old.code, old.outcome?.ok, old.outcome?.status, old.outcome?.named, old.outcome?.seen],
+      [1, false, 200, false, "41"],
+      "a JSON build_id decides alone: 42 elsewhere in the body does not count",
+    );
     assert.ok(old.outcome!.attempts >= 2, "it kept polling: the new process may still take the port");
     assert.equal((await poll(current, { url: `${base}/path`, build: "42" })).code, 0, "the release path names the build");
     const prefix = await poll(current, { url: `${base}/prefix`, build: "42" }, "300ms");

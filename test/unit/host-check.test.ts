@@ -54,7 +54,7 @@ async function assertRefused(root: string, out: { file: string; r: ReturnType<ty
   assert.equal(out.r.status, 3, out.r.stderr);
   assert.match(out.r.stderr, message);
   assert.deepEqual(await readdir(path.join(root, "releases")), [], "no release and no temp dir left behind");
-  assert.deepEqual((await readdir(path.join(root, "virtualenvs"))), [], "no venv and no temp dir left behind");
+  assert.deepEqual(await readdir(path.join(root, "virtualenvs")), [], "no venv and no temp dir left behind");
   assert.ok(!existsSync(out.file), "the received layer is removed too");
 }
 
@@ -68,7 +68,11 @@ describe("host check after unpacking (code layer)", () => {
   });
 
   const cases: [string, LayerEntry[], RegExp, boolean?][] = [
-    ["a symlink chain out of the dir (s -> ., x -> s/..)", [l("s", "."), l("x", "s/..")], /refused the code layer after unpacking it: a symlink in it resolves outside it, to .*\/releases$/m],
+    [
+      "a symlink chain out of the dir (s -> ., x -> s/..)",
+      [l("s", "."), l("x", "s/..")],
+      /refused the code layer after unpacking it: a symlink in it resolves outside it, to .*\/releases$/m,
+    ],
     ["an absolute symlink", [l("etc", "/etc")], /a symlink in it resolves outside it, to \/etc/],
     ["a FIFO", [{ header: { name: "pipe", type: "fifo" } }], /device node, FIFO, socket, setuid or setgid file, or a name with a newline: .*\/pipe/],
     ["a device node (created only as root)", [{ header: { name: "null", type: "character-device", devmajor: 1, devminor: 3 } }], /device node.*\/null/, true],
@@ -77,7 +81,11 @@ describe("host check after unpacking (code layer)", () => {
     ["its own virtualenv link", [l("virtualenv", "elsewhere")], /it has virtualenv, which the host creates itself/],
     ["its own completion mark", [f(".slipway-complete", "0".repeat(64))], /it has \.slipway-complete, which the host creates itself/],
     ["a .. member (GNU tar refuses it)", [f("../escape")], /refused the code layer after unpacking it: tar refused it: .*\.\./],
-    ["a hard link to a host file (GNU tar keeps it inside)", [{ header: { name: "h", type: "link", linkname: "/etc/hostname" } }], /tar refused it: [\s\S]*Cannot hard link/],
+    [
+      "a hard link to a host file (GNU tar keeps it inside)",
+      [{ header: { name: "h", type: "link", linkname: "/etc/hostname" } }],
+      /tar refused it: [\s\S]*Cannot hard link/,
+    ],
   ];
   for (const [name, entries, message, rootOnly] of cases) {
     test(`refused: ${name}`, async (t) => {
@@ -117,7 +125,12 @@ describe("host check after unpacking (code layer)", () => {
 });
 
 describe("host check after unpacking (venv layer)", () => {
-  const VENV: LayerEntry[] = [{ header: { name: "bin/", type: "directory", mode: 0o755 } }, l("bin/python3", "/usr/bin/python3"), l("bin/python", "python3"), f("pyvenv.cfg")];
+  const VENV: LayerEntry[] = [
+    { header: { name: "bin/", type: "directory", mode: 0o755 } },
+    l("bin/python3", "/usr/bin/python3"),
+    l("bin/python", "python3"),
+    f("pyvenv.cfg"),
+  ];
   const real = spawnSync("realpath", ["/usr/bin/python3"], { encoding: "utf8" }).stdout.trim();
 
   test("links to the manifest's interpreter are the one way out", async () => {
@@ -129,7 +142,11 @@ describe("host check after unpacking (venv layer)", () => {
 
   test("a link to anything else outside is refused", async () => {
     const root = await host();
-    await assertRefused(root, await venv(root, [...VENV, l("bin/sh", "/bin/sh")], ["/usr/bin/python3", real]), /refused the venv layer after unpacking it: a symlink in it resolves outside it, to \/(usr\/)?bin\/(da)?sh/);
+    await assertRefused(
+      root,
+      await venv(root, [...VENV, l("bin/sh", "/bin/sh")], ["/usr/bin/python3", real]),
+      /refused the venv layer after unpacking it: a symlink in it resolves outside it, to \/(usr\/)?bin\/(da)?sh/,
+    );
   });
 
   test("its own completion marker is refused", async () => {
@@ -161,7 +178,11 @@ describe("unpack scripts never clobber what another run installed", () => {
     assert.equal(r.stdout.trim(), "unpacked");
     assert.ok(existsSync(path.join(root, "virtualenvs", KEY, ".slipway-complete")));
     assert.ok(!existsSync(path.join(root, "virtualenvs", KEY, "lib", "half")), "the leftover is gone");
-    assert.deepEqual((await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")), [], "no temp dir left");
+    assert.deepEqual(
+      (await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")),
+      [],
+      "no temp dir left",
+    );
   });
 
   test("a complete venv that appears while this run unpacks (another run's) is never removed or moved into", async () => {
@@ -169,11 +190,21 @@ describe("unpack scripts never clobber what another run installed", () => {
     const file = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
     await writeFile(file, await packLayer([{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg", "home = /usr/bin\n")], "zstd"));
     const final = path.join(root, "virtualenvs", KEY);
-    const r = raced(unpackVenv(root, KEY, file, "zstd"), ["sh", "-c", 'mkdir -p "$1" && : > "$1/theirs" && : > "$1/.slipway-complete" && shift && exec "$@"', "racer", final]);
+    const r = raced(unpackVenv(root, KEY, file, "zstd"), [
+      "sh",
+      "-c",
+      'mkdir -p "$1" && : > "$1/theirs" && : > "$1/.slipway-complete" && shift && exec "$@"',
+      "racer",
+      final,
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), "present");
     assert.deepEqual((await readdir(final)).sort(), [".slipway-complete", "theirs"], "the other run's venv is exactly as it was");
-    assert.deepEqual((await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")), [], "this run's temp dir is gone");
+    assert.deepEqual(
+      (await readdir(path.join(root, "virtualenvs"))).filter((n) => n.startsWith(".tmp")),
+      [],
+      "this run's temp dir is gone",
+    );
   });
 
   test("a release that is already there is reused (early check)", async () => {
@@ -186,18 +217,35 @@ describe("unpack scripts never clobber what another run installed", () => {
   });
 
   test("a release that appears while this run unpacks (another run's) is never moved into: same manifest ⇒ present, other ⇒ exit 3", async () => {
-    for (const [theirs, status, out] of [["{}\n", 0, /^present$/], ['{"other": 1}\n', 3, /another release b8 is there/]] as const) {
+    for (const [theirs, status, out] of [
+      ["{}\n", 0, /^present$/],
+      ['{"other": 1}\n', 3, /another release b8 is there/],
+    ] as const) {
       const root = await host();
       const file = path.join(root, ".slipway", "incoming", "b8-code.tar.zst");
       const manifest = path.join(root, ".slipway", "incoming", "b8-slipway.json");
       await writeFile(file, await packLayer(GOOD, "zstd"));
       await writeFile(manifest, "{}\n");
-      const r = raced(unpackRelease(root, "b8", KEY, file, manifest, [], "zstd"),
-        ["sh", "-c", 'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && sha256sum < "$1/slipway.json" | cut -d" " -f1 > "$1/.slipway-complete" && shift 2 && exec "$@"', "racer", path.join(root, "releases", "b8"), theirs]);
+      const r = raced(unpackRelease(root, "b8", KEY, file, manifest, [], "zstd"), [
+        "sh",
+        "-c",
+        'mkdir -p "$1" && printf "%s" "$2" > "$1/slipway.json" && sha256sum < "$1/slipway.json" | cut -d" " -f1 > "$1/.slipway-complete" && shift 2 && exec "$@"',
+        "racer",
+        path.join(root, "releases", "b8"),
+        theirs,
+      ]);
       assert.equal(r.status, status, r.stderr);
       assert.match(status === 0 ? r.stdout.trim() : r.stderr, out);
-      assert.deepEqual((await readdir(path.join(root, "releases", "b8"))).sort(), [".slipway-complete", "slipway.json"], "the other run's release is untouched: nothing moved into it");
-      assert.deepEqual((await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".tmp")), [], "this run's temp dir is gone");
+      assert.deepEqual(
+        (await readdir(path.join(root, "releases", "b8"))).sort(),
+        [".slipway-complete", "slipway.json"],
+        "the other run's release is untouched: nothing moved into it",
+      );
+      assert.deepEqual(
+        (await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".tmp")),
+        [],
+        "this run's temp dir is gone",
+      );
       assert.ok(!existsSync(file), "the received layer is removed");
     }
   });
@@ -210,7 +258,10 @@ describe("unpack scripts never clobber what another run installed", () => {
  */
 describe("a release is present only when its completion mark and manifest agree", () => {
   const sha = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
-  const states = async (root: string) => parseListing(run(listHost(root)).stdout).releases.map((r) => `${r.id}${r.incomplete ? " incomplete" : ""}`).sort();
+  const states = async (root: string) =>
+    parseListing(run(listHost(root)).stdout)
+      .releases.map((r) => `${r.id}${r.incomplete ? " incomplete" : ""}`)
+      .sort();
 
   test("the unpack writes the mark last: the sha256 of the release's slipway.json", async () => {
     const root = await host();
@@ -222,8 +273,14 @@ describe("a release is present only when its completion mark and manifest agree"
 
   test("a gutted release (its slipway.json left, the rest half deleted) is staged again, whole", async () => {
     for (const gut of [
-      async (dir: string) => { await rm(path.join(dir, "app"), { recursive: true }); await rm(path.join(dir, ".slipway-complete")); }, // mark deleted
-      async (dir: string) => { await rm(path.join(dir, "app"), { recursive: true }); await writeFile(path.join(dir, "slipway.json"), "{\"x\""); }, // manifest cut short
+      async (dir: string) => {
+        await rm(path.join(dir, "app"), { recursive: true });
+        await rm(path.join(dir, ".slipway-complete"));
+      }, // mark deleted
+      async (dir: string) => {
+        await rm(path.join(dir, "app"), { recursive: true });
+        await writeFile(path.join(dir, "slipway.json"), '{"x"');
+      }, // manifest cut short
     ]) {
       const root = await host();
       await release(root, GOOD);
@@ -234,7 +291,11 @@ describe("a release is present only when its completion mark and manifest agree"
       assert.equal(again.r.stdout.trim(), "unpacked", "not reused: staged again");
       assert.ok(existsSync(path.join(root, "releases", "b1", "app", "main.py")), "the tree is whole again");
       assert.deepEqual(await states(root), ["b1"]);
-      assert.deepEqual((await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".")), [], "the gutted tree and the temp dir are gone");
+      assert.deepEqual(
+        (await readdir(path.join(root, "releases"))).filter((n) => n.startsWith(".")),
+        [],
+        "the gutted tree and the temp dir are gone",
+      );
     }
   });
 
@@ -292,7 +353,16 @@ describe("a hardened umask on the host (077) does not make the release unreadabl
     const r = with077(unpackRelease(root, "b1", KEY, file, manifest, ["data"], "zstd"));
     assert.equal(r.status, 0, r.stderr);
     const rel = path.join(root, "releases", "b1");
-    const want: [string, number][] = [["", 0o755], ["app", 0o755], ["app/main.py", 0o644], ["app/secret.py", 0o600], ["app/gw.py", 0o644], ["app/run.sh", 0o755], [".slipway-complete", 0o644], ["../../shared/data", 0o755]];
+    const want: [string, number][] = [
+      ["", 0o755],
+      ["app", 0o755],
+      ["app/main.py", 0o644],
+      ["app/secret.py", 0o600],
+      ["app/gw.py", 0o644],
+      ["app/run.sh", 0o755],
+      [".slipway-complete", 0o644],
+      ["../../shared/data", 0o755],
+    ];
     for (const [p, m] of want) assert.equal((await mode(path.join(rel, p))).toString(8), m.toString(8), p || "the release dir");
     assert.equal((await mode(path.join(rel, "slipway.json"))).toString(8), "644", "the manifest, handed over 0600, is made readable");
 
@@ -300,7 +370,12 @@ describe("a hardened umask on the host (077) does not make the release unreadabl
     await writeFile(vfile, await packLayer([{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg", "home = /usr/bin\n")], "zstd"));
     const v = with077(unpackVenv(root, KEY, vfile, "zstd"));
     assert.equal(v.status, 0, v.stderr);
-    for (const [p, m] of [["", 0o755], ["bin", 0o755], ["pyvenv.cfg", 0o644], [".slipway-complete", 0o644]] as const) {
+    for (const [p, m] of [
+      ["", 0o755],
+      ["bin", 0o755],
+      ["pyvenv.cfg", 0o644],
+      [".slipway-complete", 0o644],
+    ] as const) {
       assert.equal((await mode(path.join(root, "virtualenvs", KEY, p))).toString(8), m.toString(8), `venv ${p}`);
     }
   });

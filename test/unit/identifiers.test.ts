@@ -28,7 +28,10 @@ describe("app.root and app.python in the config", () => {
   });
   for (const root of ["/srv/my app", "/srv/a\nb", "/srv/$(id)", "/srv//a", "/srv/./a", "/srv/a;b"]) {
     test(`root ${JSON.stringify(root)} is refused with file:line and the rule`, () => {
-      assert.match(problem(config(`root = ${JSON.stringify(root)}`)), /slipway\.toml:3: app\.root: may hold only letters, digits and \. _ - \+ @ = , ~ between single slashes/);
+      assert.match(
+        problem(config(`root = ${JSON.stringify(root)}`)),
+        /slipway\.toml:3: app\.root: may hold only letters, digits and \. _ - \+ @ = , ~ between single slashes/,
+      );
     });
   }
   for (const python of ["/usr/bin/python3 -I", "/usr/bin/py*", "-c", "../python3", "/usr/../bin/python3"]) {

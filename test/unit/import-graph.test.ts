@@ -46,15 +46,30 @@ function cycles(g: Map<string, string[]>): string[][] {
 test("src/ has no import cycles", () => {
   const g = graph();
   assert.ok(g.size > 50, `read ${g.size} modules`);
-  assert.deepEqual(cycles(g).map((c) => c.join(" → ")), []);
+  assert.deepEqual(
+    cycles(g).map((c) => c.join(" → ")),
+    [],
+  );
 });
 
 test("nothing below the commands (outside commands/, render/, cli.ts, index.ts) imports one", () => {
   const above = /^src\/(commands\/|render\/|cli\.ts$|index\.ts$)/;
-  const offenders = [...graph()].flatMap(([file, deps]) => (above.test(file) ? [] : deps.filter((d) => d.startsWith("src/commands/")).map((d) => `${file} → ${d}`)));
+  const offenders = [...graph()].flatMap(([file, deps]) =>
+    above.test(file) ? [] : deps.filter((d) => d.startsWith("src/commands/")).map((d) => `${file} → ${d}`),
+  );
   assert.deepEqual(offenders, []);
 });
 
 test("the cycle finder finds a cycle", () => {
-  assert.deepEqual(cycles(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", []]])), [["a", "b", "c", "a"]]);
+  assert.deepEqual(
+    cycles(
+      new Map([
+        ["a", ["b"]],
+        ["b", ["c"]],
+        ["c", ["a"]],
+        ["d", []],
+      ]),
+    ),
+    [["a", "b", "c", "a"]],
+  );
 });

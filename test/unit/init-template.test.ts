@@ -160,15 +160,15 @@ describe("renderConfig", () => {
     assert.throws(() => parseConfig(noRestart, "slipway.toml"), /restarts nothing[\s\S]*manager = "none"/, "without its restart table the target is refused");
   });
 
-  test(
-    "init never proposes requirements that the build cannot install",
-    () => {
-      for (const names of [["pyproject.toml", "uv.lock"], ["pyproject.toml", "poetry.lock"], ["requirements.txt"], ["pyproject.toml", "pylock.toml"]]) {
-        const plan = planInstall(detectApp(NOWHERE, names).requirements);
-        assert.ok(plan.every((s) => s.kind !== "unsupported"), `${names.join(", ")}: ${JSON.stringify(plan)}`);
-      }
-    },
-  );
+  test("init never proposes requirements that the build cannot install", () => {
+    for (const names of [["pyproject.toml", "uv.lock"], ["pyproject.toml", "poetry.lock"], ["requirements.txt"], ["pyproject.toml", "pylock.toml"]]) {
+      const plan = planInstall(detectApp(NOWHERE, names).requirements);
+      assert.ok(
+        plan.every((s) => s.kind !== "unsupported"),
+        `${names.join(", ")}: ${JSON.stringify(plan)}`,
+      );
+    }
+  });
 
   test("names with characters TOML must escape stay valid", () => {
     const d: DetectedApp = { name: "a.b_c-d", requirements: ['req "x".txt', "sub\\r.txt"], django: false, staticDirs: [] };

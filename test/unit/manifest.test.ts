@@ -147,10 +147,16 @@ describe("manifestSchema / parseManifest: rejected", () => {
     rejects((m) => (m.env.python.configured = "-c"), /invalid at env\.python\.configured/);
   });
   test("sizes and counts beyond the documented limits (a bomb declared up front)", () => {
-    rejects((m) => (m.layers[1].unpacked_size = 16 * 2 ** 30 + 1), /invalid at layers\[1\]\.unpacked_size: is more than slipway accepts \(at most 16 GiB unpacked per layer/);
+    rejects(
+      (m) => (m.layers[1].unpacked_size = 16 * 2 ** 30 + 1),
+      /invalid at layers\[1\]\.unpacked_size: is more than slipway accepts \(at most 16 GiB unpacked per layer/,
+    );
     rejects((m) => (m.layers[0].files = 1_000_001), /invalid at layers\[0\]\.files: is more than slipway accepts/);
     rejects((m) => (m.layers[0].size = 2 ** 40), /invalid at layers\[0\]\.size: is more than slipway accepts/);
-    rejects((m) => (m.env.inputs = Array.from({ length: 10_001 }, (_, i) => ({ path: `r${i}.txt`, sha256: H1 }))), /invalid at env\.inputs: lists more than 10000 inputs/);
+    rejects(
+      (m) => (m.env.inputs = Array.from({ length: 10_001 }, (_, i) => ({ path: `r${i}.txt`, sha256: H1 }))),
+      /invalid at env\.inputs: lists more than 10000 inputs/,
+    );
   });
   test("control characters in text inspect prints (they could rewrite a terminal)", () => {
     rejects((m) => (m.builder.hostname = "ci\u001b[2J"), /invalid at builder\.hostname: must not contain control characters/);
@@ -252,12 +258,9 @@ describe("serializeManifest", () => {
     assert.ok(serializeManifest(valid()).toString("utf8").startsWith('{\n  "format": 1,'));
   });
 
-  test(
-    "a parsed manifest serializes to the bytes it was parsed from",
-    () => {
-      const original = serializeManifest(valid());
-      const reparsed = serializeManifest(parseManifest(original, "x.tar"));
-      assert.equal(reparsed.toString("utf8"), original.toString("utf8"));
-    },
-  );
+  test("a parsed manifest serializes to the bytes it was parsed from", () => {
+    const original = serializeManifest(valid());
+    const reparsed = serializeManifest(parseManifest(original, "x.tar"));
+    assert.equal(reparsed.toString("utf8"), original.toString("utf8"));
+  });
 });

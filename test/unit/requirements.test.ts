@@ -48,12 +48,7 @@ describe("referencesOf", () => {
   });
 
   test("-c and --constraint are includes too", () => {
-    assert.deepEqual(includes("-c constraints.txt\n--constraint=c2.txt\n--constraint c3.txt\n-cc4.txt\n"), [
-      "constraints.txt",
-      "c2.txt",
-      "c3.txt",
-      "c4.txt",
-    ]);
+    assert.deepEqual(includes("-c constraints.txt\n--constraint=c2.txt\n--constraint c3.txt\n-cc4.txt\n"), ["constraints.txt", "c2.txt", "c3.txt", "c4.txt"]);
   });
 
   test("an include keeps its relative directory part", () => {
@@ -73,11 +68,7 @@ describe("referencesOf", () => {
   });
 
   test("name @ file:///abs, with and without spaces and extras", () => {
-    assert.deepEqual(locals("mypkg @ file:///abs/path/pkg\nother[extra] @ file:///abs/other.whl\nname@file:///n\n"), [
-      "/abs/path/pkg",
-      "/abs/other.whl",
-      "/n",
-    ]);
+    assert.deepEqual(locals("mypkg @ file:///abs/path/pkg\nother[extra] @ file:///abs/other.whl\nname@file:///n\n"), ["/abs/path/pkg", "/abs/other.whl", "/n"]);
   });
 
   test("file: URLs are percent-decoded", () => {
@@ -131,9 +122,7 @@ describe("collectInputs", () => {
 
   test("a single file: its path and the sha256 of its bytes", async () => {
     const root = await app({ "requirements.txt": "django\n" });
-    assert.deepEqual(await collectInputs(root, ["requirements.txt"], "slipway.toml"), [
-      { path: "requirements.txt", sha256: sha256("django\n") },
-    ]);
+    assert.deepEqual(await collectInputs(root, ["requirements.txt"], "slipway.toml"), [{ path: "requirements.txt", sha256: sha256("django\n") }]);
   });
 
   test("follows nested -r and -c relative to the including file", async () => {
@@ -277,16 +266,22 @@ describe("collectInputs", () => {
         "pkg/setup.py": "setup()\n",
       });
       const inputs = await collectInputs(root, ["requirements.txt"], "s");
-      assert.ok(paths(inputs).some((p) => p.replace(/\/$/, "") === "pkg"), JSON.stringify(paths(inputs)));
+      assert.ok(
+        paths(inputs).some((p) => p.replace(/\/$/, "") === "pkg"),
+        JSON.stringify(paths(inputs)),
+      );
     });
 
     test("a local file (wheel) is hashed as a file", async () => {
       const root = await app({ "requirements.txt": "./wheels/x-1.0-py3-none-any.whl\n", "wheels/x-1.0-py3-none-any.whl": "WHEEL" });
       const inputs = await collectInputs(root, ["requirements.txt"], "s");
-      assert.deepEqual(inputs.find((i) => i.path === "wheels/x-1.0-py3-none-any.whl"), {
-        path: "wheels/x-1.0-py3-none-any.whl",
-        sha256: sha256("WHEEL"),
-      });
+      assert.deepEqual(
+        inputs.find((i) => i.path === "wheels/x-1.0-py3-none-any.whl"),
+        {
+          path: "wheels/x-1.0-py3-none-any.whl",
+          sha256: sha256("WHEEL"),
+        },
+      );
     });
 
     test("a file:// URL to an absolute package dir", async () => {
@@ -294,7 +289,10 @@ describe("collectInputs", () => {
       const root = await app({ "requirements.txt": `mypkg @ file://${pkgRoot}\n` });
       const inputs = await collectInputs(root, ["requirements.txt"], "s");
       assert.equal(inputs.length, 2);
-      assert.ok(paths(inputs).some((p) => p.replace(/\/$/, "") === pkgRoot), JSON.stringify(paths(inputs)));
+      assert.ok(
+        paths(inputs).some((p) => p.replace(/\/$/, "") === pkgRoot),
+        JSON.stringify(paths(inputs)),
+      );
     });
 
     test("a local path that does not exist is left to pip (not an input, no error)", async () => {
@@ -302,23 +300,17 @@ describe("collectInputs", () => {
       assert.deepEqual(paths(await collectInputs(root, ["requirements.txt"], "s")), ["requirements.txt"]);
     });
 
-    test(
-      "directory inputs end in / (as KeyInput documents)",
-      async () => {
-        const root = await pkgApp();
-        assert.ok(paths(await collectInputs(root, ["requirements.txt"], "s")).includes("pkg/"));
-      },
-    );
+    test("directory inputs end in / (as KeyInput documents)", async () => {
+      const root = await pkgApp();
+      assert.ok(paths(await collectInputs(root, ["requirements.txt"], "s")).includes("pkg/"));
+    });
 
-    test(
-      "a local package that is a symlink to a directory is hashed as that directory",
-      async () => {
-        const root = await pkgApp();
-        await symlink(path.join(root, "pkg"), path.join(root, "pkglink"));
-        await writeFile(path.join(root, "requirements.txt"), "-e ./pkglink\n");
-        const inputs = await collectInputs(root, ["requirements.txt"], "s");
-        assert.ok(paths(inputs).some((p) => p.startsWith("pkglink")));
-      },
-    );
+    test("a local package that is a symlink to a directory is hashed as that directory", async () => {
+      const root = await pkgApp();
+      await symlink(path.join(root, "pkg"), path.join(root, "pkglink"));
+      await writeFile(path.join(root, "requirements.txt"), "-e ./pkglink\n");
+      const inputs = await collectInputs(root, ["requirements.txt"], "s");
+      assert.ok(paths(inputs).some((p) => p.startsWith("pkglink")));
+    });
   });
 });

@@ -9,7 +9,15 @@ import os from "node:os";
 import path from "node:path";
 import { restartCommand, restartVerifyCommand, SUDO_SYSTEMCTL_SH } from "../../src/procman/restart.js";
 
-const base = { manager: "systemd" as const, programs: ["shop.service", "worker.service"], conf: "", command: "", scope: "system" as const, action: "restart" as const, sudo: true };
+const base = {
+  manager: "systemd" as const,
+  programs: ["shop.service", "worker.service"],
+  conf: "",
+  command: "",
+  scope: "system" as const,
+  action: "restart" as const,
+  sudo: true,
+};
 
 test("restart.sudo: sudo -n systemctl in a constant script, the action and units as its arguments; is-active needs no sudo", () => {
   assert.deepEqual(restartCommand(base, "/srv/a/current", {}), ["sh", "-c", SUDO_SYSTEMCTL_SH, "slipway", "restart", "shop.service", "worker.service"]);
@@ -40,7 +48,10 @@ function run(bin: string): { code: number | null; stdout: string; stderr: string
 
 test("a refused sudo: its own words, then the sudoers line that allows exactly this command, for this user and systemctl", async () => {
   const me = os.userInfo().username;
-  for (const refusal of ["sudo: a password is required", `Sorry, user ${me} is not allowed to execute '/usr/bin/systemctl restart shop.service' as root on app-01.`]) {
+  for (const refusal of [
+    "sudo: a password is required",
+    `Sorry, user ${me} is not allowed to execute '/usr/bin/systemctl restart shop.service' as root on app-01.`,
+  ]) {
     const bin = await fakeBin(`echo "${refusal}" >&2; exit 1`);
     const r = run(bin);
     assert.equal(r.code, 1, "sudo's exit status");

@@ -44,7 +44,11 @@ test("shell session: stdin is exactly the payload, whatever the command reads of
     const data = randomBytes(3 << 20);
     const seen: number[] = [];
     const r = await s.exec(["sha256sum"], {
-      stdin: Readable.from((function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })()),
+      stdin: Readable.from(
+        (function* () {
+          for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20));
+        })(),
+      ),
       stdinBytes: data.length,
       onSent: (n) => seen.push(n),
     });
@@ -70,13 +74,23 @@ test("shell session: stdout streams while the command runs; a wrong stream size 
   assert.equal(chunks.join(""), "first\nsecond\n", "onStdout gets the command's output, never the marker");
   assert.ok(sawFirst, "the first line arrived before the command ended");
 
-  await assert.rejects(s.exec(["cat"], { stdin: Readable.from([Buffer.alloc(10)]), stdinBytes: 20 }), (e: unknown) => e instanceof StdinError && /ended after 10 of the 20 bytes/.test(e.message));
+  await assert.rejects(
+    s.exec(["cat"], { stdin: Readable.from([Buffer.alloc(10)]), stdinBytes: 20 }),
+    (e: unknown) => e instanceof StdinError && /ended after 10 of the 20 bytes/.test(e.message),
+  );
   await assert.rejects(s.exec(["true"]), SessionEnded, "the framing is gone: the session ended");
   assert.ok(s.isEnded);
   // a read error here is the read error, not a lost host
   const reader = local();
-  const failing = new Readable({ read() { this.destroy(new Error("EIO: disk on fire")); } });
-  await assert.rejects(reader.exec(["cat"], { stdin: failing, stdinBytes: 20 }), (e: unknown) => e instanceof StdinError && /could not be read: EIO: disk on fire/.test(e.message));
+  const failing = new Readable({
+    read() {
+      this.destroy(new Error("EIO: disk on fire"));
+    },
+  });
+  await assert.rejects(
+    reader.exec(["cat"], { stdin: failing, stdinBytes: 20 }),
+    (e: unknown) => e instanceof StdinError && /could not be read: EIO: disk on fire/.test(e.message),
+  );
   await reader.close();
 
   const pidFile = `${tmpdir()}/slipway-session-${process.pid}.pid`;

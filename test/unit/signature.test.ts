@@ -38,8 +38,10 @@ describe("keygen files", () => {
 
   test("keygen refuses to overwrite a pair unless told to, and says how", async () => {
     const { dir, written } = await pair("ci");
-    await assert.rejects(writeKeyPair(path.join(dir, "ci"), false), (err: unknown) =>
-      err instanceof UsageError && /ci\.key and .*ci\.pub already exist/.test(err.message) && /--yes/.test(err.hint ?? ""));
+    await assert.rejects(
+      writeKeyPair(path.join(dir, "ci"), false),
+      (err: unknown) => err instanceof UsageError && /ci\.key and .*ci\.pub already exist/.test(err.message) && /--yes/.test(err.hint ?? ""),
+    );
     const again = await writeKeyPair(path.join(dir, "ci"), true);
     assert.notEqual(again.key_id, written.key_id);
     await assert.rejects(writeKeyPair(path.join(dir, "no", "such", "dir", "k"), false), /does not exist/);
@@ -47,7 +49,10 @@ describe("keygen files", () => {
 
   test("a private key readable by group or others is a warning event, and still signs", async () => {
     const { written } = await pair("loose");
-    for (const [mode, who] of [[0o640, "its group"], [0o604, "others"]] as const) {
+    for (const [mode, who] of [
+      [0o640, "its group"],
+      [0o604, "others"],
+    ] as const) {
       await chmod(written.private_key, mode);
       const events: SlipwayEvent[] = [];
       await loadPrivateKey(written.private_key, "build.signing_key", (e) => events.push(e));
@@ -149,14 +154,23 @@ describe("trust", () => {
     assert.equal(checkTrust("a.tar", head(MANIFEST), []), undefined);
     assert.deepEqual(checkTrust("a.tar", head(MANIFEST, signManifest(MANIFEST, priv.key)), []), { key_id: priv.id, trusted: false });
     const changed = Buffer.from(MANIFEST.toString().replace("hello", "hellp"));
-    expectRejected(() => checkSignature("a.tar", head(changed, signManifest(MANIFEST, priv.key))), /^a\.tar: the signature in slipway\.json\.sig \(key [0-9a-f]{16}\) does not match slipway\.json/);
+    expectRejected(
+      () => checkSignature("a.tar", head(changed, signManifest(MANIFEST, priv.key))),
+      /^a\.tar: the signature in slipway\.json\.sig \(key [0-9a-f]{16}\) does not match slipway\.json/,
+    );
   });
 
   test("trusted keys set: unsigned, untrusted signer and forged key ids are refused; a trusted signature passes", async () => {
     const a = await pair("a");
     const b = await pair("b");
-    expectRejected(() => checkTrust("x.tar", head(MANIFEST), [a.pub]), new RegExp(`^x\\.tar is not signed, and deploy\\.trusted_keys requires a signature from one of: ${a.pub.id}`));
-    expectRejected(() => checkTrust("x.tar", head(MANIFEST, signManifest(MANIFEST, b.priv.key)), [a.pub]), new RegExp(`signed by key ${b.pub.id}, which is not in deploy\\.trusted_keys \\(${a.pub.id}\\)`));
+    expectRejected(
+      () => checkTrust("x.tar", head(MANIFEST), [a.pub]),
+      new RegExp(`^x\\.tar is not signed, and deploy\\.trusted_keys requires a signature from one of: ${a.pub.id}`),
+    );
+    expectRejected(
+      () => checkTrust("x.tar", head(MANIFEST, signManifest(MANIFEST, b.priv.key)), [a.pub]),
+      new RegExp(`signed by key ${b.pub.id}, which is not in deploy\\.trusted_keys \\(${a.pub.id}\\)`),
+    );
     // B's signature, relabelled as A's (key id and public key): it does not verify with A's key.
     const forged = JSON.parse(signManifest(MANIFEST, b.priv.key).toString());
     const real = JSON.parse(signManifest(MANIFEST, a.priv.key).toString());

@@ -16,13 +16,16 @@ const down = path.join(dir, "down");
 const savedPath = process.env["PATH"];
 
 before(() => {
-  writeFileSync(path.join(dir, "ssh"), `#!/bin/sh
+  writeFileSync(
+    path.join(dir, "ssh"),
+    `#!/bin/sh
 for a; do last=$a; done
 case " $* " in *" -O exit "*) exit 0 ;; esac
 if [ -e "${down}" ]; then exec sleep 60; fi
 export FAKE_SSH_PID=$$
 exec setsid sh -c "$last"
-`);
+`,
+  );
   chmodSync(path.join(dir, "ssh"), 0o755);
   process.env["PATH"] = `${dir}:${savedPath}`;
 });
@@ -45,12 +48,14 @@ test("shell session: a command past its deadline fails and the session is stoppe
   const u = new ShellSession((d) => d, { stepTimeoutMs: 400 });
   assert.deepEqual(await u.exec(["sh", "-c", "sleep 0.2; echo in time"]), { code: 0, stdout: "in time\n", stderr: "" });
   // an upload longer than the deadline, still moving: the deadline counts from its last byte
-  const slow = Readable.from((async function* () {
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setTimeout(r, 150));
-      yield Buffer.from("0123456789");
-    }
-  })());
+  const slow = Readable.from(
+    (async function* () {
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 150));
+        yield Buffer.from("0123456789");
+      }
+    })(),
+  );
   assert.deepEqual(await u.exec(["wc", "-c"], { stdin: slow, stdinBytes: 60 }), { code: 0, stdout: "60\n", stderr: "" });
   await u.close();
 });
@@ -59,7 +64,10 @@ test("ssh transport: a step past ssh.step_timeout is a StepTimeoutError; the hos
   const t = new SshTransport("deploy@web_1", settings);
   try {
     assert.equal((await t.exec(["echo", "up"])).stdout, "up\n");
-    await assert.rejects(t.exec(["sleep", "10"]), (e: unknown) => e instanceof StepTimeoutError && /deploy@web_1: a command gave no result within 1 s \(ssh\.step_timeout\)/.test(e.message));
+    await assert.rejects(
+      t.exec(["sleep", "10"]),
+      (e: unknown) => e instanceof StepTimeoutError && /deploy@web_1: a command gave no result within 1 s \(ssh\.step_timeout\)/.test(e.message),
+    );
     assert.equal((await t.exec(["echo", "again"])).stdout, "again\n");
   } finally {
     await t.close();

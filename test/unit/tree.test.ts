@@ -56,12 +56,11 @@ describe("excludeMatcher", () => {
   });
 
   test("the default excludes", () => {
-    matches(DEFAULT_EXCLUDE, [".git", "sub/.git", "__pycache__", "a/__pycache__", "m.pyc", "x/m.pyc", "node_modules", ".slipway"], [
-      "app.py",
-      ".github",
-      ".gitignore",
-      "slipway.toml",
-    ]);
+    matches(
+      DEFAULT_EXCLUDE,
+      [".git", "sub/.git", "__pycache__", "a/__pycache__", "m.pyc", "x/m.pyc", "node_modules", ".slipway"],
+      ["app.py", ".github", ".gitignore", "slipway.toml"],
+    );
   });
 
   test("a pattern does not match the contents of a matched dir by itself (the walk skips them)", () => {
@@ -115,7 +114,10 @@ describe("walkTree", () => {
     const dir = await tree(["d/", "f.sh"]);
     await chmod(path.join(dir, "f.sh"), 0o750);
     const entries = await walkTree(dir, none);
-    assert.deepEqual(entries.find((e) => e.rel === "f.sh"), { rel: "f.sh", type: "file", mode: 0o750, size: 4 });
+    assert.deepEqual(
+      entries.find((e) => e.rel === "f.sh"),
+      { rel: "f.sh", type: "file", mode: 0o750, size: 4 },
+    );
     const d = entries.find((e) => e.rel === "d")!;
     assert.equal(d.type, "directory");
     assert.equal(d.size, 0);
@@ -158,7 +160,10 @@ describe("walkTree", () => {
     const dir = await tree(["a", "z"]);
     const r = spawnSync("mkfifo", [path.join(dir, "m-fifo")]);
     assert.equal(r.status, 0, String(r.stderr));
-    assert.deepEqual((await walkTree(dir, none)).map((e) => e.rel), ["a", "z"]);
+    assert.deepEqual(
+      (await walkTree(dir, none)).map((e) => e.rel),
+      ["a", "z"],
+    );
   });
 
   test("unix sockets are skipped", async () => {
@@ -166,7 +171,10 @@ describe("walkTree", () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(path.join(dir, "s.sock"), resolve));
     try {
-      assert.deepEqual((await walkTree(dir, none)).map((e) => e.rel), ["a"]);
+      assert.deepEqual(
+        (await walkTree(dir, none)).map((e) => e.rel),
+        ["a"],
+      );
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -174,8 +182,14 @@ describe("walkTree", () => {
 
   test("start: walks only that subtree, with rel paths from the top", async () => {
     const dir = await tree(["a/b/c", "a/d", "e"]);
-    assert.deepEqual((await walkTree(dir, none, "a")).map((e) => e.rel), ["a", "a/b", "a/b/c", "a/d"]);
-    assert.deepEqual((await walkTree(dir, none, "a/b/c")).map((e) => e.rel), ["a/b/c"]);
+    assert.deepEqual(
+      (await walkTree(dir, none, "a")).map((e) => e.rel),
+      ["a", "a/b", "a/b/c", "a/d"],
+    );
+    assert.deepEqual(
+      (await walkTree(dir, none, "a/b/c")).map((e) => e.rel),
+      ["a/b/c"],
+    );
   });
 
   test("start that is itself excluded gives nothing", async () => {

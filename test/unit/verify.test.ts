@@ -30,11 +30,32 @@ async function artifact(opts: { sign?: boolean; code?: LayerEntry[] } = {}) {
   const code = await packLayer(opts.code ?? CODE, "zstd");
   const venv = await packLayer(VENV, "zstd");
   const layer = (name: "code" | "venv", data: Buffer, entries: LayerEntry[]) => ({
-    name, member: `${name}.tar.zst`, compression: "zstd", sha256: sha256(data), size: data.length, ...totals(entries),
+    name,
+    member: `${name}.tar.zst`,
+    compression: "zstd",
+    sha256: sha256(data),
+    size: data.length,
+    ...totals(entries),
   });
   const m = {
-    format: 1, app: "hello", build_id: "v1", created_at: "2026-01-01T00:00:00.000Z", git: null, root: "/srv/hello",
-    env: { key: "0123456789abcdef", python: { executable: "/usr/bin/python3.11", configured: "/usr/bin/python3", implementation: "cpython", version: "3.11.2", abi: "cpython-311-x86_64-linux-gnu", platform: "linux-x86_64/glibc-2.36" }, inputs: [] },
+    format: 1,
+    app: "hello",
+    build_id: "v1",
+    created_at: "2026-01-01T00:00:00.000Z",
+    git: null,
+    root: "/srv/hello",
+    env: {
+      key: "0123456789abcdef",
+      python: {
+        executable: "/usr/bin/python3.11",
+        configured: "/usr/bin/python3",
+        implementation: "cpython",
+        version: "3.11.2",
+        abi: "cpython-311-x86_64-linux-gnu",
+        platform: "linux-x86_64/glibc-2.36",
+      },
+      inputs: [],
+    },
     layers: [layer("code", code, opts.code ?? CODE), layer("venv", venv, VENV)],
     builder: { slipway_version: "0.1.0", hostname: "t" },
   } as Manifest;
@@ -54,7 +75,13 @@ describe("verifyArtifact", () => {
     const { file } = await artifact();
     const r = await verifyArtifact(file);
     assert.equal(r.checksumFile, "matched");
-    assert.deepEqual(r.layers.map((l) => [l.name, l.entries]), [["code", 2], ["venv", 4]]);
+    assert.deepEqual(
+      r.layers.map((l) => [l.name, l.entries]),
+      [
+        ["code", 2],
+        ["venv", 4],
+      ],
+    );
     assert.equal(r.signature, undefined);
   });
 
@@ -70,7 +97,9 @@ describe("verifyArtifact", () => {
     const chunks: Buffer[] = [];
     for await (const c of openMember(file, m.layers[1]!.member)) chunks.push(c as Buffer);
     assert.equal(sha256(Buffer.concat(chunks)), m.layers[1]!.sha256);
-    await assert.rejects(async () => { for await (const _ of openMember(file, "nope.tar.zst")) void _; }, /has no member nope\.tar\.zst/);
+    await assert.rejects(async () => {
+      for await (const _ of openMember(file, "nope.tar.zst")) void _;
+    }, /has no member nope\.tar\.zst/);
   });
 
   test("truncated anywhere, extracting: an ArtifactError, never a crash", async () => {
@@ -81,7 +110,11 @@ describe("verifyArtifact", () => {
     for (const cut of [100, 600, 2000, Math.floor(whole.length / 2), whole.length - 1100, whole.length - 10]) {
       const t = path.join(dir, `t${cut}.tar`);
       await writeFile(t, whole.subarray(0, cut));
-      await assert.rejects(verifyArtifact(t, { extract: { dir: out, layers: ["code", "venv"] } }), (err: unknown) => err instanceof ArtifactError, `cut at ${cut}`);
+      await assert.rejects(
+        verifyArtifact(t, { extract: { dir: out, layers: ["code", "venv"] } }),
+        (err: unknown) => err instanceof ArtifactError,
+        `cut at ${cut}`,
+      );
     }
   });
 
@@ -103,8 +136,15 @@ describe("verifyArtifact", () => {
     const { dir, file, m } = await artifact();
     const checked = new CheckedLayers(path.join(dir, "cache"));
     const first = await verifyArtifact(file, { checked });
-    assert.deepEqual(first.layers.map((l) => [l.name, l.entries]), [["code", 2], ["venv", 4]]);
-    for (const l of m.layers) assert.deepEqual(await checked.lookup(l.sha256, rulesFor(m, l)), { entries: l.name === "code" ? 2 : 4, bytes: l.unpacked_size }, `${l.name} recorded`);
+    assert.deepEqual(
+      first.layers.map((l) => [l.name, l.entries]),
+      [
+        ["code", 2],
+        ["venv", 4],
+      ],
+    );
+    for (const l of m.layers)
+      assert.deepEqual(await checked.lookup(l.sha256, rulesFor(m, l)), { entries: l.name === "code" ? 2 : 4, bytes: l.unpacked_size }, `${l.name} recorded`);
     assert.deepEqual((await verifyArtifact(file, { checked })).layers, first.layers, "the same report from the memo");
 
     // A layer the entry checks refuse: refused without a record …

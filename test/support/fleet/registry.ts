@@ -114,11 +114,7 @@ export function teardownSync(rec: Pick<FleetRecord, "namespaces" | "veths" | "br
     }
     if (found === 0) break;
   }
-  const batch = [
-    ...rec.namespaces.map((ns) => `netns del ${ns}`),
-    ...rec.veths.map((v) => `link del ${v}`),
-    `link del ${rec.bridge}`,
-  ].join("\n");
+  const batch = [...rec.namespaces.map((ns) => `netns del ${ns}`), ...rec.veths.map((v) => `link del ${v}`), `link del ${rec.bridge}`].join("\n");
   run("ip", ["-force", "-batch", "-"], batch + "\n");
 }
 
