@@ -1,5 +1,5 @@
 import type { ConfigProblem } from "../errors.js";
-import type { Config, RestartConfig } from "./schema.js";
+import type { Config, HealthConfig, RestartConfig } from "./schema.js";
 import { roleBatches } from "../deploy/plan.js";
 import { FULL_DRAIN_HINT, fullDrains } from "../lb/full-drain.js";
 
@@ -22,37 +22,14 @@ export function checkRules(config: Config): RuleProblem[] {
   }
   for (const [name, target] of Object.entries(config.targets)) {
     const at = (...rest: (string | number)[]) => ["targets", name, ...rest];
-    const { restart, health, haproxy } = target;
-    if ((restart.manager === "supervisord" || restart.manager === "systemd") && restart.programs.length === 0) {
-      problems.push({
-        path: at("restart", "programs"),
-        message: `is empty but manager = "${restart.manager}"`,
-        hint: `list the ${restart.manager === "systemd" ? "units" : "programs"} to restart`,
-      });
-    }
-    if (restart.manager !== "systemd" && (restart.scope !== "system" || restart.action !== "restart")) {
-      problems.push({
-        path: at("restart", restart.scope !== "system" ? "scope" : "action"),
-        message: `is only used with manager = "systemd" (manager is "${restart.manager}")`,
-        hint: "remove it",
-      });
-    }
+    const { haproxy } = target;
     for (const used of restartsInUse(target)) {
       const where = used.role ? at("roles", used.role, "restart") : at("restart");
       problems.push(...restartRules(used.restart).map((p) => ({ ...p, path: [...where, ...p.path] })));
     }
-    if (restart.manager !== "command" && restart.command) {
-      problems.push({
-        path: at("restart", "command"),
-        message: `is only used with manager = "command" (manager is "${restart.manager}")`,
-        hint: 'remove it, or set manager = "command"',
-      });
-    }
-    if (health.url && health.command) {
-      problems.push({ path: at("health"), message: "sets both url and command", hint: "keep one of them" });
-    }
-    if (health.url && !/^https?:\/\/[^\s]+$/.test(health.url)) {
-      problems.push({ path: at("health", "url"), message: "must be an http:// or https:// URL" });
+    for (const used of healthsInUse(target)) {
+      const where = used.role ? at("roles", used.role, "health") : at("health");
+      problems.push(...healthRules(used.health).map((p) => ({ ...p, path: [...where, ...p.path] })));
     }
     if (target.transport === "local" && target.hosts.length !== 1) {
       problems.push({
@@ -99,9 +76,45 @@ function restartsInUse(target: Config["targets"][string]): { role?: string; rest
   return roles.length === 0 || own.length < roles.length ? [{ restart: target.restart }, ...own] : own;
 }
 
+/** The same for health tables. */
+function healthsInUse(target: Config["targets"][string]): { role?: string; health: HealthConfig }[] {
+  const roles = target.roles ?? [];
+  const own = roles.filter((r) => r.health !== target.health).map((r) => ({ role: r.name, health: r.health }));
+  return roles.length === 0 || own.length < roles.length ? [{ health: target.health }, ...own] : own;
+}
+
+/** Rules of one health table; paths are relative to it. */
+function healthRules(health: HealthConfig): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  if (health.url && health.command) problems.push({ path: [], message: "sets both url and command", hint: "keep one of them" });
+  if (health.url && !/^https?:\/\/[^\s]+$/.test(health.url)) problems.push({ path: ["url"], message: "must be an http:// or https:// URL" });
+  return problems;
+}
+
 /** Rules of one restart table; paths are relative to it. */
 function restartRules(restart: RestartConfig): RuleProblem[] {
   const problems: RuleProblem[] = [];
+  if ((restart.manager === "supervisord" || restart.manager === "systemd") && restart.programs.length === 0) {
+    problems.push({
+      path: ["programs"],
+      message: `is empty but manager = "${restart.manager}"`,
+      hint: `list the ${restart.manager === "systemd" ? "units" : "programs"} to restart`,
+    });
+  }
+  if (restart.manager !== "systemd" && (restart.scope !== "system" || restart.action !== "restart")) {
+    problems.push({
+      path: [restart.scope !== "system" ? "scope" : "action"],
+      message: `is only used with manager = "systemd" (manager is "${restart.manager}")`,
+      hint: "remove it",
+    });
+  }
+  if (restart.manager !== "command" && restart.command) {
+    problems.push({
+      path: ["command"],
+      message: `is only used with manager = "command" (manager is "${restart.manager}")`,
+      hint: 'remove it, or set manager = "command"',
+    });
+  }
   if (restart.manager === "command" && !restart.command.trim()) {
     // Restarting nothing leaves the old process serving, and its health check would pass.
     problems.push({

@@ -1,4 +1,4 @@
-// A pyproject app in src layout: its dependencies come from [project] dependencies, the project
+// A Flask app, pyproject in src layout: its dependencies come from [project] dependencies, the project
 // itself is installed at the top of the release (not into the venv, whose key stays the
 // dependencies'), and gunicorn serves it from `current` on namespace hosts with no extra
 // configuration. Dependencies slipway cannot read are an error, never an empty venv.
@@ -16,7 +16,7 @@ import { pythonEnv } from "../support/env.js";
 import { startFleet, type TestFleet } from "../support/fleet.js";
 import { waitForJson } from "../support/supervisor.js";
 import { tmpDir } from "../support/tmp.js";
-import { ensureWheelhouse } from "../support/wheelhouse.js";
+import { ensureDjangoWheelhouse } from "../support/wheelhouse.js";
 
 const PORT = 8000;
 const CONF = "/srv/supervisord.conf";
@@ -33,12 +33,16 @@ ${extra}`;
 
 const WSGI = `import json, os
 
-def application(environ, start_response):
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+
+
+@app.get("/health")
+def health():
     with open(os.path.join(os.getcwd(), "slipway.json")) as f:
         build_id = json.load(f)["build_id"]
-    body = json.dumps({"build_id": build_id, "module": __file__, "cwd": os.getcwd()}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+    return jsonify(build_id=build_id, module=__file__, cwd=os.getcwd())
 `;
 
 let fleet: TestFleet;
@@ -50,15 +54,15 @@ before(async () => {
   const dir = await tmpDir("slipway-pyproject");
   root = `/srv/slw-${randomBytes(4).toString("hex")}/pyapp`;
   app = path.join(dir, "app");
-  const wheelhouse = await ensureWheelhouse();
+  const wheelhouse = await ensureDjangoWheelhouse();
   await mkdir(path.join(app, "src", "pyapp"), { recursive: true });
-  await writeFile(path.join(app, "pyproject.toml"), PYPROJECT('["gunicorn"]'));
+  await writeFile(path.join(app, "pyproject.toml"), PYPROJECT('["flask", "gunicorn"]'));
   await writeFile(path.join(app, "src", "pyapp", "__init__.py"), "");
   await writeFile(path.join(app, "src", "pyapp", "wsgi.py"), WSGI);
   env = pythonEnv({ SLIPWAY_CACHE_DIR: path.join(dir, "cache") });
   const program = [
     "[program:pyapp]",
-    `command=${root}/current/virtualenv/bin/gunicorn pyapp.wsgi:application --bind 0.0.0.0:${PORT} --workers 1 --chdir ${root}/current`,
+    `command=${root}/current/virtualenv/bin/gunicorn pyapp.wsgi:app --bind 0.0.0.0:${PORT} --workers 1 --chdir ${root}/current`,
     `directory=${root}/current`,
     "autostart=false",
     "startsecs=0",
@@ -95,7 +99,7 @@ const codeFiles = (artifact: string) =>
     .split("\n")
     .map((l) => l.replace(/^\.\//, ""));
 
-test("pyproject app (src layout): the project is installed at the release's top, the venv key ignores it, gunicorn serves it from current", async () => {
+test("pyproject Flask app (src layout): the project is installed at the release's top, the venv key ignores it, gunicorn serves it from current", async () => {
   const b1 = await build({ cwd: app, env, buildId: "p1" });
   const files = codeFiles(b1.artifact);
   assert.ok(files.includes("pyapp/wsgi.py"), "the package at the release's top");
