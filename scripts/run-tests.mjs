@@ -37,7 +37,8 @@ for (const g of groups) {
     let tail = "";
     child.stdout.on("data", (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
+      // The summary comes before the details of failing tests: keep enough to hold both.
+      tail = (tail + chunk.toString()).slice(-1_000_000);
     });
     child.on("close", (c) => {
       totals.pass += Number(/ℹ pass (\d+)/.exec(tail)?.[1] ?? 0);

@@ -17,6 +17,8 @@ export async function largestFilesOf(artifact: string, layer: LayerInfo, count: 
   const files: SizedFile[] = [];
   extract.on("entry", (header, stream, next) => {
     if (header.type === "file") files.push({ rel: header.name.replace(/^\.\//, ""), size: header.size ?? 0 });
+    // (An entry cut short by a failure errors too: the failure is reported once, by the pipeline.)
+    stream.on("error", () => {});
     stream.on("end", next);
     stream.resume();
   });
@@ -28,6 +30,12 @@ export async function largestFilesOf(artifact: string, layer: LayerInfo, count: 
       done(seen > limit ? new Error(`the ${layer.name} layer unpacks to more than its declared ${layer.unpacked_size} bytes`) : null, chunk);
     },
   });
-  await Promise.all([pipeline(openMember(artifact, layer.member), codec.input), pipeline(codec.output, bounded, extract), codec.done]);
+  const member = openMember(artifact, layer.member);
+  try {
+    await Promise.all([pipeline(member, codec.input), pipeline(codec.output, bounded, extract), codec.done]);
+  } catch (err) {
+    for (const s of [member, codec.input, codec.output, bounded, extract]) s.destroy();
+    throw err;
+  }
   return largest(files, count);
 }

@@ -169,7 +169,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
       await switchInBatches(plan, {
         sessions: (h) => sessions.get(h),
-        activation: (h) => ({ session: sessions.get(h), root: m.root, ...forHost(target, h), balancers, env: envFor(h), emit }),
+        activation: (h) => ({ session: sessions.get(h), root: m.root, ...forHost(target, h), balancers, env: envFor(h), emit, drainedBefore: states.get(h)?.drained }),
         afterSwitch: config.deploy.hooks.after_switch,
         currentDir: layout(m.root).current,
         buildId: m.build_id,

@@ -47,7 +47,7 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
         ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]),
       );
       if (opts.to === undefined) agreeOnPrevious(ctx.sessions.map((s, i) => [s.host, peeks[i]!.listing]));
-      const plans = ctx.sessions.map((s, i) => ({ s, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
+      const plans = ctx.sessions.map((s, i) => ({ s, drained: peeks[i]!.drained, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
 
       const info = lockInfo("rollback", ctx.name, opts.to);
       await lockAll(ctx.sessions, root, info, ctx.name, { peeked: true });
@@ -81,6 +81,8 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
 
 interface HostRollback {
   s: HostSession;
+  /** HAProxy servers a killed earlier run left drained for this host (drained.ts). */
+  drained?: string[];
   from?: string;
   to: string;
 }
@@ -100,7 +102,7 @@ async function rollBackHosts(
     await settleAll(
       plans
         .filter((p) => batch.includes(p.s.host))
-        .map(async ({ s, from, to }) => {
+        .map(async ({ s, from, to, drained }) => {
           const env = {
             SLIPWAY_APP: config.app.name,
             SLIPWAY_TARGET: name,
@@ -113,7 +115,7 @@ async function rollBackHosts(
           const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
           results.push(r);
           try {
-            await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit }, to);
+            await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit, drainedBefore: drained }, to);
             r.result = "ok";
           } catch (err) {
             r.error = (err as Error).message;

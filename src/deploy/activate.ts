@@ -6,6 +6,7 @@ import type { Balancer } from "../lb/balancers.js";
 import { drainAgain, drainHost, restoreHost, type Hold } from "../lb/drain.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../procman/restart.js";
 import { layout } from "./layout.js";
+import { clearDrained, markDrained } from "./drained.js";
 import { RemoteStepError, type HostSession } from "./session.js";
 import { parseSwitched, SWITCHED, switchCurrent, switchThenRun, undoPrevious, type PreviousMode } from "./switch.js";
 
@@ -22,6 +23,8 @@ export interface Activation {
    * `target`'s: switched once, each of their restarts and health checks runs after the first.
    */
   otherRoles?: readonly RoleConfig[];
+  /** Servers a killed earlier run drained for this host and never put back (the preflight read them: drained.ts). */
+  drainedBefore?: readonly string[];
 }
 
 /** Where a host was before its switch: what switching it back restores, `previous` included. */
@@ -85,7 +88,13 @@ export class ActivationError extends SlipwayError {
 export async function activate(a: Activation, buildId: string, opts: { rollbackOnFailure?: boolean; previous?: PreviousMode } = {}): Promise<Before> {
   const s = a.session;
   const warn = (message: string) => a.emit({ type: "log", level: "warn", message });
-  const hold = await s.step("drain", () => drainHost(a.balancers, s.host, warn), describeHold);
+  // The host records what is drained for it before the first drain, so that a run killed
+  // before its ready leaves the next run a way to tell its own DRAIN from an operator's.
+  const record = (servers: string[]) => s.run("drain", markDrained(a.root, servers)).then(() => undefined);
+  const hold = await s.step("drain", () => drainHost(a.balancers, s.host, warn, { ours: a.drainedBefore, beforeDrain: record }), describeHold);
+  for (const k of hold.drained.filter((d) => a.drainedBefore?.includes(`${d.b.config.backend}/${d.server}`))) {
+    warn(`${s.host}: HAProxy server ${k.b.config.backend}/${k.server} was left in DRAIN by an earlier run that was killed: this run puts it back in rotation`);
+  }
   for (const k of hold.kept) {
     warn(
       `${s.host}: HAProxy server ${k.server} (${k.where}) was in ${k.state.toUpperCase()} before this run: ` +
@@ -104,7 +113,7 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
     readied = true;
     await s.step(
       "ready",
-      () => restoreHost(hold),
+      () => restoreAndClear(a, hold),
       (r) => r.status,
     );
     return before;
@@ -136,7 +145,7 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
     outcome.rotationProblem = await s
       .step(
         "ready",
-        () => restoreHost(hold),
+        () => restoreAndClear(a, hold),
         (r) => r.status,
       )
       .then(
@@ -145,6 +154,13 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
       );
     throw new ActivationError(s.host, reason, outcome);
   }
+}
+
+/** Put the host's servers back; once they all are, the host forgets them (drained.ts). */
+async function restoreAndClear(a: Activation, hold: Hold): Promise<{ ms: number; status: string }> {
+  const r = await restoreHost(hold);
+  if (hold.drained.length) await a.session.run("ready", clearDrained(a.root));
+  return r;
 }
 
 function describeHold(h: Hold): string {

@@ -4,6 +4,7 @@ import { isValidBuildId } from "../config/patterns.js";
 import { sh } from "./layout.js";
 import { parseInfo, type LockState } from "./lock.js";
 import { LIST_FN, parseListing, type HostListing } from "./prune.js";
+import { DRAINED_FN, parseDrained } from "./drained.js";
 
 /** What a host has, read in one round trip before anything is changed (SPEC §5 step 2). */
 export interface HostState {
@@ -25,6 +26,8 @@ export interface HostState {
   listing: HostListing;
   /** The bytes of the current release's slipway.json (the dictionary for sending the new one: manifest-delta.ts). */
   currentManifest?: Buffer;
+  /** HAProxy servers a killed earlier run drained for this host and never put back (drained.ts). */
+  drained?: string[];
 }
 
 /**
@@ -35,7 +38,7 @@ export interface HostState {
 const LOCK_STATE_FN = `
 lock_state() { if [ -d "$1/.slipway/lock" ]; then echo "lock=held"; echo "lock_info=$(head -n 1 "$1/.slipway/lock/info" 2>/dev/null)"; fi; }`;
 
-const PROBE = `${LIST_FN}${LOCK_STATE_FN}
+const PROBE = `${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}
 
 root=$1 py=$2 build=$3 key=$4
 echo "slipway-probe=1"
@@ -51,6 +54,7 @@ case $(release_states "$root" "$build") in
   incomplete*) echo "release_incomplete=1";;
 esac
 lock_state "$root"
+drained_state "$root"
 c=$(readlink "$root/current" 2>/dev/null || true)
 if [ -n "$c" ] && [ -f "$root/$c/slipway.json" ] && command -v base64 >/dev/null 2>&1; then
   echo "current_manifest=$(base64 -w 0 < "$root/$c/slipway.json")"
@@ -87,11 +91,12 @@ function lockOf(kv: Map<string, string>): LockState {
  * the host has (releases, current, previous).
  */
 export function peekHost(root: string): string[] {
-  return sh(`${LIST_FN}${LOCK_STATE_FN}\nlock_state "$1"\nlist_host "$1" 0`, root);
+  return sh(`${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}\nlock_state "$1"\ndrained_state "$1"\nlist_host "$1" 0`, root);
 }
 
-export function parsePeek(stdout: string): { lock: LockState; listing: HostListing } {
-  return { lock: lockOf(keyValues(stdout)), listing: parseListing(stdout) };
+export function parsePeek(stdout: string): { lock: LockState; listing: HostListing; drained: string[] } {
+  const kv = keyValues(stdout);
+  return { lock: lockOf(kv), listing: parseListing(stdout), drained: parseDrained(kv.get("drained")) };
 }
 
 export function parseProbe(stdout: string): HostState {
@@ -112,6 +117,7 @@ export function parseProbe(stdout: string): HostState {
     venvPresent: kv.has("venv_present"),
     releaseManifestSha: kv.get("release_sha"),
     releaseIncomplete: kv.has("release_incomplete"),
+    drained: parseDrained(kv.get("drained")),
     current: buildIdOfLink(kv.get("current")),
     previous: buildIdOfLink(kv.get("previous")),
     lock: lockOf(kv),

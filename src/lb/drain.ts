@@ -36,21 +36,39 @@ function serversOf(balancers: readonly Balancer[], host: string): { b: Balancer;
  * anything is drained, the capacity guard waits for the other servers to be UP. If any
  * balancer fails after another was drained, the drained ones are put back before this throws.
  */
-export async function drainHost(balancers: readonly Balancer[], host: string, note: (message: string) => void = () => {}): Promise<Hold> {
+export interface DrainOptions {
+  /**
+   * Servers ("backend/server") that an earlier run drained on this host and never put back (it
+   * was killed: deploy/drained.ts): found in DRAIN, they are this run's to drain and restore,
+   * not an operator's to keep.
+   */
+  ours?: readonly string[];
+  /** Called with the servers about to be drained ("backend/server"), before the first is: the host records them. */
+  beforeDrain?: (servers: string[]) => Promise<void>;
+}
+
+export async function drainHost(
+  balancers: readonly Balancer[],
+  host: string,
+  note: (message: string) => void = () => {},
+  opts: DrainOptions = {},
+): Promise<Hold> {
   const mine = serversOf(balancers, host);
   const hold: Hold = { host, behind: mine.length > 0, drained: [], kept: [], remaining: 0, ms: 0, waited: { ms: 0, servers: [] } };
   if (mine.length === 0) return hold;
   const toDrain: typeof mine = [];
   for (const m of mine) {
+    const key = `${m.b.config.backend}/${m.server}`;
     const state = (await adminStates(m.b)).get(m.server) ?? "ready";
-    if (state === "ready") toDrain.push(m);
-    else hold.kept.push({ where: m.b.api.where, server: `${m.b.config.backend}/${m.server}`, state });
+    if (state === "ready" || (state === "drain" && opts.ours?.includes(key))) toDrain.push(m);
+    else hold.kept.push({ where: m.b.api.where, server: key, state });
   }
   for (const m of toDrain) {
     const w = await waitForCapacity(m.b, host, m.server, note);
     hold.waited.ms += w.ms;
     hold.waited.servers.push(...w.waitedFor);
   }
+  if (toDrain.length && opts.beforeDrain) await opts.beforeDrain(toDrain.map((m) => `${m.b.config.backend}/${m.server}`));
   const t0 = Date.now();
   try {
     for (const m of toDrain) {
