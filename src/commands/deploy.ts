@@ -32,7 +32,8 @@ import type { Config } from "../config/schema.js";
 import type { HostOutcome } from "../deploy/outcome.js";
 import { forHost, migrationsHost, rolesOfHost } from "../config/roles.js";
 import { requireLinkedFiles } from "../deploy/linked.js";
-import { bridgeAssets, parseBridged } from "../deploy/assets.js";
+import { bridgeAll } from "../deploy/assets.js";
+import { runMigrations } from "../deploy/migrations.js";
 
 export interface DeployOptions {
   cwd: string;
@@ -137,21 +138,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       });
       timings["stage"] = Math.round(performance.now() - t0);
 
-      if (config.deploy.assets) {
-        const { assets, keep_releases } = config.deploy;
-        await settleAll(
-          all.map((s) =>
-            s.step(
-              "assets",
-              () => s.run("assets", bridgeAssets(m.root, m.build_id, assets, keep_releases)),
-              (r) => {
-                const n = parseBridged(r.stdout);
-                return n ? `current gained ${n.toCurrent} file(s) of ${assets}, the new release ${n.toNew}` : undefined;
-              },
-            ),
-          ),
-        );
-      }
+      if (config.deploy.assets) await bridgeAll(all, m.root, m.build_id, config.deploy.assets, config.deploy.keep_releases);
       const release = layout(m.root).release(m.build_id);
       const first = sessions.get(migrationsHost(target, config.deploy.migrations.role));
       const envFor = (h: string) => deployEnv(config, name, h, m, plan.hosts.find((x) => x.host === h)?.current);
@@ -169,7 +156,15 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
       await switchInBatches(plan, {
         sessions: (h) => sessions.get(h),
-        activation: (h) => ({ session: sessions.get(h), root: m.root, ...forHost(target, h), balancers, env: envFor(h), emit, drainedBefore: states.get(h)?.drained }),
+        activation: (h) => ({
+          session: sessions.get(h),
+          root: m.root,
+          ...forHost(target, h),
+          balancers,
+          env: envFor(h),
+          emit,
+          drainedBefore: states.get(h)?.drained,
+        }),
         afterSwitch: config.deploy.hooks.after_switch,
         currentDir: layout(m.root).current,
         buildId: m.build_id,
@@ -244,36 +239,6 @@ function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, 
       "make the hosts match the build machine (same interpreter), or build on a machine that matches them",
     );
   }
-}
-
-async function runMigrations(
-  config: Config,
-  first: HostSession,
-  release: string,
-  env: Record<string, string>,
-  emit: Emit,
-): Promise<DeployResult["migrations"]> {
-  const m = config.deploy.migrations;
-  let outcome: DeployResult["migrations"];
-  if (m.check) {
-    const r = await first.step(
-      "migrate",
-      () => runUserCommand(first, "migrate", release, m.check, env, "the migrations check failed: no host was switched"),
-      (r) => `${countPending(r.stdout)} pending`,
-    );
-    outcome = { host: first.host, pending: countPending(r.stdout), output: r.stdout };
-    emit({ type: "migrations", host: first.host, pending: outcome.pending, output: r.stdout });
-    if (m.policy === "block" && outcome.pending > 0) {
-      throw new SlipwayError(
-        `${outcome.pending} migration(s) pending and deploy.migrations.policy = "block": no host was switched`,
-        'apply them first (or set policy = "run" to have slipway run them before the switch)',
-      );
-    }
-  }
-  if (m.policy === "run" && m.run) {
-    await first.step("migrate", () => runUserCommand(first, "migrate", release, m.run, env, "migrations failed: no host was switched"));
-  }
-  return outcome;
 }
 
 function result(

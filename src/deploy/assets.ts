@@ -1,4 +1,6 @@
+import { settleAll } from "../util/pool.js";
 import { sh } from "./layout.js";
+import type { HostSession } from "./session.js";
 
 /**
  * Asset bridging (deploy.assets): during and after a rolling deploy a page rendered by either
@@ -80,4 +82,20 @@ export function bridgeAssets(root: string, buildId: string, dir: string, keepRel
 export function parseBridged(stdout: string): { toCurrent: number; toNew: number } | undefined {
   const m = /^added (\d+) (\d+)$/m.exec(stdout);
   return m ? { toCurrent: Number(m[1]), toNew: Number(m[2]) } : undefined;
+}
+
+/** The bridge on every host, before any switches (SPEC §5 step 4): one round trip each. */
+export async function bridgeAll(sessions: readonly HostSession[], root: string, buildId: string, dir: string, keepReleases: number): Promise<void> {
+  await settleAll(
+    sessions.map((s) =>
+      s.step(
+        "assets",
+        () => s.run("assets", bridgeAssets(root, buildId, dir, keepReleases)),
+        (r) => {
+          const n = parseBridged(r.stdout);
+          return n ? `current gained ${n.toCurrent} file(s) of ${dir}, the new release ${n.toNew}` : undefined;
+        },
+      ),
+    ),
+  );
 }

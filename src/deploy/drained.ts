@@ -10,7 +10,11 @@ export const DRAINED_FILE = ".slipway/drained";
 
 /** Written before the first drain command (one round trip, only for a host behind HAProxy). */
 export function markDrained(root: string, servers: readonly string[]): string[] {
-  return sh(`root=$1; shift; mkdir -p "$root/.slipway" && printf '%s\\n' "$@" > "$root/${DRAINED_FILE}.tmp" && mv -f "$root/${DRAINED_FILE}.tmp" "$root/${DRAINED_FILE}"`, root, ...servers);
+  return sh(
+    `root=$1; shift; mkdir -p "$root/.slipway" && printf '%s\\n' "$@" > "$root/${DRAINED_FILE}.tmp" && mv -f "$root/${DRAINED_FILE}.tmp" "$root/${DRAINED_FILE}"`,
+    root,
+    ...servers,
+  );
 }
 
 /** Removed once every drained server is back in rotation. */

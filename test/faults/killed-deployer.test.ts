@@ -39,7 +39,11 @@ after(async () => {
 /** Run `slipway deploy --json` and SIGKILL it the moment the first host's drain is done. */
 function deployKilledAfterDrain(artifact: string): Promise<{ killedAfter?: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "deploy", artifact, "--target", "fleet", "--json"], { cwd: f.ws.app, env: f.ws.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "deploy", artifact, "--target", "fleet", "--json"], {
+      cwd: f.ws.app,
+      env: f.ws.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let buf = "";
     let killedAfter: string | undefined;
     child.stdout.on("data", (c: Buffer) => {
@@ -92,8 +96,14 @@ test("a deployer killed after a drain: the next deploy puts the killed run's DRA
     assert.equal(await admin("h2"), "ready");
     assert.equal(await admin("h3"), "drain", "the operator's DRAIN is kept");
     const warnings = events.flatMap((e) => (e.type === "log" && e.level === "warn" ? [e.message] : []));
-    assert.ok(warnings.some((w) => /h1 was left in DRAIN by an earlier run that was killed/.test(w)), warnings.join("\n"));
-    assert.ok(warnings.some((w) => /app\/h3 .* was in DRAIN before this run/.test(w)), warnings.join("\n"));
+    assert.ok(
+      warnings.some((w) => /h1 was left in DRAIN by an earlier run that was killed/.test(w)),
+      warnings.join("\n"),
+    );
+    assert.ok(
+      warnings.some((w) => /app\/h3 .* was in DRAIN before this run/.test(w)),
+      warnings.join("\n"),
+    );
     assert.equal((await h1!.exec(["sh", "-c", `test -e ${f.ws.root}/.slipway/drained && echo yes || echo no`])).trim(), "no", "forgotten once restored");
     await localRuntime(lb.socket).send("set server app/h3 state ready");
     void h2;
