@@ -282,8 +282,8 @@ function prng(seed: number): () => number {
 
 test("fuzz: seeded byte flips and truncations never crash the CLI or change the host", async () => {
   const seed = Number(process.env["FUZZ_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
-  const count = Number(process.env["FUZZ_CASES"] ?? 500);
-  const budgetMs = Number(process.env["FUZZ_BUDGET_MS"] ?? 240_000);
+  const count = Number(process.env["FUZZ_CASES"] ?? 300);
+  const budgetMs = Number(process.env["FUZZ_BUDGET_MS"] ?? 300_000);
   console.log(`fuzz: seed ${seed} (replay with FUZZ_SEED=${seed}), ${count} cases`);
   const rand = prng(seed);
   const { ws } = f;
