@@ -126,6 +126,7 @@ describe("renderConfig", () => {
   test("Django: collectstatic step, migrations check and run, minify for static/", () => {
     const c = parseConfig(renderConfig(detectApp("/tmp/shop", ["manage.py", "static", "requirements.txt"])), "slipway.toml");
     assert.deepEqual(c.build.steps, ["python manage.py collectstatic --noinput"]);
+    assert.equal(c.build.minify_when, "before-steps", "minified before collectstatic fingerprints and collects them");
     assert.deepEqual(c.build.minify, ["static/**/*.js", "static/**/*.css"]);
     assert.equal(c.deploy.migrations.check, "python manage.py showmigrations --plan");
     assert.equal(c.deploy.migrations.run, "python manage.py migrate --noinput");
@@ -135,6 +136,7 @@ describe("renderConfig", () => {
   test("not Django: no steps, no migrations", () => {
     const c = parseConfig(renderConfig(detectApp("/tmp/api", ["pyproject.toml", "uv.lock"])), "slipway.toml");
     assert.deepEqual(c.build.steps, []);
+    assert.equal(c.build.minify_when, "after-steps");
     assert.deepEqual(c.build.minify, []);
     assert.equal(c.deploy.migrations.check, "");
     assert.equal(c.deploy.migrations.run, "");
