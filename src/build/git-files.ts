@@ -27,6 +27,12 @@ export async function gitFiles(appDir: string, env: NodeJS.ProcessEnv): Promise<
   if (inside.trim() !== "true") return undefined;
   const out = await git(appDir, env, ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."]);
   const files = out.split("\0").filter(Boolean);
+  if (files.length === 0) {
+    throw new EnvironmentError(
+      `git lists no file under ${appDir}: nothing would be in the code layer`,
+      "commit the app's files (or stop ignoring them: `git check-ignore -v <file>` says which .gitignore line does)",
+    );
+  }
   // ls-files repeats a path with unmerged stages; keep one of each.
   return [...new Set(files)];
 }

@@ -110,6 +110,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   try {
     const stage = (dest: string) =>
       stageTree({ appDir, include: cfg.include, exclude, dest, configFile, gitFiles: tracked, includeIgnored: cfg.include_ignored });
+    // pip's own scratch copies are never shipped: they hold every file, ignored ones too (a
+    // gitignored wheelhouse that pip_args or a requirement names), less a local venv.
+    const scratchExclude = withoutOutput(excludeMatcher([...cfg.exclude, ...NON_GIT_EXCLUDE]), appDir, outDir);
+    const scratch = async (name: string) => {
+      const dest = path.join(work, name);
+      await stageTree({ appDir, include: cfg.include, exclude: scratchExclude, dest, configFile });
+      return dest;
+    };
     const venv = await phase(
       "venv",
       () =>
@@ -119,11 +127,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
           python: app.python,
           pipArgs: cfg.pip_args,
           sources: planInstall(cfg.requirements),
-          scratchTree: async () => {
-            const scratch = path.join(work, "pip-tree");
-            await stage(scratch);
-            return scratch;
-          },
+          scratchTree: () => scratch("pip-tree"),
           restore: (dir) => restoreVenvFromCache(dir, key, cfg.compression, env),
           env,
           emit,
@@ -158,7 +162,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         async () =>
           installProject({
             python: path.join(venv.path, "bin", "python"),
-            source: await stage(path.join(work, "project-src")).then(() => path.join(work, "project-src")),
+            source: await scratch("project-src"),
             tree,
             scratch: path.join(work, "project-site"),
             project,

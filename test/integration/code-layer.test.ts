@@ -5,12 +5,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { build } from "../../src/commands/build.js";
 import { inspect } from "../../src/commands/inspect.js";
 import { SecretsError } from "../../src/build/secrets.js";
-import { UsageError } from "../../src/errors.js";
+import { EnvironmentError, UsageError } from "../../src/errors.js";
 import { exampleWorkspace, type Workspace } from "../support/build-app.js";
 
 const git = (ws: Workspace, ...args: string[]) =>
@@ -95,6 +95,26 @@ test("code layer: outside git, .venv, venv, .env and *.sqlite3 stay out; inside 
   git(ws, "commit", "-qm", "notes");
   const clean = await buildAs(ws, "g4", { requireClean: true });
   assert.equal(JSON.parse(execFileSync("tar", ["-xOf", clean.artifact, "slipway.json"], { encoding: "utf8" })).git.dirty, false);
+});
+
+test("code layer: a gitignored wheelhouse that pip_args names still feeds pip, and never ships", async () => {
+  const ws = await exampleWorkspace("slipway-wheels");
+  await cp(ws.wheelhouse, path.join(ws.app, "wheels"), { recursive: true });
+  await appendFile(path.join(ws.app, ".gitignore"), "wheels/\n");
+  await setBuild(ws, { pip_args: '["--no-index", "--find-links", "wheels"]' });
+  git(ws, "init", "-q");
+  git(ws, "add", "-A");
+  git(ws, "commit", "-qm", "app");
+  const b = await buildAs(ws, "w1");
+  assert.equal(b.venv.cache, "miss", "pip installed from ./wheels");
+  assert.ok(!codeFiles(b.artifact).some((f) => f.startsWith("wheels")), "the ignored wheelhouse is not in the code layer");
+});
+
+test("code layer: an app dir that git ignores whole is an error, not an empty layer", async () => {
+  const ws = await exampleWorkspace("slipway-ignored");
+  await writeFile(path.join(ws.app, ".gitignore"), "*\n");
+  git(ws, "init", "-q");
+  await assert.rejects(buildAs(ws, "i1"), (e: unknown) => e instanceof EnvironmentError && /git lists no file/.test(e.message));
 });
 
 test("code layer: over 50 MB, build and inspect warn and name the largest files", async () => {
