@@ -29,7 +29,7 @@ export interface InstallProjectRequest {
  * Console scripts (bin/) are not installed: run them with `python -m`.
  */
 export async function installProject(req: InstallProjectRequest): Promise<{ added: string[] }> {
-  const onLine = (line: string) => req.emit({ type: "output", phase: "steps", line });
+  const onLine = (line: string) => req.emit({ type: "output", phase: "project", line });
   const argv = [req.python, "-m", "pip", "install", "--no-deps", "--no-compile", "--target", req.scratch, ...req.pipArgs, req.source];
   await run(argv, { cwd: req.source, env: req.env, onLine, step: `pip install of the project (${req.project.name ?? "pyproject.toml"})` });
   const added: string[] = [];

@@ -58,10 +58,8 @@ export function pyprojectRequirements(info: PyprojectInfo, rel: string): string[
   return info.dependencies ?? [];
 }
 
-/** The pyproject.toml among build.requirements whose project is installed into the release, if any. */
-export async function projectToInstall(appDir: string, requirements: readonly string[]): Promise<PyprojectInfo | undefined> {
+/** The pyproject.toml among build.requirements, read once (its dependencies, whether it is a package), if any. */
+export async function pyprojectOf(appDir: string, requirements: readonly string[]): Promise<{ rel: string; info: PyprojectInfo } | undefined> {
   const rel = requirements.find((r) => path.basename(r) === "pyproject.toml");
-  if (!rel) return undefined;
-  const info = await readPyproject(path.resolve(appDir, rel));
-  return info.installable ? info : undefined;
+  return rel ? { rel, info: await readPyproject(path.resolve(appDir, rel)) } : undefined;
 }

@@ -18,7 +18,7 @@ import { resolveBuildId } from "../build/build-id.js";
 import { gitInfo, type GitInfo } from "../build/git.js";
 import { gitFiles } from "../build/git-files.js";
 import { findSecrets, SecretsError } from "../build/secrets.js";
-import { projectToInstall, pyprojectRequirements, readPyproject } from "../build/pyproject.js";
+import { pyprojectOf, pyprojectRequirements } from "../build/pyproject.js";
 import { installProject } from "../build/install-project.js";
 import { NON_GIT_EXCLUDE } from "../config/schema.js";
 import { writeLayer, type LayerStats } from "../artifact/layer-writer.js";
@@ -95,10 +95,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const signingKey = await signingKeyFor(opts, cfg.signing_key, appDir, emit);
 
   // Dependencies slipway cannot read fail here, in a second, not after the venv is made.
-  const project = cfg.install_project ? await projectToInstall(appDir, cfg.requirements) : undefined;
-  for (const src of planInstall(cfg.requirements)) {
-    if (src.kind === "pyproject-dependencies") pyprojectRequirements(await readPyproject(path.resolve(appDir, src.file)), src.file);
-  }
+  const bare = planInstall(cfg.requirements).some((s) => s.kind === "pyproject-dependencies");
+  const pyproject = bare || cfg.install_project ? await pyprojectOf(appDir, cfg.requirements) : undefined;
+  if (pyproject && bare) pyprojectRequirements(pyproject.info, pyproject.rel);
+  const project = cfg.install_project && pyproject?.info.installable ? pyproject.info : undefined;
 
   const { key, interpreter, inputs } = await phase(
     "interpreter",

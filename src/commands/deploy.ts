@@ -31,7 +31,7 @@ import type { HostSession } from "../deploy/session.js";
 import type { Config } from "../config/schema.js";
 import type { HostOutcome } from "../deploy/outcome.js";
 import { forHost, migrationsHost, rolesOfHost } from "../config/roles.js";
-import { requireLinkedFiles } from "../deploy/linked.js";
+import { rejectMissingLinked } from "../deploy/linked.js";
 import { bridgeAll } from "../deploy/assets.js";
 import { runMigrations } from "../deploy/migrations.js";
 
@@ -102,13 +102,13 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     // is only re-hashed) while every host is probed (lock, interpreter, disk, tools, what is
     // there). Any refusal here leaves every host exactly as it was — nothing has been written yet.
     const checked = new CheckedLayers(cacheDir(process.env));
-    const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked });
+    const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked, linkedFiles: config.deploy.linked_files });
     timings["verify"] = verifyMs;
     rejectHeld(
       name,
       [...states].map(([host, st]) => [host, st.lock]),
     );
-    await requireLinkedFiles(all, m.root, config.deploy.linked_files);
+    rejectMissingLinked(states, m.root);
     const manifests = await manifestPayloads(head.manifestBytes, m.root, states, m.layers[0]!.compression, work);
     const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
     rejectIncompatible(plan, m, manifestSha, states);

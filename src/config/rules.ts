@@ -1,5 +1,5 @@
 import type { ConfigProblem } from "../errors.js";
-import type { Config, HealthConfig, RestartConfig } from "./schema.js";
+import type { Config, HealthConfig, RestartConfig, TargetConfig } from "./schema.js";
 import { roleBatches } from "../deploy/plan.js";
 import { FULL_DRAIN_HINT, fullDrains } from "../lb/full-drain.js";
 
@@ -23,13 +23,13 @@ export function checkRules(config: Config): RuleProblem[] {
   for (const [name, target] of Object.entries(config.targets)) {
     const at = (...rest: (string | number)[]) => ["targets", name, ...rest];
     const { haproxy } = target;
-    for (const used of restartsInUse(target)) {
+    for (const used of tablesInUse(target, "restart")) {
       const where = used.role ? at("roles", used.role, "restart") : at("restart");
-      problems.push(...restartRules(used.restart).map((p) => ({ ...p, path: [...where, ...p.path] })));
+      problems.push(...restartRules(used.table).map((p) => ({ ...p, path: [...where, ...p.path] })));
     }
-    for (const used of healthsInUse(target)) {
+    for (const used of tablesInUse(target, "health")) {
       const where = used.role ? at("roles", used.role, "health") : at("health");
-      problems.push(...healthRules(used.health).map((p) => ({ ...p, path: [...where, ...p.path] })));
+      problems.push(...healthRules(used.table).map((p) => ({ ...p, path: [...where, ...p.path] })));
     }
     if (target.transport === "local" && target.hosts.length !== 1) {
       problems.push({
@@ -66,21 +66,14 @@ export function checkRules(config: Config): RuleProblem[] {
 }
 
 /**
- * The restart tables a target's hosts use: each role's own, and the target's when a role
- * inherits it (a target-level default no role uses is not checked). A role inherits by
+ * The restart (or health) tables a target's hosts use: each role's own, and the target's when a
+ * role inherits it (a target-level default no role uses is not checked). A role inherits by
  * reference (config/roles.ts), which is how one is told from the other.
  */
-function restartsInUse(target: Config["targets"][string]): { role?: string; restart: RestartConfig }[] {
+function tablesInUse<K extends "restart" | "health">(target: Config["targets"][string], key: K): { role?: string; table: TargetConfig[K] }[] {
   const roles = target.roles ?? [];
-  const own = roles.filter((r) => r.restart !== target.restart).map((r) => ({ role: r.name, restart: r.restart }));
-  return roles.length === 0 || own.length < roles.length ? [{ restart: target.restart }, ...own] : own;
-}
-
-/** The same for health tables. */
-function healthsInUse(target: Config["targets"][string]): { role?: string; health: HealthConfig }[] {
-  const roles = target.roles ?? [];
-  const own = roles.filter((r) => r.health !== target.health).map((r) => ({ role: r.name, health: r.health }));
-  return roles.length === 0 || own.length < roles.length ? [{ health: target.health }, ...own] : own;
+  const own = roles.filter((r) => r[key] !== target[key]).map((r) => ({ role: r.name, table: r[key] as TargetConfig[K] }));
+  return roles.length === 0 || own.length < roles.length ? [{ table: target[key] }, ...own] : own;
 }
 
 /** Rules of one health table; paths are relative to it. */

@@ -222,12 +222,7 @@ async function switchAndRestart(a: Activation, buildId: string, previous: Previo
       "restart",
       async () => {
         const r = await running;
-        const output = `${r.stdout.slice(r.stdout.search(marker)).replace(marker, "")}${r.stderr}`;
-        if (restartFailed(a.target.restart.manager, r.code, output)) {
-          throw new RemoteStepError(s.host, "restart", restart, r.code, output, "check the process manager's logs on the host");
-        }
-        const verify = restartVerifyCommand(a.target.restart);
-        if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+        await judgeRestart(s, a.target.restart, restart, r.code, `${r.stdout.slice(r.stdout.search(marker)).replace(marker, "")}${r.stderr}`);
       },
       () => a.target.restart.manager,
     );
@@ -239,7 +234,7 @@ async function restartOtherRoles(a: Activation): Promise<void> {
   const s = a.session;
   const done = [a.target.restart];
   for (const role of a.otherRoles ?? []) {
-    if (done.some((r) => sameRestart(r, role.restart))) continue;
+    if (done.some((r) => sameTable(r, role.restart))) continue;
     done.push(role.restart);
     const argv = restartCommand(role.restart, layout(a.root).current, a.env);
     if (!argv) continue;
@@ -247,24 +242,29 @@ async function restartOtherRoles(a: Activation): Promise<void> {
       "restart",
       async () => {
         const r = await s.transport.exec(argv);
-        const output = `${r.stdout}${r.stderr}`;
-        if (restartFailed(role.restart.manager, r.code, output)) {
-          throw new RemoteStepError(s.host, "restart", argv, r.code, output, `role ${role.name}: check the process manager's logs on the host`);
-        }
-        const verify = restartVerifyCommand(role.restart);
-        if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+        await judgeRestart(s, role.restart, argv, r.code, `${r.stdout}${r.stderr}`, `role ${role.name}: `);
       },
       () => `${role.restart.manager} (role ${role.name})`,
     );
   }
 }
 
-const sameRestart = (x: RestartConfig, y: RestartConfig) => JSON.stringify(x) === JSON.stringify(y);
+/** A restart that ran: failed (by its exit and output, restart.ts), or, for systemd, verified active. */
+async function judgeRestart(s: HostSession, restart: RestartConfig, argv: readonly string[], code: number, output: string, role = ""): Promise<void> {
+  if (restartFailed(restart.manager, code, output)) {
+    throw new RemoteStepError(s.host, "restart", argv, code, output, `${role}check the process manager's logs on the host`);
+  }
+  const verify = restartVerifyCommand(restart);
+  if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
+}
+
+/** Two roles' tables with the same settings: restarted or checked once. */
+const sameTable = (x: object, y: object) => JSON.stringify(x) === JSON.stringify(y);
 
 /** Every role's health check on the host: the first role's, then the others' (each different one once). */
 async function healthCheck(a: Activation, build: string): Promise<void> {
   const checks = [a.target.health];
-  for (const role of a.otherRoles ?? []) if (!checks.some((h) => JSON.stringify(h) === JSON.stringify(role.health))) checks.push(role.health);
+  for (const role of a.otherRoles ?? []) if (!checks.some((h) => sameTable(h, role.health))) checks.push(role.health);
   for (const health of checks) await healthCheckOne(a, health, build);
 }
 

@@ -28,6 +28,8 @@ export interface HostState {
   currentManifest?: Buffer;
   /** HAProxy servers a killed earlier run drained for this host and never put back (drained.ts). */
   drained?: string[];
+  /** deploy.linked_files this host lacks under <root>/shared (the probe was given them). */
+  linkedMissing?: string[];
 }
 
 /**
@@ -40,9 +42,11 @@ lock_state() { if [ -d "$1/.slipway/lock" ]; then echo "lock=held"; echo "lock_i
 
 const PROBE = `${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}
 
-root=$1 py=$2 build=$3 key=$4
+root=$1 py=$2 build=$3 key=$4 probe=$5; shift 5
 echo "slipway-probe=1"
-if out=$("$py" -I -c "$5" 2>/dev/null); then echo "python=$out"; fi
+if out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
+# deploy.linked_files (the rest of the arguments): each must be a file under <root>/shared.
+for f in "$@"; do [ -f "$root/shared/$f" ] || printf 'linked_missing=%s\n' "$f"; done
 d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 [ -d "$root" ] && echo "root_exists=1"
 [ -w "$d" ] && echo "root_writable=1"
@@ -62,8 +66,8 @@ fi
 list_host "$root" 0
 exit 0`;
 
-export function probeHost(root: string, python: string, buildId: string, key: string): string[] {
-  return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT);
+export function probeHost(root: string, python: string, buildId: string, key: string, linkedFiles: readonly string[] = []): string[] {
+  return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT, ...linkedFiles);
 }
 
 /** `releases/<id>` (what current/previous point at) → `<id>`; a link to anything else (`releases/..`) names no release. */
@@ -118,6 +122,7 @@ export function parseProbe(stdout: string): HostState {
     releaseManifestSha: kv.get("release_sha"),
     releaseIncomplete: kv.has("release_incomplete"),
     drained: parseDrained(kv.get("drained")),
+    linkedMissing: stdout.split("\n").flatMap((l) => (l.startsWith("linked_missing=") ? [l.slice("linked_missing=".length)] : [])),
     current: buildIdOfLink(kv.get("current")),
     previous: buildIdOfLink(kv.get("previous")),
     lock: lockOf(kv),

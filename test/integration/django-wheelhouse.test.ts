@@ -2,26 +2,15 @@
 // dependency closure (compiled ones as platform wheels) install offline into a fresh venv
 // and import.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { promisify } from "node:util";
-import { PYTHON, pythonEnv } from "../support/env.js";
+import { execText, PYTHON } from "../support/env.js";
 import { tmpDir } from "../support/tmp.js";
 import { DJANGO_DISTRIBUTIONS, ensureDjangoWheelhouse } from "../support/wheelhouse.js";
 
-const exec = promisify(execFile);
-
-async function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
-  try {
-    const { stdout } = await exec(cmd, args, { env: pythonEnv(), maxBuffer: 64 << 20, ...opts });
-    return stdout;
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(" ")} failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
-  }
-}
+const sh = execText;
 
 // For each wheel: its WHEEL file, its Requires-Dist, and whether RECORD lists every member
 // with the right sha256 and size.

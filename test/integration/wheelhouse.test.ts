@@ -2,28 +2,18 @@
 // runs, the example app builds its C extension and serves, big wheels are
 // deterministic. Everything here is offline.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { before, test } from "node:test";
-import { promisify } from "node:util";
-import { PYTHON, pythonEnv } from "../support/env.js";
+import { execText, PYTHON, pythonEnv } from "../support/env.js";
 import { copyExampleApp, tmpDir } from "../support/tmp.js";
 import { ensureWheelhouse, makeBigWheels } from "../support/wheelhouse.js";
 
-const exec = promisify(execFile);
 const SUPPORT = resolve(import.meta.dirname, "..", "support");
 
-async function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  try {
-    const { stdout } = await exec(cmd, args, { env: pythonEnv(), maxBuffer: 64 << 20, ...opts });
-    return stdout;
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(" ")} failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
-  }
-}
+const sh = execText;
 
 // Checks every wheel's RECORD: each member listed once with the right sha256 and size.
 const CHECK_RECORDS = `
