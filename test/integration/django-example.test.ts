@@ -199,11 +199,12 @@ test("a release migrates PostgreSQL, serves /health and its assets under gunicor
   const pingArgs = ["manage.py", "worker_ping", "--timeout", "3"];
   await assert.rejects(sh(py, pingArgs, { cwd: current }), /no Celery worker answered a ping/, "no worker: unhealthy");
 
-  const worker = start(
-    path.join(current, "virtualenv", "bin", "celery"),
-    ["--app", "shop", "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "test-worker@%h"],
-    current,
-  );
+  // The worker as the example's supervisord program runs it (deploy/celery-worker.sh), here.
+  const program = await supervisorProgram(path.join(app, "deploy", "supervisord.conf"), "shop-worker");
+  const [cmd, ...args] = program.command!.replaceAll("/srv/django-shop/current", current).replaceAll("%%", "%").split(/\s+/);
+  assert.equal(cmd, "/bin/sh");
+  assert.equal(program.directory, "/srv/django-shop/current");
+  const worker = start(cmd!, args, current);
   const runsOf = (taskId: string) =>
     pg.sql(`SELECT count(*), coalesce(max(duplicates), -1), coalesce(min(build_id), '') FROM orders_taskrun WHERE task_id = '${taskId}'`);
   assert.equal(
@@ -214,12 +215,11 @@ test("a release migrates PostgreSQL, serves /health and its assets under gunicor
   assert.equal(await pg.sql("SELECT processed IS NOT NULL FROM orders_order WHERE reference = 'order-1'"), "t");
 
   // The worker role's health command: a worker answers, and it runs the build asked for.
-  assert.match(await sh(py, pingArgs, { cwd: current, env: pythonEnv({ SLIPWAY_BUILD_ID: BUILD_ID }) }), /^1 worker\(s\) answered: test-worker@/m);
+  assert.match(await sh(py, pingArgs, { cwd: current, env: pythonEnv({ SLIPWAY_BUILD_ID: BUILD_ID }) }), /^1 worker\(s\) answered: shop-worker@/m);
   await assert.rejects(sh(py, pingArgs, { cwd: current, env: pythonEnv({ SLIPWAY_BUILD_ID: "shop-2" }) }), /no worker runs build shop-2/);
 
   // A slow task, then the worker stopped as the example's supervisord program stops it: its
   // warm shutdown finishes the task, once, and leaves nothing behind.
-  const program = await supervisorProgram(path.join(app, "deploy", "supervisord.conf"), "shop-worker");
   assert.equal(program.stopsignal, "TERM");
   assert.ok(Number(program.stopwaitsecs) >= 60, "stopwaitsecs leaves a task time to finish");
   const second = (await manage("place_order", "order-2", "--seconds", "4")).trim();

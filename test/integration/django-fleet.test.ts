@@ -309,7 +309,8 @@ test("django-shop on 2 web hosts behind HAProxy and a worker host: code change, 
       if ((await pg.sql(query)) !== "0|-1") break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    assert.equal(await pg.sql(query), "1|0", `the task enqueued at ${t.label} ran exactly once`);
+    const broker = `broker: ${(await redis.command("LLEN celery")).trim()} queued, ${(await redis.command("HLEN unacked")).trim()} unacked`;
+    assert.equal(await pg.sql(query), "1|0", `the task enqueued at ${t.label} ran exactly once (${broker})`);
     assert.equal(await pg.sql(`SELECT processed IS NOT NULL FROM orders_order WHERE reference = '${t.reference}'`), "t");
   };
   const pageLinks = async (id: string) => {
