@@ -1,6 +1,6 @@
 // After tsc (which emits the library and its types into dist/), bundle the CLI into one file:
 // a CLI pays for every module it resolves at start-up, and a warm build is ~0.3 s in total.
-// esbuild stays external: it finds its native binary relative to its own package.
+// esbuild and better-sqlite3 stay external: each finds its native binary relative to its own package.
 import { chmodSync } from "node:fs";
 import { build } from "esbuild";
 
@@ -12,7 +12,7 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["esbuild"],
+  external: ["esbuild", "better-sqlite3"],
   banner: { js: "import { createRequire as __slipwayRequire } from 'node:module'; const require = __slipwayRequire(import.meta.url);" },
   sourcemap: "linked",
   minifyWhitespace: true,

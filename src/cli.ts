@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { ExitCode, SlipwayError } from "./errors.js";
 import type { Emit } from "./events.js";
@@ -195,6 +196,101 @@ export function program(): Command {
           confirm: (held) => confirm(`${held.join("\n")}\nRemove ${held.length === 1 ? "this lock" : "these locks"}?`, Boolean(flags.yes)),
         });
         return { result: r, human: unlockSummary(r) };
+      }),
+    );
+
+  const serve = cli
+    .command("serve")
+    .description("run the deploy server: HTTP API, dashboard and chat commands, one SQLite history (docs/serve.md)")
+    .option("--listen <host:port>", "address to listen on (default [server] listen, 127.0.0.1:8780)")
+    .option("--data <dir>", "database and artifact store (default [server] data, ./.slipway-server)")
+    .action(async (o: { listen?: string; data?: string }) => {
+      const flags = globals();
+      try {
+        const { findServerConfig } = await import("./serve/main.js");
+        const { startServer } = await import("./serve/server.js");
+        const server = await findServerConfig({ cwd: process.cwd(), config: flags.config, ...o });
+        const running = await startServer({ server });
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+        process.stderr.write("slipway serve: stopping (waiting for running deploys)\n");
+        await running.close();
+        process.exitCode = ExitCode.ok;
+      } catch (err) {
+        const e = err as Error & { hint?: string };
+        process.stderr.write(`error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}\n`);
+        process.exitCode = err instanceof SlipwayError ? err.exitCode : ExitCode.failed;
+      }
+    });
+  const token = serve.command("token").description("API tokens of the server (stored as SHA-256; a token is printed once)");
+  const dataOf = async (flags: GlobalFlags, data?: string) => {
+    const { findServerConfig } = await import("./serve/main.js");
+    return (await findServerConfig({ cwd: process.cwd(), config: flags.config, data })).dataDir;
+  };
+  token
+    .command("create")
+    .description("create a token and print it once")
+    .requiredOption("--name <name>", "who or what holds it (shown in history), e.g. ci")
+    .requiredOption("--role <role>", "viewer, deployer or admin")
+    .option("--app <app>", "the app it is for (default: every app)")
+    .option("--target <target>", "the target it is for (default: every target)")
+    .option("--data <dir>", "the server's data dir")
+    .action((o: { name: string; role: string; app?: string; target?: string; data?: string }) =>
+      execute("token create", globals(), async ({ flags }) => {
+        const { tokenCreate } = await import("./serve/admin.js");
+        const r = tokenCreate(await dataOf(flags, o.data), o);
+        return {
+          result: r,
+          human: (out) => {
+            out(r.token);
+            process.stderr.write(`token ${r.name} (${r.grants.map((g) => `${g.role} on ${g.app}/${g.target}`).join(", ")}): shown once, store it now\n`);
+          },
+        };
+      }),
+    );
+  token
+    .command("list")
+    .description("list tokens (names and grants, never the tokens)")
+    .option("--data <dir>", "the server's data dir")
+    .action((o: { data?: string }) =>
+      execute("token list", globals(), async ({ flags }) => {
+        const { tokenList } = await import("./serve/admin.js");
+        const tokens = tokenList(await dataOf(flags, o.data));
+        return {
+          result: { tokens },
+          human: (out) => {
+            for (const t of tokens)
+              out(`${t.name}\t${t.grants.map((g) => `${g.role}:${g.app}/${g.target}`).join(",")}\t${t.revoked_at ? `revoked ${t.revoked_at}` : "active"}`);
+          },
+        };
+      }),
+    );
+  token
+    .command("revoke")
+    .description("revoke every active token of that name (and end its dashboard sessions)")
+    .requiredOption("--name <name>", "the token's name")
+    .option("--data <dir>", "the server's data dir")
+    .action((o: { name: string; data?: string }) =>
+      execute("token revoke", globals(), async ({ flags }) => {
+        const { tokenRevoke } = await import("./serve/admin.js");
+        const r = tokenRevoke(await dataOf(flags, o.data), o.name);
+        return { result: r, human: (out) => out(`revoked ${r.revoked} token(s) named ${o.name}`) };
+      }),
+    );
+
+  cli
+    .command("push")
+    .description("upload an artifact to a deploy server (token in SLIPWAY_TOKEN)")
+    .argument("<artifact>", "the .tar built by `slipway build`")
+    .requiredOption("--server <url>", "the server, e.g. https://deploy.internal:8780")
+    .action((artifact: string, o: { server: string }) =>
+      execute("push", globals(), async ({ cwd, emit }) => {
+        const { push } = await import("./serve/push.js");
+        const r = await push({ artifact: path.resolve(cwd, artifact), server: o.server, token: process.env["SLIPWAY_TOKEN"], emit });
+        return { result: r, human: (out) => out(`${r.app} ${r.build_id}: ${r.status} on ${new URL(r.url).origin}`) };
       }),
     );
 

@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import { describeHolder, parseLockReply, peekLock, releaseLock, type LockState } from "../deploy/lock.js";
+import { describeHolder, parseLockReply, peekLock, releaseLock, type LockInfo, type LockState } from "../deploy/lock.js";
 import { withTarget, type TargetOptions } from "./target-context.js";
 
 export interface UnlockResult {
@@ -15,6 +15,8 @@ export interface UnlockOptions extends TargetOptions {
   confirm: (held: string[]) => Promise<boolean>;
   /** Remove whatever lock is there when the answer comes, not only the one shown. */
   force?: boolean;
+  /** Only locks whose holder this accepts are shown and removed (a deploy server clears its own dead runs' locks). */
+  holder?: (h: LockInfo) => boolean;
 }
 
 /**
@@ -32,13 +34,15 @@ export async function unlock(opts: UnlockOptions): Promise<UnlockResult> {
         return { s, peek, holder: peek.state === "held" ? describeHolder(peek.holder) : undefined };
       }),
     );
-    const held = states.filter((x) => x.peek.state === "held");
+    const mine = (x: (typeof states)[number]) => !opts.holder || (x.peek.state === "held" && x.peek.holder !== undefined && opts.holder(x.peek.holder));
+    const held = states.filter((x) => x.peek.state === "held" && mine(x));
     if (held.length === 0) return { target: name, hosts: states.map((x) => ({ host: x.s.host, released: false })) };
     if (!(await opts.confirm(held.map((x) => `${x.s.host}: locked by ${x.holder}`))))
       throw new UsageError("not unlocked", "pass --yes to unlock without asking");
     const hosts = await Promise.all(
       states.map(async (x): Promise<UnlockResult["hosts"][number]> => {
         if (x.peek.state !== "held") return { host: x.s.host, released: false };
+        if (!mine(x)) return { host: x.s.host, held_by: x.holder, released: false, kept: "held by another run" };
         const token = x.peek.holder?.token;
         if (!opts.force && !token) {
           return {

@@ -46,14 +46,14 @@ export function parseDestination(dest: string): { target: string; port?: string 
 }
 
 /** The ssh argv for one command: user config, agent and known_hosts apply; one master connection per host. */
-export function sshArgv(dest: string, settings: SshSettings, controlPath: string, remote: readonly string[]): string[] {
+export function sshArgv(dest: string, settings: SshSettings, controlPath: string, remote: readonly string[], persistSeconds = 60): string[] {
   const { target, port } = parseDestination(dest);
   // ssh takes the first value it sees for an option: the user's options come first, so they
   // can override ours (e.g. a ControlPath/ControlPersist of their own, reused across deploys).
   const argv = ["ssh"];
   for (const o of settings.options) argv.push("-o", o);
   for (const o of SSH_TIMEOUTS) argv.push("-o", o);
-  argv.push("-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=60");
+  argv.push("-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", `ControlPersist=${persistSeconds}`);
   if (settings.config) argv.push("-F", expandHome(settings.config));
   if (settings.identity) argv.push("-i", expandHome(settings.identity), "-o", "IdentitiesOnly=yes");
   if (settings.known_hosts) argv.push("-o", `UserKnownHostsFile=${expandHome(settings.known_hosts)}`);
@@ -73,9 +73,18 @@ function expandHome(p: string): string {
  * One connection per host (a ControlMaster), and on it one shell session (shell-session.ts)
  * that runs every command; a stdin stream of unknown size gets an ssh command of its own.
  */
+/**
+ * A master connection kept past the transport's close (a deploy server's, reused by the next
+ * deploy to the host): its socket path, and how long it stays open unused.
+ */
+export interface KeptMaster {
+  controlPath: string;
+  idleSeconds: number;
+}
+
 export class SshTransport implements Transport {
-  private readonly dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
-  private readonly controlPath = path.join(this.dir, "cm");
+  private readonly dir?: string;
+  private readonly controlPath: string;
   private readonly stepMs: number;
   /** Whether a command has run on the host (a session that ends after that lost the host). */
   private reached = false;
@@ -87,13 +96,19 @@ export class SshTransport implements Transport {
   constructor(
     readonly host: string,
     private readonly settings: SshSettings,
+    private readonly kept?: KeptMaster,
   ) {
+    if (kept) this.controlPath = kept.controlPath;
+    else {
+      this.dir = mkdtempSync(path.join(os.tmpdir(), "slw-ssh-"));
+      this.controlPath = path.join(this.dir, "cm");
+    }
     this.stepMs = parseDuration(settings.step_timeout ?? "30m");
     this.sessionNow = this.newSession();
   }
 
   private newSession(): ShellSession {
-    return new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver), {
+    return new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver, this.kept?.idleSeconds), {
       stepTimeoutMs: this.stepMs,
       helloTimeoutMs: this.lost ? RECONNECT_MS : 0,
     });
@@ -139,7 +154,7 @@ export class SshTransport implements Transport {
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
     if (!streamOfUnknownSize) return this.inSession((s) => s.exec(argv, opts));
     if (this.givenUp) throw this.givenUp;
-    const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv), opts);
+    const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv, this.kept?.idleSeconds), opts);
     if (r.code === 255) throw this.unreachable(r.stderr, false);
     return r;
   }
@@ -169,10 +184,11 @@ export class SshTransport implements Transport {
 
   async close(): Promise<void> {
     await this.sessionNow.close();
+    if (this.kept) return;
     const { target, port } = parseDestination(this.host);
     const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
     if (port) argv.push("-p", port);
     await spawnCollect([...argv, "--", target]).catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
