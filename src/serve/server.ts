@@ -23,6 +23,7 @@ import { parseDuration } from "../config/patterns.js";
 import { parseGrant } from "./config.js";
 import { chatRoutes } from "./chat/routes.js";
 import { webRoutes } from "./web/routes.js";
+import { sendWebhook, type WebhookTarget } from "./webhook.js";
 
 export interface RunningServer {
   url: string;
@@ -55,7 +56,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store = new Store(db);
   const artifacts = new ArtifactStore(store, server.dataDir);
   const pool = new SshPool(Math.round(parseDuration(server.config.server.ssh_idle) / 1000));
-  const core = new Core({ server, store, artifacts, pool, onEvent: opts.onEvent });
+  const hooks = new Map<string, WebhookTarget>();
+  for (const [name, a] of Object.entries(server.config.apps)) {
+    if (!a.webhook) continue;
+    const secret = await readSecret({ env: a.webhook.secret_env, file: a.webhook.secret_file }, server.dir);
+    if (secret) hooks.set(name, { url: a.webhook.url, secret });
+    else log(`app ${name}: webhook has no secret (set ${a.webhook.secret_env ?? a.webhook.secret_file ?? "secret_env"}); not sent`);
+  }
+  const onEvent = (e: DeployEvent) => {
+    opts.onEvent?.(e);
+    if (e.event.type !== "state") return;
+    const row = store.deploy(e.deploy_id);
+    const hook = row && hooks.get(row.app);
+    if (!row || !hook) return;
+    void sendWebhook(hook, e.event.state === "running" ? "deploy.started" : "deploy.finished", row, log);
+  };
+  const core = new Core({ server, store, artifacts, pool, onEvent });
   const tokens = new TokenAuth(db);
   const users = chatUsers(server.config);
   const userGrants = (user: string): Grant[] => (server.config.users[user]?.grants ?? []).map((g) => parseGrant(g)!);
@@ -114,6 +130,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const s = listen({ fetch: app.fetch, hostname: host, port: Number(portText) }, () => resolve(s));
   });
   const port = (http.address() as AddressInfo).port;
+  for (const name of core.appNames()) {
+    try {
+      core.appConfig(name);
+    } catch (err) {
+      log(`app ${name}: ${(err as Error).message}`);
+    }
+  }
   await core.recover();
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log(`slipway serve: listening on ${url}, data in ${server.dataDir}`);

@@ -6,6 +6,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { appendFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fleetApp, type FleetApp } from "../support/fleet-app.js";
@@ -23,6 +26,9 @@ let appName: string;
 const logLines: string[] = [];
 const tokens = {} as Record<"admin" | "ci" | "alice" | "watcher" | "other", string>;
 const builds: Record<string, string> = {};
+const HOOK_SECRET = "whsec-test-0123456789";
+let hookServer: Server;
+const hooks: { body: string; signature: string }[] = [];
 
 async function call(method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${server.url}${url}`, {
@@ -87,9 +93,21 @@ before(async () => {
   await appendFile(path.join(f.ws.app, "hello/app.py"), "\n# another\n");
   builds.b3 = (await buildWith(f.ws, "b3")).result.artifact;
   appName = /^name\s*=\s*"([^"]+)"/m.exec(await readFile(path.join(f.ws.app, "slipway.toml"), "utf8"))![1]!;
+  // The app's webhook, received here: every POST with its body and signature.
+  hookServer = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      hooks.push({ body, signature: String(req.headers["x-slipway-signature"]) });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, "127.0.0.1", r));
+  process.env.SLW_TEST_HOOK_SECRET = HOOK_SECRET;
   await writeFile(
     path.join(dir, "slipway-server.toml"),
-    `[server]\nlisten = "127.0.0.1:0"\ndata = "data"\n\n[apps.${appName}]\nconfig = "${path.join(f.ws.app, "slipway.toml")}"\n`,
+    `[server]\nlisten = "127.0.0.1:0"\ndata = "data"\n\n[apps.${appName}]\nconfig = "${path.join(f.ws.app, "slipway.toml")}"\n` +
+      `[apps.${appName}.webhook]\nurl = "http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook"\nsecret_env = "SLW_TEST_HOOK_SECRET"\n`,
   );
   const config = await loadServerConfig(path.join(dir, "slipway-server.toml"));
   for (const [name, role, app] of [
@@ -105,6 +123,7 @@ before(async () => {
 });
 
 after(async () => {
+  hookServer?.close();
   await server?.close();
   await f?.stop();
 });
@@ -134,6 +153,18 @@ test("serve: push stores layers by content, deploys queue FIFO behind a lock, SS
   );
   assert.ok(s1.events.some((e) => e.data.type === "host" && e.data.step === "switch" && e.data.status === "done"));
   for (const h of f.hosts) assert.equal((await f.health(h)).build_id, "b1");
+  // The webhook: started and finished, each signed with the app's secret.
+  const mine = await until("the webhook's two posts", 10_000, async () => {
+    const m = hooks.filter((h) => JSON.parse(h.body).deploy.id === d1.json.id);
+    return m.length >= 2 ? m : undefined;
+  });
+  assert.deepEqual(
+    mine.map((h) => JSON.parse(h.body).event),
+    ["deploy.started", "deploy.finished"],
+  );
+  for (const h of mine) assert.equal(h.signature, `sha256=${createHmac("sha256", HOOK_SECRET).update(h.body).digest("hex")}`);
+  assert.equal(JSON.parse(mine[1]!.body).deploy.state, "succeeded");
+
   // Resume: after Last-Event-ID only the rest.
   const resumed = await sse(d1.json.id as number, tokens.watcher, 3);
   assert.equal(resumed.events[0]?.id, 4);
@@ -276,7 +307,7 @@ test("serve: failed authentication is rate-limited, and no token reaches the log
   assert.equal(last, 429);
   assert.equal((await call("GET", "/api/apps", tokens.watcher)).status, 429, "the address is blocked for the window, good token or not");
   const log = logLines.join("\n");
-  for (const t of Object.values(tokens)) assert.ok(!log.includes(t), "a token in the log");
+  for (const t of [...Object.values(tokens), HOOK_SECRET]) assert.ok(!log.includes(t), "a secret in the log");
   assert.ok(log.includes("POST /api/apps/"), "requests are logged");
 });
 
