@@ -2,6 +2,7 @@
  * The server's SQLite database: WAL mode, foreign keys on, schema migrations versioned in code
  * (PRAGMA user_version counts the ones applied; each runs once, in a transaction).
  */
+import { chmodSync, existsSync } from "node:fs";
 import Database from "better-sqlite3";
 
 export type Db = Database.Database;
@@ -104,6 +105,8 @@ export function openDb(file: string): Db {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db);
+  // Token and session hashes, who did what: readable by the server's user only.
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   return db;
 }
 
