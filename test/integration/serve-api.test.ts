@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { appendFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -187,6 +187,8 @@ test("serve: push stores layers by content, deploys queue FIFO behind a lock, SS
   assert.equal((await call("DELETE", `/api/apps/${appName}/targets/fleet/lock`, tokens.admin)).status, 400);
   assert.equal((await call("GET", `/api/deploys/${q1.json.id}`, tokens.ci)).json.state, "queued", "still locked");
   assert.equal((await call("DELETE", `/api/apps/${appName}/targets/fleet/lock`, tokens.admin, { reason: "alice is away" })).status, 204);
+  // A client that follows the deploy and disconnects mid-way stops nothing.
+  await untilEvent(`${server.url}/api/deploys/${q1.json.id}/events`, tokens.ci, /"step":"preflight"/);
   const e1 = await sse(q1.json.id as number, tokens.ci);
   const e3 = await sse(q3.json.id as number, tokens.ci);
   assert.equal(e1.end.state, "succeeded");
@@ -241,6 +243,21 @@ test("serve: bad input gets a clear 4xx and leaves nothing behind", async () => 
   assert.match(((await wrongId.json()) as { error: string }).error, /is build b1, the URL says b9/);
   assert.equal((await call("PUT", `/api/apps/${appName}/artifacts/..%2Fx`, tokens.ci, "x")).status, 400);
   assert.equal((await call("PUT", `/api/apps/nope/artifacts/b1`, tokens.ci, "x")).status, 404);
+  // Oversize: refused from its Content-Length, before a byte is stored.
+  const oversize = await new Promise<number>((resolve, reject) => {
+    const req = request(`${server.url}/api/apps/${appName}/artifacts/big1`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${tokens.ci}`, "content-length": String(8 * 1024 ** 3) },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on("error", reject);
+    req.write(Buffer.alloc(1024));
+  });
+  assert.equal(oversize, 413);
   assert.equal((await readdir(tmp)).length, before, "no temporary file left");
   assert.equal((server.db.prepare("SELECT count(*) AS n FROM artifacts WHERE build_id IN ('g1', 'b9')").get() as { n: number }).n, 0);
 
