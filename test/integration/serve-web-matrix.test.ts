@@ -91,7 +91,7 @@ test("dashboard: every route × every role, and cross-origin POSTs refused", asy
   assert.deepEqual(wrong, []);
 
   // With a good session, a POST from another origin (or none at all) changes nothing.
-  for (const headers of [{ origin: "http://evil.example" }, { referer: "http://evil.example/page" }, {}]) {
+  for (const headers of [{ origin: "http://evil.example" }, { referer: "http://evil.example/page" }, {}] as Record<string, string>[]) {
     const res = await fetch(`${server.url}/apps/hello/targets/t/lock`, {
       method: "POST",
       redirect: "manual",
