@@ -100,7 +100,7 @@ test("dashboard: every route × every role, and cross-origin POSTs refused", asy
     });
     assert.equal(res.status, 403, JSON.stringify(headers));
   }
-  assert.equal(server.db.prepare("SELECT count(*) AS n FROM locks").get().n, 0, "no lock was taken");
+  assert.equal((server.db.prepare("SELECT count(*) AS n FROM locks").get() as { n: number }).n, 0, "no lock was taken");
   // Logging out ends the session.
   const out = await fetch(`${server.url}/logout`, { method: "POST", redirect: "manual", headers: { cookie: cookies.viewer!, origin: server.url } });
   assert.equal(out.status, 303);
