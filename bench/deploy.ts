@@ -37,7 +37,7 @@ import { PYTHON, pythonEnv } from "../test/support/env.js";
 import { fleetApp, targetToml, APP_PORT, SUPERVISOR_CONF, type FleetApp } from "../test/support/fleet-app.js";
 import type { TestHost } from "../test/support/fleet.js";
 import { tmpDir } from "../test/support/tmp.js";
-import { runBench } from "./run.js";
+import { runBench, STEP_ORDER } from "./run.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -860,31 +860,6 @@ async function fleetB(): Promise<FleetBFigures> {
 }
 
 // --- main ----------------------------------------------------------------------------------
-
-const STEP_ORDER = [
-  "connect",
-  "preflight",
-  "lock",
-  "list",
-  "clean",
-  "venv",
-  "stage",
-  "send",
-  "unpack",
-  "migrate",
-  "hooks",
-  "drain",
-  "switch",
-  "restart",
-  "health",
-  "ready",
-  "rollback",
-  "after-hooks",
-  "record",
-  "prune",
-  "unlock",
-  "finish",
-];
 
 function stepNames(figs: CommandFigures[]): string[] {
   const seen = new Set(figs.flatMap((f) => f.hosts.flatMap((h) => Object.keys(h.steps_ms))));

@@ -13,3 +13,29 @@ export function runBench(main: () => Promise<void>): void {
     },
   );
 }
+
+/** Host steps in the order a deploy takes them (tables print them so). */
+export const STEP_ORDER = [
+  "connect",
+  "preflight",
+  "lock",
+  "list",
+  "clean",
+  "venv",
+  "stage",
+  "send",
+  "unpack",
+  "migrate",
+  "hooks",
+  "drain",
+  "switch",
+  "restart",
+  "health",
+  "ready",
+  "rollback",
+  "after-hooks",
+  "record",
+  "prune",
+  "unlock",
+  "finish",
+];

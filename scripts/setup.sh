@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # iproute2 run the test hosts (network namespaces) and the demo; haproxy fronts them; the python3-*
 # packages are repacked into the Django wheelhouse; PostgreSQL 15 (pg_ctl, initdb from
 # /usr/lib/postgresql/15/bin; psql) and redis-server back the Django example's tests; chromium
-# drives the dashboard's browser test; build-essential compiles better-sqlite3 where no
+# drives the dashboard's browser test; skopeo and umoci read the OCI images `slipway image`
+# writes; build-essential compiles better-sqlite3 where no
 # prebuilt binary can be downloaded.
 APT_PACKAGES=(python3 python3-venv python3-dev python3-pip-whl python3-setuptools-whl python3-wheel-whl
-  python3-gunicorn python3-django python3-whitenoise python3-psycopg2 python3-celery python3-redis python3-flask postgresql redis-server build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2 openssl sudo postgresql-15 postgresql-client-15 chromium)
+  python3-gunicorn python3-django python3-whitenoise python3-psycopg2 python3-celery python3-redis python3-flask postgresql redis-server build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2 openssl sudo postgresql-15 postgresql-client-15 chromium skopeo umoci)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

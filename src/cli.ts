@@ -199,6 +199,25 @@ export function program(): Command {
       }),
     );
 
+  cli
+    .command("image")
+    .description("write the artifact as an OCI image (venv and release layers at their host paths) into an image layout")
+    .argument("<artifact>", "the .tar built by `slipway build`")
+    .option("--out <oci-dir:PATH>", "the OCI image layout to write into (default: oci-dir:<artifact dir>/<app>.oci)")
+    .action((artifact: string, o: { out?: string }) =>
+      execute("image", globals(), async ({ cwd, emit, flags }) => {
+        const { image } = await import("./oci/image.js");
+        const r = await image({ cwd, configPath: flags.config, artifact, out: o.out, emit });
+        return {
+          result: r,
+          human: (out) => {
+            out(`${r.layout}:${r.ref}  ${r.manifest.digest}`);
+            for (const l of r.layers) out(`  ${l.name.padEnd(4)} ${l.digest}  ${l.size} bytes${l.reused ? " (already in the layout)" : ""}`);
+          },
+        };
+      }),
+    );
+
   const serve = cli
     .command("serve")
     .description("run the deploy server: HTTP API, dashboard and chat commands, one SQLite history (docs/serve.md)")

@@ -288,10 +288,24 @@ export const targetSchema = z.strictObject({
     .describe("Drain each host in HAProxy before its restart. A table, or an array of tables when several load balancers front the backend."),
 });
 
+export const imageSchema = z.strictObject({
+  entrypoint: z
+    .array(z.string())
+    .optional()
+    .describe('The OCI image\'s Entrypoint (`slipway image`), e.g. ["gunicorn", "ledger.wsgi"]; run in <root>/current with the venv first on PATH.'),
+  cmd: z.array(z.string()).optional().describe("The OCI image's Cmd: the entrypoint's arguments, or the command when there is no entrypoint."),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+    .prefault({})
+    .describe("More environment variables in the image's config (never secrets: the config is readable by anyone who can pull the image)."),
+  ports: z.array(z.number().int().min(1).max(65535)).prefault([]).describe("TCP ports the image's process listens on (ExposedPorts)."),
+});
+
 export const configSchema = z.strictObject({
   app: appSchema,
   build: buildSchema.prefault({}),
   deploy: deploySchema.prefault({}),
+  image: imageSchema.prefault({}).describe("The OCI image `slipway image` writes from an artifact (docs/distribution.md)."),
   targets: z
     .record(z.string().regex(TARGET_NAME, { error: "target names must match [a-z0-9][a-z0-9._-]{0,63}" }), targetSchema)
     .prefault({})

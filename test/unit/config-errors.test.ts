@@ -80,6 +80,7 @@ describe("a valid config", () => {
         migrations: { check: "", run: "", policy: "warn", role: "" },
         hooks: { before_switch: [], after_switch: [] },
       },
+      image: { env: {}, ports: [] },
       targets: {},
     });
   });
@@ -310,7 +311,7 @@ describe("unknown keys", () => {
       line: 4,
       path: "zzzzzz",
       message: /^unknown key$/,
-      hint: /^remove it; keys allowed here: app, build, deploy, targets$/,
+      hint: /^remove it; keys allowed here: app, build, deploy, image, targets$/,
     });
   });
 
