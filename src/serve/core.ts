@@ -17,11 +17,12 @@ import { BUILD_ID } from "../config/patterns.js";
 import type { DeployRequest, ServerActions, ServerReads } from "./context.js";
 import type { LoadedServerConfig } from "./config.js";
 import { ServeError } from "./errors.js";
-import { FINISHED, roleAtLeast, type Actor, type DeployEvent, type DeployRow, type Grant, type LockRow, type Role, type TargetStatus } from "./model.js";
+import { roleAtLeast, type Actor, type DeployEvent, type DeployRow, type Grant, type LockRow, type Role, type TargetStatus } from "./model.js";
 import type { Store } from "./store.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import type { SshPool } from "./ssh-pool.js";
 import { roleFor } from "./tokens.js";
+import { LiveEvents } from "./live-events.js";
 
 /** Who asks, with the grants that decide what they may do. */
 export interface Caller {
@@ -41,11 +42,15 @@ export interface CoreOptions {
 export class Core {
   private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly active = new Map<string, Promise<void>>();
+  /** Events of watched deploys, serialized once for every viewer. */
+  readonly live: LiveEvents;
   private closing = false;
   /** Queues start once recover() has dealt with what a stopped server left. */
   private ready = false;
 
-  constructor(private readonly o: CoreOptions) {}
+  constructor(private readonly o: CoreOptions) {
+    this.live = new LiveEvents(o.store);
+  }
 
   // --- configuration -------------------------------------------------------------------
 
@@ -218,7 +223,7 @@ export class Core {
   }
 
   private record(id: number, event: DeployEvent["event"]): void {
-    const stored = this.o.store.addEvent(id, event);
+    const stored = this.live.record(id, event);
     this.o.onEvent?.(stored);
     this.bus.emit(String(id));
   }
@@ -296,12 +301,11 @@ export class Core {
       return this.o.store.artifacts(app);
     },
     deploy: (id) => this.o.store.deploy(id),
-    events: (id, after) => this.o.store.events(id, after),
+    events: (id, after) => this.live.after(id, after ?? 0).map(({ frame: _f, ...e }) => e),
     history: (f) => this.o.store.history(f),
     waitEvents: (id, afterSeq, signal) =>
       new Promise<void>((resolve) => {
-        const d = this.o.store.deploy(id);
-        if (!d || FINISHED.includes(d.state) || this.o.store.events(id, afterSeq).length) return resolve();
+        if (this.live.finished(id) || this.live.after(id, afterSeq).length) return resolve();
         const done = () => {
           this.bus.off(String(id), done);
           signal.removeEventListener("abort", done);

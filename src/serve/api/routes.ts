@@ -12,7 +12,7 @@ import type { z } from "zod";
 import { releases } from "../../index.js";
 import type { Core, Caller } from "../core.js";
 import { ServeError } from "../errors.js";
-import { FINISHED, roleAtLeast, type Grant } from "../model.js";
+import { roleAtLeast, type Grant } from "../model.js";
 import { roleFor } from "../tokens.js";
 import type { ArtifactStore } from "../artifact-store.js";
 import type { FailureLimiter } from "../rate-limit.js";
@@ -194,13 +194,14 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
       const keepAlive = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => abort.abort()), 15_000);
       try {
         while (!abort.signal.aborted) {
-          for (const e of d.core.reads.events(row.id, after)) {
-            await stream.writeSSE({ id: String(e.seq), event: "event", data: JSON.stringify({ seq: e.seq, at: e.at, ...e.event }) });
-            after = e.seq;
+          // Each event was serialized once for every viewer (live-events.ts).
+          const batch = d.core.live.after(row.id, after);
+          if (batch.length) {
+            await stream.write(batch.map((e) => `id: ${e.seq}\nevent: event\ndata: ${e.frame}\n\n`).join(""));
+            after = batch.at(-1)!.seq;
           }
-          const now = d.core.reads.deploy(row.id)!;
-          if (FINISHED.includes(now.state) && d.core.reads.events(row.id, after).length === 0) {
-            await stream.writeSSE({ event: "end", data: JSON.stringify(now) });
+          if (d.core.live.finished(row.id) && d.core.live.after(row.id, after).length === 0) {
+            await stream.writeSSE({ event: "end", data: JSON.stringify(d.core.reads.deploy(row.id)) });
             break;
           }
           await d.core.reads.waitEvents(row.id, after, abort.signal);
