@@ -21,6 +21,8 @@ import { openMember, readHead } from "../artifact/read.js";
 import { verifyArtifact } from "../artifact/verify.js";
 import type { Manifest } from "../artifact/manifest.js";
 import { COMPLETE_MARK } from "../deploy/complete.js";
+import { cacheDir } from "../build/layer-cache.js";
+import { LayerMemo } from "./layer-memo.js";
 import { rerootLayer, type ExtraEntry, type OciLayer } from "./reroot.js";
 import { imageConfig, imageManifest, MEDIA, type Descriptor } from "./spec.js";
 
@@ -59,8 +61,14 @@ export async function image(opts: ImageOptions): Promise<ImageResult> {
   const codeLayer = m.layers.find((l) => l.name === "code")!;
 
   const layers: ImageResult["layers"] = [];
-  const venv = await timed(emit, "venv-layer", () =>
-    writeLayer(layout, (tmp) =>
+  // The venv layer is a function of the artifact's venv layer alone: made once per layout
+  // (a code-only build finds it by the memo and only checks that the blob is there).
+  const memo = new LayerMemo(path.join(cacheDir(process.env), "oci"));
+  const venvMemoKey = `${venvLayer.sha256}:${root}:${m.env.key}:v1`;
+  const venv = await timed(emit, "venv-layer", async () => {
+    const known = await memo.lookup(venvMemoKey);
+    if (known && existsSync(blobPath(layout, known.digest))) return { ...known, reused: true };
+    const made = await writeLayer(layout, (tmp) =>
       rerootLayer(
         openMember(file, venvLayer.member),
         venvLayer.compression,
@@ -69,8 +77,10 @@ export async function image(opts: ImageOptions): Promise<ImageResult> {
         tmp,
         [{ name: `${root}/virtualenvs/${m.env.key}/${COMPLETE_MARK}`, type: "file", content: Buffer.alloc(0), mode: 0o644 }],
       ),
-    ),
-  );
+    );
+    await memo.record(venvMemoKey, made);
+    return made;
+  });
   layers.push({ name: "venv", digest: venv.result.digest, size: venv.result.size, diff_id: venv.result.diffId, reused: venv.result.reused });
   const code = await timed(emit, "code-layer", () =>
     writeLayer(layout, (tmp) =>
