@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { formatCommand } from "./command.js";
-import { type ChatDeps, clientIp, followInBackground, slashName } from "./deps.js";
+import { type ChatDeps, authFailed, authGate, followInBackground, slashName } from "./deps.js";
 import { mattermostMarkup as md } from "./format.js";
 import { ResponsePoster, usableResponseUrl } from "./respond.js";
 import { answerText } from "./run.js";
@@ -19,12 +19,17 @@ export class MattermostHandlers {
 
   /** POST /mattermost/commands */
   readonly commands = async (c: Context): Promise<Response> => {
+    const { ip, wait } = authGate(this.deps, c);
+    if (wait) {
+      this.deps.log(`chat mattermost: refused a request from ${ip}: too many failed verifications`);
+      const error = "too many failed verifications from this address";
+      return c.json({ response_type: "ephemeral", error, hint: `wait ${wait} s`, text: `${error}: wait ${wait} s` }, 429);
+    }
     const form = new URLSearchParams(await c.req.text());
     const header = /^Token\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
     const verdict = verifyMattermost(this.token, form.get("token") ?? header);
     if (!verdict.ok) {
-      const ip = clientIp(c);
-      this.deps.onAuthFailure?.(ip);
+      authFailed(this.deps, ip);
       this.deps.log(`chat mattermost: refused a request from ${ip}: ${verdict.reason} token`);
       return c.json({ response_type: "ephemeral", error: verdict.error, hint: verdict.hint, text: `${verdict.error}: ${verdict.hint}` }, 401);
     }

@@ -4,7 +4,9 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
 import type { ServerContext } from "../context.js";
+import type { FailureLimiter } from "../rate-limit.js";
 import { type ChatDeps, DEFAULT_FOLLOW_LIMIT_MS } from "./deps.js";
 import { MattermostHandlers } from "./mattermost.js";
 import { SlackHandlers } from "./slack.js";
@@ -15,6 +17,10 @@ export interface ChatRouteOptions {
   log?: (msg: string) => void;
   /** Called with the peer's address on every failed verification (the core rate-limits). */
   onAuthFailure?: (ip: string) => void;
+  /** Failed verifications count per client address (the server's limiter, shared with the API): over the limit, 429. */
+  limiter?: Pick<FailureLimiter, "blockedFor" | "fail">;
+  /** The client's address (the server's trust_proxy rule); the peer's address when absent. */
+  clientIp?: (c: Context) => string;
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
   /** How long a deploy's progress is posted (default 29 minutes: response_url lives 30). */
@@ -34,6 +40,8 @@ export function chatRoutes(ctx: ServerContext, secrets: { slackSigningSecret?: s
     fetch: opts.fetch ?? fetch,
     log: opts.log ?? ((msg) => process.stderr.write(`${msg}\n`)),
     onAuthFailure: opts.onAuthFailure,
+    limiter: opts.limiter,
+    clientIp: opts.clientIp,
     now: opts.now ?? Date.now,
     followLimitMs: opts.followLimitMs ?? DEFAULT_FOLLOW_LIMIT_MS,
     progressEveryMs: opts.progressEveryMs,

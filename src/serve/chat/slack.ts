@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { Context } from "hono";
 import { formatCommand, parseCommand } from "./command.js";
-import { type ChatDeps, clientIp, followInBackground, slashName } from "./deps.js";
+import { type ChatDeps, authFailed, authGate, followInBackground, slashName } from "./deps.js";
 import { slackMarkup as md } from "./format.js";
 import { ResponsePoster, usableResponseUrl } from "./respond.js";
 import { type Reply, answerText } from "./run.js";
@@ -126,6 +126,11 @@ export class SlackHandlers {
 
   /** The signature, the timestamp, not seen before; then the form. A refusal is a 401 JSON answer. */
   private async verified(c: Context): Promise<URLSearchParams | Response> {
+    const { ip, wait } = authGate(this.deps, c);
+    if (wait) {
+      this.deps.log(`chat slack: refused a request from ${ip}: too many failed verifications`);
+      return c.json({ error: "too many failed verifications from this address", hint: `wait ${wait} s` }, 429);
+    }
     const body = await c.req.text();
     const signature = c.req.header("x-slack-signature");
     let verdict: Verdict = verifySlack(this.secret, { timestamp: c.req.header("x-slack-request-timestamp"), signature }, body, this.deps.now());
@@ -133,8 +138,7 @@ export class SlackHandlers {
       verdict = { ok: false, reason: "replayed", error: "this request was already received", hint: "each Slack request is accepted once" };
     }
     if (!verdict.ok) {
-      const ip = clientIp(c);
-      this.deps.onAuthFailure?.(ip);
+      authFailed(this.deps, ip);
       this.deps.log(`chat slack: refused a request from ${ip}: ${verdict.reason}${verdict.skew_s !== undefined ? ` (clock skew ${verdict.skew_s} s)` : ""}`);
       return c.json({ error: verdict.error, hint: verdict.hint }, 401);
     }
