@@ -115,7 +115,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     slackSigningSecret: slack ? await readSecret({ env: slack.signing_secret_env, file: slack.signing_secret_file }, server.dir) : undefined,
     mattermostToken: mattermost ? await readSecret({ env: mattermost.token_env, file: mattermost.token_file }, server.dir) : undefined,
   };
-  app.route("/chat", chatRoutes(ctx, secrets, { log }));
+  app.route("/chat", chatRoutes(ctx, secrets, { log, limiter, clientIp }));
   app.route("/", webRoutes(ctx, { limiter, clientIp }));
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${new URL(c.req.url).pathname}`, hint: "see /api/openapi.json" }, 404));
   app.onError((err, c) => {
