@@ -128,6 +128,11 @@ export class SshTransport implements Transport {
     await this.inSession((s) => s.connect());
   }
 
+  /** Whether a later run may use this transport again: its session is up and the host answered. */
+  get reusable(): boolean {
+    return this.reached && !this.lost && !this.givenUp && !this.sessionNow.isEnded;
+  }
+
   /** `work` on the host's session; its end is a TransportError (cannot reach, or lost the host). */
   private async inSession<T>(work: (s: ShellSession) => Promise<T>): Promise<T> {
     if (this.givenUp) throw this.givenUp;

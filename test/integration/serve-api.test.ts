@@ -203,6 +203,11 @@ test("serve: push stores layers by content, deploys queue FIFO behind a lock, SS
   const warm = Math.max(...connectMs(e3.events));
   assert.ok(warm < cold, `connect: first deploy ${cold} ms, later ${warm} ms`);
 
+  // A kept session that died while idle (its shell killed on the host: pkill fails when there
+  // was none) is not lent again.
+  await f.hosts[0]!.exec(["sh", "-c", "pkill -f 'slipway-en[d]-'"]);
+  await new Promise((r) => setTimeout(r, 300));
+
   // Rollback to b2 (the previous release).
   const rb = await call("POST", `/api/apps/${appName}/targets/fleet/rollback`, tokens.ci, {});
   assert.equal(rb.status, 202);
