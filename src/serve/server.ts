@@ -115,7 +115,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     slackSigningSecret: slack ? await readSecret({ env: slack.signing_secret_env, file: slack.signing_secret_file }, server.dir) : undefined,
     mattermostToken: mattermost ? await readSecret({ env: mattermost.token_env, file: mattermost.token_file }, server.dir) : undefined,
   };
-  app.route("/chat", chatRoutes(ctx, secrets, { log, limiter, clientIp }));
+  const shutdown = new AbortController();
+  app.route("/chat", chatRoutes(ctx, secrets, { log, limiter, clientIp, signal: shutdown.signal }));
   app.route("/", webRoutes(ctx, { limiter, clientIp }));
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${new URL(c.req.url).pathname}`, hint: "see /api/openapi.json" }, 404));
   app.onError((err, c) => {
@@ -146,6 +147,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     core,
     db,
     async close() {
+      shutdown.abort();
       const closed = new Promise<void>((r) => http.close(() => r()));
       (http as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
