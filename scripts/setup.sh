@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 # packages are repacked into the Django wheelhouse; PostgreSQL 15 (pg_ctl, initdb from
 # /usr/lib/postgresql/15/bin; psql) and redis-server back the Django example's tests; chromium
 # drives the dashboard's browser test; skopeo and umoci read the OCI images `slipway image`
-# writes; build-essential compiles better-sqlite3 where no
-# prebuilt binary can be downloaded.
+# writes, and docker-registry (htpasswd from apache2-utils) receives `slipway push --to`;
+# build-essential compiles better-sqlite3 where no prebuilt binary can be downloaded.
 APT_PACKAGES=(python3 python3-venv python3-dev python3-pip-whl python3-setuptools-whl python3-wheel-whl
-  python3-gunicorn python3-django python3-whitenoise python3-psycopg2 python3-celery python3-redis python3-flask postgresql redis-server build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2 openssl sudo postgresql-15 postgresql-client-15 chromium skopeo umoci)
+  python3-gunicorn python3-django python3-whitenoise python3-psycopg2 python3-celery python3-redis python3-flask postgresql redis-server build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2 openssl sudo postgresql-15 postgresql-client-15 chromium skopeo umoci docker-registry apache2-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

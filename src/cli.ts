@@ -302,13 +302,32 @@ export function program(): Command {
 
   cli
     .command("push")
-    .description("upload an artifact to a deploy server (token in SLIPWAY_TOKEN)")
+    .description("upload an artifact to a deploy server (--server; token in SLIPWAY_TOKEN) or push its OCI image to a registry (--to)")
     .argument("<artifact>", "the .tar built by `slipway build`")
-    .requiredOption("--server <url>", "the server, e.g. https://deploy.internal:8780")
-    .action((artifact: string, o: { server: string }) =>
-      execute("push", globals(), async ({ cwd, emit }) => {
+    .option("--server <url>", "the server, e.g. https://deploy.internal:8780")
+    .option("--to <oci://HOST:PORT/REPO>", "a registry repository (oci+http:// for plain http); the tag is the build id (docs/distribution.md)")
+    .action((artifact: string, o: { server?: string; to?: string }) =>
+      execute("push", globals(), async ({ cwd, emit, flags }) => {
+        if ((o.server === undefined) === (o.to === undefined)) {
+          const { UsageError } = await import("./errors.js");
+          throw new UsageError(
+            "push: give exactly one of --server URL and --to oci://HOST:PORT/REPO",
+            "--server for a `slipway serve`, --to for an OCI registry",
+          );
+        }
+        if (o.to !== undefined) {
+          const { pushImage } = await import("./oci/push.js");
+          const r = await pushImage({ cwd, configPath: flags.config, artifact, to: o.to, emit });
+          return {
+            result: r,
+            human: (out) =>
+              out(
+                `${r.ref}  ${r.digest}  (${r.blobs.filter((b) => !b.skipped).length} blob(s) sent, ${r.blobs.filter((b) => b.skipped).length} already there)`,
+              ),
+          };
+        }
         const { push } = await import("./serve/push.js");
-        const r = await push({ artifact: path.resolve(cwd, artifact), server: o.server, token: process.env["SLIPWAY_TOKEN"], emit });
+        const r = await push({ artifact: path.resolve(cwd, artifact), server: o.server!, token: process.env["SLIPWAY_TOKEN"], emit });
         return { result: r, human: (out) => out(`${r.app} ${r.build_id}: ${r.status} on ${new URL(r.url).origin}`) };
       }),
     );
