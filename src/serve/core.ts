@@ -39,9 +39,13 @@ export interface CoreOptions {
   onEvent?: (e: DeployEvent) => void;
 }
 
+/** Followers are woken at most this often per deploy (milliseconds). */
+const NOTIFY_MS = 20;
+
 export class Core {
   private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly active = new Map<string, Promise<void>>();
+  private readonly notifying = new Map<number, NodeJS.Timeout>();
   /** Events of watched deploys, serialized once for every viewer. */
   readonly live: LiveEvents;
   private closing = false;
@@ -225,7 +229,21 @@ export class Core {
   private record(id: number, event: DeployEvent["event"]): void {
     const stored = this.live.record(id, event);
     this.o.onEvent?.(stored);
-    this.bus.emit(String(id));
+    this.notify(id);
+  }
+
+  /**
+   * Wake the deploy's followers (SSE viewers, chat) at most once per NOTIFY_MS: a deploy's
+   * events come in bursts, and each wake costs every viewer a write. They read every event
+   * stored meanwhile in one go.
+   */
+  private notify(id: number): void {
+    if (this.notifying.has(id)) return;
+    const timer = setTimeout(() => {
+      this.notifying.delete(id);
+      this.bus.emit(String(id));
+    }, NOTIFY_MS);
+    this.notifying.set(id, timer);
   }
 
   /**

@@ -117,7 +117,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
   const shutdown = new AbortController();
   app.route("/chat", chatRoutes(ctx, secrets, { log, limiter, clientIp, signal: shutdown.signal }));
-  app.route("/", webRoutes(ctx, { limiter, clientIp }));
+  app.route("/", webRoutes(ctx, { limiter, clientIp, log }));
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${new URL(c.req.url).pathname}`, hint: "see /api/openapi.json" }, 404));
   app.onError((err, c) => {
     if (err instanceof ServeError) return c.json(err.toJSON(), err.status as 400);

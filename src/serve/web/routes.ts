@@ -28,6 +28,8 @@ export interface WebOptions {
   limiter?: Pick<FailureLimiter, "blockedFor" | "fail">;
   /** The client's address (the server's trust_proxy rule); needed with `limiter`. */
   clientIp?: (c: Context) => string;
+  /** Where an unexpected failure's stack goes (the server's log); stderr without one. */
+  log?: (line: string) => void;
 }
 
 const PATHS = ["/", "/login", "/logout", "/history", "/apps/*", "/deploys/*", "/static/*"];
@@ -88,6 +90,19 @@ export function webRoutes(ctx: ServerContext, opts: WebOptions = {}): Hono {
         return fail(c, v, e);
       }
     });
+
+  // Anything else thrown by a page or form of this sub-app: an HTML page, not the server's JSON.
+  // Hono applies a sub-app's onError to its own routes only, so /api keeps its JSON errors.
+  web.onError((err, c) => {
+    if (err instanceof ServeError) return send(c, errorPage(undefined, err.status, err.message, err.hint), err.status);
+    const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+    log(`error ${c.req.method} ${new URL(c.req.url).pathname}: ${(err as Error).stack ?? err}`);
+    let viewer: Viewer | undefined;
+    try {
+      viewer = currentViewer(ctx, c);
+    } catch {}
+    return send(c, errorPage(viewer, 500, "Something went wrong on the server", "try again; the server's log has the details"), 500);
+  });
 
   const crossOrigin = (c: Context) =>
     send(c, errorPage(undefined, 403, "This form was not sent from a page of this server", "reload the dashboard and submit the form again"), 403);
