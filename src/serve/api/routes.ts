@@ -8,6 +8,9 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Hono, type Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
+import type { HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { nodeSink, streamDeployEvents } from "./sse.js";
 import type { z } from "zod";
 import { releases } from "../../index.js";
 import type { Core, Caller } from "../core.js";
@@ -184,31 +187,25 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
     return c.json(d.core.cancel(withVia(c), row.id));
   });
 
-  api.get("/deploys/:id/events", (c) => {
+  api.get("/deploys/:id/events", async (c) => {
     const row = visibleDeploy(c);
     const from = Number(c.req.header("last-event-id") ?? c.req.query("after") ?? 0);
-    let after = Number.isSafeInteger(from) && from > 0 ? from : 0;
+    const after = Number.isSafeInteger(from) && from > 0 ? from : 0;
+    const res = (c.env as HttpBindings | undefined)?.outgoing;
+    if (res) {
+      // On Node: frames straight to the socket (no web-stream hop per write and per viewer).
+      const sink = nodeSink(res);
+      try {
+        await streamDeployEvents(d.core, row.id, after, sink);
+      } finally {
+        res.end();
+      }
+      return RESPONSE_ALREADY_SENT;
+    }
     return streamSSE(c, async (stream) => {
       const abort = new AbortController();
       stream.onAbort(() => abort.abort());
-      const keepAlive = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => abort.abort()), 15_000);
-      try {
-        while (!abort.signal.aborted) {
-          // Each event was serialized once for every viewer (live-events.ts).
-          const batch = d.core.live.after(row.id, after);
-          if (batch.length) {
-            await stream.write(batch.map((e) => `id: ${e.seq}\nevent: event\ndata: ${e.frame}\n\n`).join(""));
-            after = batch.at(-1)!.seq;
-          }
-          if (d.core.live.finished(row.id) && d.core.live.after(row.id, after).length === 0) {
-            await stream.writeSSE({ event: "end", data: JSON.stringify(d.core.reads.deploy(row.id)) });
-            break;
-          }
-          await d.core.reads.waitEvents(row.id, after, abort.signal);
-        }
-      } finally {
-        clearInterval(keepAlive);
-      }
+      await streamDeployEvents(d.core, row.id, after, { signal: abort.signal, write: (text) => stream.write(text).then(() => {}) });
     });
   });
 
