@@ -204,8 +204,9 @@ test("serve: push stores layers by content, deploys queue FIFO behind a lock, SS
   assert.ok(warm < cold, `connect: first deploy ${cold} ms, later ${warm} ms`);
 
   // A kept session that died while idle (its shell killed on the host: pkill fails when there
-  // was none) is not lent again.
-  await f.hosts[0]!.exec(["sh", "-c", "pkill -f 'slipway-en[d]-'"]);
+  // was none) is not lent again. The hosts share this machine's PID namespace: only the
+  // drivers in this host's network namespace are killed, never another test's.
+  await f.hosts[0]!.exec(["sh", "-c", "pkill --ns $$ --nslist net -f 'slipway-en[d]-'"]);
   await new Promise((r) => setTimeout(r, 300));
 
   // Rollback to b2 (the previous release).
