@@ -111,7 +111,7 @@ export async function image(opts: ImageOptions): Promise<ImageResult> {
 }
 
 /** Links and marks a deploy makes in a release (deploy/stage.ts UNPACK_RELEASE), and `current`. */
-function releaseExtras(m: Manifest, manifestBytes: Buffer, config: Config | undefined): ExtraEntry[] {
+export function releaseExtras(m: Manifest, manifestBytes: Buffer, config: Config | undefined): ExtraEntry[] {
   const root = m.root.replace(/^\/+/, "");
   const rel = `${root}/releases/${m.build_id}`;
   const extras: ExtraEntry[] = [
