@@ -67,7 +67,16 @@ export interface PlanSummary {
   batches: string[][];
   /** The batches by role (roles switch in the order written); absent for a rollback. */
   roles?: { role: string; batches: string[][] }[];
-  hosts: { host: string; roles?: string[]; send: ("manifest" | "code" | "venv")[]; bytes: number; release: "new" | "present"; current?: string }[];
+  hosts: {
+    host: string;
+    roles?: string[];
+    send: ("manifest" | "code" | "venv")[];
+    /** Layers the host pulls from the registry itself (pull mode), not sent by the deployer. */
+    pull?: ("code" | "venv")[];
+    bytes: number;
+    release: "new" | "present";
+    current?: string;
+  }[];
   steps: string[];
 }
 

@@ -28,12 +28,16 @@ import { refuseFullDrain } from "../lb/full-drain.js";
 import { switchInBatches } from "../deploy/batches.js";
 import { countPending, deployEnv, historyRecord, localFiles, runUserCommand, stageHost } from "../deploy/steps.js";
 import type { HostSession } from "../deploy/session.js";
-import type { Config } from "../config/schema.js";
+import type { Config, SourceConfig } from "../config/schema.js";
 import type { HostOutcome } from "../deploy/outcome.js";
 import { forHost, migrationsHost, rolesOfHost } from "../config/roles.js";
 import { rejectMissingLinked } from "../deploy/linked.js";
 import { bridgeAll } from "../deploy/assets.js";
 import { runMigrations } from "../deploy/migrations.js";
+import { chooseSources, registryOrigin, type SourceChoice } from "../deploy/source.js";
+import type { PullLayers } from "../deploy/fetch.js";
+import { sourceOf } from "../config/roles.js";
+import { publishForPull, type PullPlan } from "../oci/publish.js";
 
 export interface DeployOptions {
   cwd: string;
@@ -102,7 +106,21 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     // is only re-hashed) while every host is probed (lock, interpreter, disk, tools, what is
     // there). Any refusal here leaves every host exactly as it was — nothing has been written yet.
     const checked = new CheckedLayers(cacheDir(process.env));
-    const { states, verifyMs } = await admit({ file, head, work, sessions: all, balancers, hosts, emit, checked, linkedFiles: config.deploy.linked_files });
+    // Pull mode: the registry gets the image (what it lacks) while the hosts are probed; a dry
+    // run pushes nothing.
+    const publishing = opts.dryRun ? new Map<string, Promise<PullPlan>>() : publishAll(opts, config, target, hosts, m, head.manifestBytes, emit, timings);
+    const { states, verifyMs } = await admit({
+      file,
+      head,
+      work,
+      sessions: all,
+      balancers,
+      hosts,
+      emit,
+      checked,
+      linkedFiles: config.deploy.linked_files,
+      registryOf: (h) => registryOrigin(target, h),
+    });
     timings["verify"] = verifyMs;
     rejectHeld(
       name,
@@ -110,10 +128,14 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     );
     rejectMissingLinked(states, m.root);
     const manifests = await manifestPayloads(head.manifestBytes, m.root, states, m.layers[0]!.compression, work);
-    const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length);
-    rejectIncompatible(plan, m, manifestSha, states);
+    const sources = chooseSources(target, hosts, states);
+    for (const p of sources.pushedInstead)
+      emit({ type: "log", level: "warn", message: `${p.host}: ${p.why}; its layers are sent over ssh (source.fallback = "push")` });
+    const plan = planDeploy(config, name, target, hosts, m, states, batch, (h) => manifests.get(h)!.bytes.length, sources.pull);
+    rejectIncompatible(plan, m, manifestSha, states, sources);
     emit({ type: "plan", plan: summarize(plan) });
     if (opts.dryRun) return result(config, name, m, true, plan, outcomes, undefined, timings);
+    const pulls = await pullPlans(target, sources, publishing);
 
     const info = lockInfo("deploy", name, m.build_id);
     await lockAll(all, m.root, info, name, { peeked: true, clean: true });
@@ -133,6 +155,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
           hp,
           sharedLinks(config),
           info.token.slice(0, 8),
+          pulls.get(hp.host),
         );
         outcomes.get(hp.host)!.bytes_sent = sent;
       });
@@ -228,11 +251,64 @@ function sharedLinks(config: Config): string[] {
   return [...config.deploy.shared, ...config.deploy.linked_files.map((f) => `=${f}`)];
 }
 
-function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, states: Map<string, HostState>): void {
+/**
+ * Pull mode: start pushing the image to each registry a host of this run pulls from (at most
+ * once per registry). Settled later by pullPlans; a failure only matters if a host pulls.
+ */
+function publishAll(
+  opts: DeployOptions,
+  config: Config,
+  target: Config["targets"][string],
+  hosts: readonly string[],
+  m: Manifest,
+  manifestBytes: Buffer,
+  emit: Emit,
+  timings: Record<string, number>,
+): Map<string, Promise<PullPlan>> {
+  const out = new Map<string, Promise<PullPlan>>();
+  for (const h of hosts) {
+    const src = sourceOf(target, h);
+    if (!src || out.has(sourceKey(src))) continue;
+    const t0 = performance.now();
+    const p = publishForPull({
+      cwd: opts.cwd,
+      configPath: opts.configPath,
+      artifact: opts.artifact,
+      registry: src.registry,
+      publishTo: src.publish_to,
+      m,
+      manifestBytes,
+      config,
+      emit,
+    }).then((r) => {
+      timings["publish"] = Math.round(performance.now() - t0);
+      return r;
+    });
+    p.catch(() => {}); // awaited by pullPlans when a host pulls from it
+    out.set(sourceKey(src), p);
+  }
+  return out;
+}
+
+const sourceKey = (src: SourceConfig) => `${src.registry} ${src.publish_to ?? ""}`;
+
+/** Each pulling host's layers, once its registry holds the image. */
+async function pullPlans(
+  target: Config["targets"][string],
+  sources: SourceChoice,
+  publishing: Map<string, Promise<PullPlan>>,
+): Promise<Map<string, PullLayers>> {
+  const out = new Map<string, PullLayers>();
+  for (const h of sources.pull) out.set(h, await publishing.get(sourceKey(sourceOf(target, h)!))!);
+  return out;
+}
+
+function rejectIncompatible(plan: DeployPlan, m: Manifest, manifestSha: string, states: Map<string, HostState>, sources?: SourceChoice): void {
   const lines: string[] = [];
   for (const hp of plan.hosts) {
     for (const p of incompatibilities(m, manifestSha, states.get(hp.host)!, hp)) lines.push(`${hp.host}: ${p}`);
   }
+  for (const p of sources?.problems ?? []) lines.push(`${p.host}: ${p.why} (set source.fallback = "push" to send it the layers over ssh instead)`);
   if (lines.length) {
     throw new ArtifactError(
       `the artifact cannot be deployed — nothing was sent or changed:\n${lines.map((l) => `  ${l}`).join("\n")}`,

@@ -1,4 +1,4 @@
-import type { Config, ParsedConfig, RoleConfig, TargetConfig } from "./schema.js";
+import type { Config, ParsedConfig, RoleConfig, SourceConfig, TargetConfig } from "./schema.js";
 
 /** The role a target with plain `hosts` (and no roles) has. */
 export const DEFAULT_ROLE = "web";
@@ -17,6 +17,7 @@ export function rolesOf(target: ParsedTarget): RoleConfig[] {
     health: own.health ?? target.health,
     haproxy: own.haproxy ?? target.haproxy,
     batch: own.batch ?? target.batch,
+    ...((own.source ?? target.source) ? { source: own.source ?? target.source } : {}),
   });
   if (target.roles && Object.keys(target.roles).length) return Object.entries(target.roles).map(([name, r]) => inherit(name, r.hosts, r));
   return [inherit(DEFAULT_ROLE, target.hosts ?? [])];
@@ -100,6 +101,11 @@ export function forHost(target: TargetConfig, host: string): { target: TargetCon
   const [first, ...others] = rolesOfHost(target, host);
   if (!first) return { target, otherRoles: [] };
   return { target: { ...target, restart: first.restart, health: first.health }, otherRoles: others };
+}
+
+/** Where a host gets the layers: its first role's source (a role inherits the target's); none: sent over ssh. Pure. */
+export function sourceOf(target: TargetConfig, host: string): SourceConfig | undefined {
+  return rolesOfHost(target, host)[0]?.source ?? target.source;
 }
 
 /** The host migrations run on: the first host of deploy.migrations.role (or of the first role) in this run, else the run's first host. Pure. */

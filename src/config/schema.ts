@@ -256,6 +256,35 @@ const batchSchema = z.union([z.int().min(1), z.string().regex(BATCH_PERCENT, { e
 
 const haproxyTables = z.union([haproxySchema, z.array(haproxySchema).min(1)]);
 
+/**
+ * Where hosts get the layers (docs/distribution.md): by default the deployer sends them over
+ * ssh; with a registry each host pulls the blobs it lacks from it, by digest.
+ */
+const REGISTRY_URL = /^https?:\/\/[^/\s@]+\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const REGISTRY_URL_ERROR = 'must be http(s)://HOST[:PORT]/REPOSITORY, e.g. "http://registry.internal:5000/ledger" (no credentials, no tag)';
+
+const sourceSchema = z.strictObject({
+  registry: z
+    .string()
+    .regex(REGISTRY_URL, { error: REGISTRY_URL_ERROR })
+    .describe(
+      "An OCI distribution registry and repository, as both the deployer and the hosts reach it: the deploy pushes the image there (what the registry lacks), and each host pulls the layers it lacks with curl, verifying each digest.",
+    ),
+  publish_to: z
+    .string()
+    .regex(REGISTRY_URL, { error: REGISTRY_URL_ERROR })
+    .optional()
+    .describe(
+      "Where the deployer pushes the image, when the hosts read through something else (a peer-to-peer front end on each host, a pull-through mirror); default: registry.",
+    ),
+  fallback: z
+    .enum(["push", "fail"])
+    .default("fail")
+    .describe(
+      'A host that cannot reach the registry at preflight: "fail" refuses the deploy (exit 3) before anything changes; "push" sends it the layers over ssh.',
+    ),
+});
+
 /** One kind of host in a target (web, worker…). Unset keys are the target's. */
 export const roleSchema = z.strictObject({
   hosts: hostList.describe("ssh destinations of this role's hosts; a host may be in several roles."),
@@ -265,6 +294,7 @@ export const roleSchema = z.strictObject({
     .optional()
     .describe("This role's HAProxy drain; default: the target's (a role whose hosts are behind no balancer: leave it out of the target's table)."),
   batch: batchSchema.optional().describe("Hosts of this role switched at a time; default: the target's batch."),
+  source: sourceSchema.optional().describe("Where this role's hosts get the layers; default: the target's."),
 });
 
 export const targetSchema = z.strictObject({
@@ -286,6 +316,9 @@ export const targetSchema = z.strictObject({
   haproxy: haproxyTables
     .optional()
     .describe("Drain each host in HAProxy before its restart. A table, or an array of tables when several load balancers front the backend."),
+  source: sourceSchema
+    .optional()
+    .describe("Hosts pull the layers from an OCI registry instead of receiving them over ssh (docs/distribution.md); default: sent over ssh."),
 });
 
 export const imageSchema = z.strictObject({
@@ -320,6 +353,7 @@ export interface RoleConfig {
   health: z.infer<typeof healthSchema>;
   haproxy?: z.infer<typeof haproxyTables>;
   batch: number | string;
+  source?: SourceConfig;
 }
 
 type ParsedTarget = z.infer<typeof targetSchema>;
@@ -331,4 +365,5 @@ export type RestartConfig = z.infer<typeof restartSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type BuildConfig = z.infer<typeof buildSchema>;
 export type HaproxyConfig = z.infer<typeof haproxySchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
 export { BUILD_ID };

@@ -34,21 +34,23 @@ export async function admit(a: {
   checked?: CheckedLayers;
   /** deploy.linked_files: the preflight reports those a host lacks. */
   linkedFiles?: readonly string[];
+  /** Pull mode: the registry origin a host pulls from (its preflight checks it can reach it), else "". */
+  registryOf?: (host: string) => string;
 }): Promise<Admission> {
   const verifying = timed(a.emit, "verify", () =>
     verifyArtifact(a.file, { extract: { dir: a.work, layers: [a.head.manifest.layers[0]!.name] }, head: a.head, checked: a.checked }),
   );
-  const probing = a.sessions.map((s) => preflightHost(s, a.head.manifest, a.linkedFiles ?? []));
+  const probing = a.sessions.map((s) => preflightHost(s, a.head.manifest, a.linkedFiles ?? [], a.registryOf?.(s.host) ?? ""));
   await settleAll<unknown>([verifying, checkServers(a.balancers, a.hosts), ...probing]); // all settle; the first failure, in this order, is thrown
   const probed = await Promise.all(probing);
   return { states: new Map(a.sessions.map((s, i) => [s.host, probed[i]!])), verifyMs: (await verifying).ms };
 }
 
-async function preflightHost(s: HostSession, m: Manifest, linkedFiles: readonly string[]): Promise<HostState> {
+async function preflightHost(s: HostSession, m: Manifest, linkedFiles: readonly string[], registry: string): Promise<HostState> {
   await s.connect(); // (its own step: the preflight's time is the probe's alone)
   return s.step(
     "preflight",
-    async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key, linkedFiles))).stdout),
+    async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key, linkedFiles, registry))).stdout),
     (st) => (st.venvPresent ? "venv present" : "venv missing"),
   );
 }

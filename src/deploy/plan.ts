@@ -10,6 +10,8 @@ export interface HostPlan {
   releasePresent: boolean;
   bytes: number;
   current?: string;
+  /** The host pulls the layers from the registry (source.ts): the deployer sends it the manifest only. */
+  pull?: boolean;
 }
 
 export interface DeployPlan {
@@ -90,14 +92,17 @@ export function planDeploy(
   batch: number | string | undefined,
   /** Bytes of the manifest as each host would receive it (manifest-delta.ts); 0 if not given. */
   manifestSize: (host: string) => number = () => 0,
+  /** Hosts that pull their layers from the registry (source.ts). */
+  pull: ReadonlySet<string> = new Set(),
 ): DeployPlan {
   const [code, venv] = manifest.layers;
   const hostPlans = hosts.map((host): HostPlan => {
     const s = states.get(host)!;
     const releasePresent = s.releaseManifestSha !== undefined;
     const sendVenv = !s.venvPresent && !releasePresent;
-    const bytes = releasePresent ? 0 : manifestSize(host) + code!.size + (sendVenv ? venv!.size : 0);
-    return { host, sendVenv, releasePresent, bytes, current: s.current };
+    const pulls = pull.has(host);
+    const bytes = releasePresent ? 0 : manifestSize(host) + (pulls ? 0 : code!.size + (sendVenv ? venv!.size : 0));
+    return { host, sendVenv, releasePresent, bytes, current: s.current, ...(pulls ? { pull: true } : {}) };
   });
   const m = config.deploy.migrations;
   const steps = [
@@ -132,7 +137,8 @@ export function summarize(plan: DeployPlan): PlanSummary {
     hosts: plan.hosts.map((h) => ({
       host: h.host,
       roles: plan.roles.filter((r) => r.hosts.includes(h.host)).map((r) => r.role),
-      send: h.releasePresent ? [] : h.sendVenv ? ["manifest", "code", "venv"] : ["manifest", "code"],
+      send: h.releasePresent ? [] : h.pull ? ["manifest"] : h.sendVenv ? ["manifest", "code", "venv"] : ["manifest", "code"],
+      ...(h.pull && !h.releasePresent ? { pull: h.sendVenv ? ["code", "venv"] : ["code"] } : {}),
       bytes: h.bytes,
       release: h.releasePresent ? "present" : "new",
       current: h.current,

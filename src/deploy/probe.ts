@@ -30,6 +30,8 @@ export interface HostState {
   drained?: string[];
   /** deploy.linked_files this host lacks under <root>/shared (the probe was given them). */
   linkedMissing?: string[];
+  /** Pull mode: what GET <registry>/v2/ answered on the host (an HTTP status, "000", or "no-curl"). */
+  registryStatus?: string;
 }
 
 /**
@@ -42,8 +44,14 @@ lock_state() { if [ -d "$1/.slipway/lock" ]; then echo "lock=held"; echo "lock_i
 
 const PROBE = `${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}
 
-root=$1 py=$2 build=$3 key=$4 probe=$5; shift 5
+root=$1 py=$2 build=$3 key=$4 probe=$5 registry=$6; shift 6
 echo "slipway-probe=1"
+# Pull mode: can this host reach the registry (GET /v2/: 200, or 401 before credentials)?
+if [ -n "$registry" ]; then
+  if command -v curl >/dev/null 2>&1; then
+    echo "registry_status=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 5 --max-time 10 "$registry/v2/" 2>/dev/null || true)"
+  else echo "registry_status=no-curl"; fi
+fi
 if out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
 # deploy.linked_files (the rest of the arguments): each must be a file under <root>/shared.
 for f in "$@"; do [ -f "$root/shared/$f" ] || printf 'linked_missing=%s\n' "$f"; done
@@ -66,8 +74,20 @@ fi
 list_host "$root" 0
 exit 0`;
 
-export function probeHost(root: string, python: string, buildId: string, key: string, linkedFiles: readonly string[] = []): string[] {
-  return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT, ...linkedFiles);
+/** `registry`: http(s)://host:port of the registry the host would pull from (pull mode), else "". */
+export function probeHost(root: string, python: string, buildId: string, key: string, linkedFiles: readonly string[] = [], registry = ""): string[] {
+  return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT, registry, ...linkedFiles);
+}
+
+/**
+ * Whether the probe found the registry reachable: an OCI registry answers GET /v2/ with 200,
+ * or 401 until credentials are given. Anything else names why not. Pure.
+ */
+export function registryProblem(status: string | undefined): string | undefined {
+  if (status === undefined || status === "200" || status === "401") return undefined;
+  if (status === "no-curl") return "curl is not installed";
+  if (status === "000" || status === "") return "no answer (connection refused, timed out, or the name does not resolve)";
+  return `GET /v2/ answered HTTP ${status}, not as an OCI registry`;
 }
 
 /** `releases/<id>` (what current/previous point at) → `<id>`; a link to anything else (`releases/..`) names no release. */
@@ -127,6 +147,7 @@ export function parseProbe(stdout: string): HostState {
     previous: buildIdOfLink(kv.get("previous")),
     lock: lockOf(kv),
     listing: parseListing(stdout),
+    registryStatus: kv.get("registry_status"),
     currentManifest: kv.get("current_manifest") ? Buffer.from(kv.get("current_manifest")!, "base64") : undefined,
   };
 }

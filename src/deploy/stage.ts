@@ -3,6 +3,7 @@ import { HOST_CHECK } from "./host-check.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
 import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
+import { FETCH_FN, ociTarFlags } from "./fetch.js";
 
 /**
  * Receive a file on stdin into `<dest>.part` (all of stdin, or the next `$3` bytes), check its
@@ -52,11 +53,16 @@ umask 022`;
  * Unpack the venv layer beside its final place, check it (host-check.ts), mark it complete,
  * then rename it into <root>/virtualenvs/<key>: the venv directory only ever appears whole.
  */
-const UNPACK_VENV = `${HOST_CHECK}${RECEIVE_FN}
+const UNPACK_VENV = `${HOST_CHECK}${RECEIVE_FN}${FETCH_FN}
 ${UNPACK_PRELUDE}
-root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 manifest=; shift 6
+root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 url=$7 manifest=; shift 7
 final="$root/virtualenvs/$key"
-if [ -n "$sha" ]; then mkdir -p "$(dirname "$file")"; receive "$file" "$sha"; fi
+if [ -n "$url" ]; then
+  # Pulled (fetch.ts): only when it is missing; the credentials came on stdin.
+  curl_config=$(cat)
+  if [ -f "$final/.slipway-complete" ]; then echo present; exit 0; fi
+  mkdir -p "$(dirname "$file")"; fetch "$file" "$sha" "$url"
+elif [ -n "$sha" ]; then mkdir -p "$(dirname "$file")"; receive "$file" "$sha"; fi
 if [ -f "$final/.slipway-complete" ]; then rm -f "$file"; echo present; exit 0; fi
 tmp="$root/virtualenvs/.tmp-$key-$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
@@ -82,7 +88,36 @@ echo unpacked`;
  * the venv its symlinks may lead to. Without them the host allows links to any executable python*.
  */
 export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = [], receiveSha = ""): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", receiveSha, ...tarExtract(file, compression));
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", receiveSha, "", ...tarExtract(file, compression));
+}
+
+/**
+ * Pull the venv's OCI layer (`digest`, sha256 hex) from `url` unless the host has the venv,
+ * verify it, unpack it from under `prefix` minus `exclude` (fetch.ts): one round trip. The
+ * command's stdin is the curl config (fetch.ts curlConfig).
+ */
+export function pullVenv(
+  root: string,
+  key: string,
+  file: string,
+  digest: string,
+  url: string,
+  interpreters: readonly string[],
+  prefix: string,
+  exclude: readonly string[],
+): string[] {
+  return sh(
+    UNPACK_VENV,
+    root,
+    key,
+    file,
+    interpreters[0] ?? "",
+    interpreters[1] ?? "",
+    digest,
+    url,
+    ...tarExtract(file, "gzip"),
+    ...ociTarFlags(prefix, exclude),
+  );
 }
 
 /** Receive the venv layer on stdin, verify its sha256 on the host, and unpack it: one round trip. */
@@ -99,15 +134,17 @@ export function stageVenv(root: string, key: string, file: string, sha256: strin
  * one (a prune or crash left it gutted) is staged again and replaced — unless it is `current`,
  * which is never moved from under the running app (exit 3).
  */
-const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}${RELEASE_STATE_FN}
+const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}${FETCH_FN}${RELEASE_STATE_FN}
 ${UNPACK_PRELUDE}
 root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6 manifest_sha=$7 manifest_size=$8 code_sha=$9
-manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13}; shift 13
+manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13} url=\${14}; shift 14
 final="$root/releases/$build"
 if [ -n "$code_sha" ]; then
   mkdir -p "$root/.slipway/incoming"
   receive "$manifest" "$manifest_sha" "$manifest_size" "$manifest_dict" "$py" "$manifest_codec"
-  receive "$file" "$code_sha"
+  # Pulled (fetch.ts): the rest of stdin is the curl config.
+  if [ -n "$url" ]; then curl_config=$(cat); fetch "$file" "$code_sha" "$url"
+  else receive "$file" "$code_sha"; fi
 fi
 case $(release_states "$root" "$build") in
   complete*|legacy*)
@@ -177,7 +214,7 @@ export function unpackRelease(
   shared: readonly string[],
   compression: Compression,
 ): string[] {
-  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), "", "", "", "", "", "", "", ...tarExtract(file, compression));
+  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), "", "", "", "", "", "", "", "", ...tarExtract(file, compression));
 }
 
 /**
@@ -193,6 +230,8 @@ export function stageRelease(
   files: { code: string; codeSha: string; manifest: string; manifestSha: string; manifestSize: number; manifestDelta?: ManifestDelta; python: string },
   shared: readonly string[],
   compression: Compression,
+  /** Pull the code layer's OCI blob from this URL (codeSha is its digest), unpacking it from under `prefix` minus `exclude`. */
+  pull?: { url: string; prefix: string; exclude: readonly string[] },
 ): string[] {
   const delta = files.manifestDelta;
   const deflated = delta?.codec === "deflate";
@@ -211,6 +250,7 @@ export function stageRelease(
     deflated ? files.python : "",
     deflated ? INFLATE : "",
     delta?.codec ?? "",
-    ...tarExtract(files.code, compression),
+    pull?.url ?? "",
+    ...(pull ? [...tarExtract(files.code, "gzip"), ...ociTarFlags(pull.prefix, pull.exclude)] : tarExtract(files.code, compression)),
   );
 }

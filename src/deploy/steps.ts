@@ -8,7 +8,8 @@ import type { Config } from "../config/schema.js";
 import type { Emit } from "../events.js";
 import type { HostSession } from "./session.js";
 import { layout } from "./layout.js";
-import { stageRelease, stageVenv } from "./stage.js";
+import { pullVenv, stageRelease, stageVenv } from "./stage.js";
+import { blobUrl, curlConfig, type PullLayers } from "./fetch.js";
 import { appendLine, runInDir } from "./switch.js";
 import { listHost, parseListing, planPrune, removeItems, type PrunePlan } from "./prune.js";
 import type { HostPlan } from "./plan.js";
@@ -57,11 +58,14 @@ export async function stageHost(
   plan: HostPlan,
   shared: readonly string[],
   runId = "",
+  /** The host pulls both layers from the registry (plan.pull): what to pull, and how. */
+  pull?: PullLayers,
 ): Promise<number> {
   if (plan.releasePresent) return 0;
   const L = layout(m.root);
   const [code, venv] = m.layers;
   const inc = (name: string) => `${L.incoming}/${m.build_id}-${runId ? `${runId}-` : ""}${name}`;
+  if (plan.pull && pull) return pullHost(s, m, manifestSha, manifest, plan, shared, inc, pull);
   let sent = 0;
   if (plan.sendVenv) {
     await s.step(
@@ -85,15 +89,7 @@ export async function stageHost(
         m.root,
         m.build_id,
         m.env.key,
-        {
-          code: inc(code!.member),
-          codeSha: code!.sha256,
-          manifest: inc("slipway.json"),
-          manifestSha,
-          manifestSize: manifest.bytes.length,
-          manifestDelta: manifest.delta,
-          python: m.env.python.configured,
-        },
+        releaseFiles(m, manifestSha, manifest, inc, code!.member, code!.sha256),
         shared,
         code!.compression,
       );
@@ -107,6 +103,80 @@ export async function stageHost(
     },
     () =>
       `${manifest.bytes.length + code!.size} bytes sent (manifest${manifest.delta ? `, as a ${manifest.delta.codec} delta,` : ""} + code), verified, unpacked`,
+  );
+  return sent;
+}
+
+/** The files stageRelease receives, named by `inc`: the manifest (perhaps as a delta) and the code layer, with its sha256. */
+function releaseFiles(m: Manifest, manifestSha: string, manifest: ManifestPayload, inc: (name: string) => string, codeName: string, codeSha: string) {
+  return {
+    code: inc(codeName),
+    codeSha,
+    manifest: inc("slipway.json"),
+    manifestSha,
+    manifestSize: manifest.bytes.length,
+    manifestDelta: manifest.delta,
+    python: m.env.python.configured,
+  };
+}
+
+/**
+ * stageHost in pull mode: the same two round trips, each sending only a command, the curl
+ * config (and for the release, the manifest); the host fetches the layers by digest itself.
+ */
+async function pullHost(
+  s: HostSession,
+  m: Manifest,
+  manifestSha: string,
+  manifest: ManifestPayload,
+  plan: HostPlan,
+  shared: readonly string[],
+  inc: (name: string) => string,
+  pull: PullLayers,
+): Promise<number> {
+  const config = Buffer.from(curlConfig(pull.source));
+  let sent = 0;
+  if (plan.sendVenv) {
+    await s.step(
+      "venv",
+      async () => {
+        const argv = pullVenv(
+          m.root,
+          m.env.key,
+          inc("venv.oci.tar.gz"),
+          pull.venv.digest,
+          blobUrl(pull.source, `sha256:${pull.venv.digest}`),
+          [m.env.python.configured, m.env.python.executable],
+          pull.venv.prefix,
+          pull.venv.exclude,
+        );
+        const r = await s.run("venv", argv, { stdin: config });
+        sent += config.length;
+        return r.stdout.trim();
+      },
+      (how) => (how === "present" ? "already there" : `${pull.venv.size} bytes pulled from the registry, verified, unpacked`),
+    );
+  }
+  await s.step(
+    "stage",
+    async () => {
+      const argv = stageRelease(
+        m.root,
+        m.build_id,
+        m.env.key,
+        releaseFiles(m, manifestSha, manifest, inc, "code.oci.tar.gz", pull.code.digest),
+        shared,
+        "gzip",
+        {
+          url: blobUrl(pull.source, `sha256:${pull.code.digest}`),
+          prefix: pull.code.prefix,
+          exclude: pull.code.exclude,
+        },
+      );
+      await s.run("stage", argv, { stdin: Buffer.concat([manifest.bytes, config]) });
+      sent += manifest.bytes.length + config.length;
+    },
+    () => `manifest sent (${manifest.bytes.length} bytes), code layer (${pull.code.size} bytes) pulled from the registry, verified, unpacked`,
   );
   return sent;
 }

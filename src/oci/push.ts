@@ -32,6 +32,8 @@ export interface PushImageResult {
   /** The manifest's digest: pull by HOST:PORT/REPO@DIGEST. */
   digest: string;
   blobs: { digest: string; size: number; skipped: boolean }[];
+  /** The image's own two layers (oci/image.ts). */
+  layers: { name: "venv" | "code"; digest: string; size: number }[];
 }
 
 export interface OciTarget {
@@ -110,7 +112,7 @@ export async function pushImage(opts: PushImageOptions): Promise<PushImageResult
       level: "info",
       message: `pushed ${ref} (${img.manifest.digest}): ${sent.length} blob(s) sent, ${pushed.length - sent.length} already there`,
     });
-    return { ref, digest: img.manifest.digest, blobs: pushed };
+    return { ref, digest: img.manifest.digest, blobs: pushed, layers: img.layers.map((l) => ({ name: l.name, digest: l.digest, size: l.size })) };
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   }

@@ -113,6 +113,14 @@ export class RegistryClient {
     return this.base.host;
   }
 
+  /**
+   * The Authorization header that last worked (after a request the registry challenged), for
+   * handing a pull to someone else (a host in pull mode: deploy/fetch.ts); none for an open registry.
+   */
+  get authorization(): string | undefined {
+    return this.#auth;
+  }
+
   /** GET /v2/: is an OCI distribution registry there (before any work)? 401 is an answer too: auth comes later. */
   async ping(): Promise<void> {
     const res = await this.#fetch({ method: "GET", url: new URL("/v2/", this.base), step: "connect" }, undefined);

@@ -15,7 +15,7 @@ export function deploySummary(r: DeployResult): (out: Out) => void {
       for (const h of p.hosts) {
         const roles = h.roles?.length ? ` [${h.roles.join(", ")}]` : "";
         out(
-          `  ${h.host.padEnd(28)}${roles} current ${h.current ?? "—"}; ${h.release === "present" ? "release already there, sends nothing" : `sends ${h.send.join(" + ")} (${bytes(h.bytes)})`}`,
+          `  ${h.host.padEnd(28)}${roles} current ${h.current ?? "—"}; ${h.release === "present" ? "release already there, sends nothing" : `sends ${h.send.join(" + ")} (${bytes(h.bytes)})${h.pull ? `, pulls ${h.pull.join(" + ")} from the registry` : ""}`}`,
         );
       }
       if (p.roles && p.roles.length > 1) {
