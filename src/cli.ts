@@ -204,14 +204,16 @@ export function program(): Command {
     .description("write the artifact as an OCI image (venv and release layers at their host paths) into an image layout")
     .argument("<artifact>", "the .tar built by `slipway build`")
     .option("--out <oci-dir:PATH>", "the OCI image layout to write into (default: oci-dir:<artifact dir>/<app>.oci)")
-    .action((artifact: string, o: { out?: string }) =>
+    .option("--base <ref>", "a base image with the venv's interpreter: oci-dir:PATH[:TAG] or oci://HOST:PORT/REPO:TAG (docs/distribution.md)")
+    .action((artifact: string, o: { out?: string; base?: string }) =>
       execute("image", globals(), async ({ cwd, emit, flags }) => {
         const { image } = await import("./oci/image.js");
-        const r = await image({ cwd, configPath: flags.config, artifact, out: o.out, emit });
+        const r = await image({ cwd, configPath: flags.config, artifact, out: o.out, base: o.base, emit });
         return {
           result: r,
           human: (out) => {
             out(`${r.layout}:${r.ref}  ${r.manifest.digest}`);
+            if (r.base) out(`  base ${r.base.ref} ${r.base.digest}  ${r.base.layers.length} layer(s)`);
             for (const l of r.layers) out(`  ${l.name.padEnd(4)} ${l.digest}  ${l.size} bytes${l.reused ? " (already in the layout)" : ""}`);
           },
         };
@@ -306,7 +308,8 @@ export function program(): Command {
     .argument("<artifact>", "the .tar built by `slipway build`")
     .option("--server <url>", "the server, e.g. https://deploy.internal:8780")
     .option("--to <oci://HOST:PORT/REPO>", "a registry repository (oci+http:// for plain http); the tag is the build id (docs/distribution.md)")
-    .action((artifact: string, o: { server?: string; to?: string }) =>
+    .option("--base <ref>", "with --to: the image on a base image with the venv's interpreter, as `slipway image --base`")
+    .action((artifact: string, o: { server?: string; to?: string; base?: string }) =>
       execute("push", globals(), async ({ cwd, emit, flags }) => {
         if ((o.server === undefined) === (o.to === undefined)) {
           const { UsageError } = await import("./errors.js");
@@ -315,9 +318,13 @@ export function program(): Command {
             "--server for a `slipway serve`, --to for an OCI registry",
           );
         }
+        if (o.base !== undefined && o.to === undefined) {
+          const { UsageError } = await import("./errors.js");
+          throw new UsageError("push: --base goes with --to (an image for a registry)", "a deploy server stores the artifact itself: drop --base");
+        }
         if (o.to !== undefined) {
           const { pushImage } = await import("./oci/push.js");
-          const r = await pushImage({ cwd, configPath: flags.config, artifact, to: o.to, emit });
+          const r = await pushImage({ cwd, configPath: flags.config, artifact, to: o.to, base: o.base, emit });
           return {
             result: r,
             human: (out) =>

@@ -8,6 +8,7 @@
  * so an unpacked image is the host layout of `slipway deploy`. Entries are sorted, owned by
  * 0:0, with the artifact's mtimes: the same venv key gives the same venv layer digest, which
  * registries and hosts store once. The artifact is verified first, as `deploy` verifies it.
+ * With `base`, the image is those two layers on top of a base image's (oci/base.ts).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -22,6 +23,7 @@ import { verifyArtifact } from "../artifact/verify.js";
 import type { Manifest } from "../artifact/manifest.js";
 import { COMPLETE_MARK } from "../deploy/complete.js";
 import { cacheDir } from "../build/layer-cache.js";
+import { mergeConfig, mergeManifest, prepareBase } from "./base.js";
 import { LayerMemo } from "./layer-memo.js";
 import { rerootLayer, type ExtraEntry, type OciLayer } from "./reroot.js";
 import { imageConfig, imageManifest, MEDIA, type Descriptor } from "./spec.js";
@@ -32,6 +34,9 @@ export interface ImageOptions {
   artifact: string;
   /** `oci-dir:PATH` (default: oci-dir:dist/<app>.oci beside the artifact). */
   out?: string;
+  /** A base image providing the interpreter (oci-dir:PATH[:TAG] or oci://HOST:PORT/REPO:TAG; oci/base.ts). */
+  base?: string;
+  env?: NodeJS.ProcessEnv;
   emit?: Emit;
 }
 
@@ -42,6 +47,8 @@ export interface ImageResult {
   manifest: Descriptor;
   config: Descriptor;
   layers: { name: "venv" | "code"; digest: string; size: number; diff_id: string; reused: boolean }[];
+  /** With --base: the base's manifest digest and layers (below `layers` in the image). */
+  base?: { ref: string; digest: string; layers: Descriptor[] };
 }
 
 export async function image(opts: ImageOptions): Promise<ImageResult> {
@@ -55,6 +62,8 @@ export async function image(opts: ImageOptions): Promise<ImageResult> {
   await timed(emit, "verify", () => verifyArtifact(file, { head }));
 
   await mkdir(path.join(layout, "blobs", "sha256"), { recursive: true });
+  const base = opts.base ? await prepareBase({ ref: opts.base, cwd: opts.cwd, manifest: m, layout, env: opts.env }) : undefined;
+  if (base) emit({ type: "log", level: "info", message: `base ${opts.base} (${base.digest}): ${base.layers.length} layer(s)` });
   const root = m.root.replace(/^\/+/, "");
   const ancestors = (p: string) => p.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"));
   const venvLayer = m.layers.find((l) => l.name === "venv")!;
@@ -96,18 +105,21 @@ export async function image(opts: ImageOptions): Promise<ImageResult> {
   );
   layers.push({ name: "code", digest: code.result.digest, size: code.result.size, diff_id: code.result.diffId, reused: code.result.reused });
 
-  const configJson = imageConfig(m, layers, config?.image);
+  const ownConfig = imageConfig(m, layers, config?.image);
+  const configJson = base ? mergeConfig(base.config, ownConfig, m) : ownConfig;
   const configDesc = await writeBlob(layout, MEDIA.config, configJson);
-  const manifestJson = imageManifest(
+  const ownManifest = imageManifest(
     configDesc,
     layers.map((l) => ({ mediaType: MEDIA.layerGzip, digest: l.digest, size: l.size })),
     m,
     head.manifestBytes,
   );
+  const manifestJson = base ? mergeManifest(base, ownManifest) : ownManifest;
   const manifestDesc = await writeBlob(layout, MEDIA.manifest, manifestJson);
   await writeIndex(layout, manifestDesc, m.build_id);
   emit({ type: "log", level: "info", message: `image ${m.app}:${m.build_id} in ${layout} (manifest ${manifestDesc.digest})` });
-  return { layout, ref: m.build_id, manifest: manifestDesc, config: configDesc, layers };
+  const baseResult = base ? { base: { ref: base.ref, digest: base.digest, layers: base.layers } } : {};
+  return { layout, ref: m.build_id, manifest: manifestDesc, config: configDesc, layers, ...baseResult };
 }
 
 /** Links and marks a deploy makes in a release (deploy/stage.ts UNPACK_RELEASE), and `current`. */

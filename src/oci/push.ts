@@ -22,6 +22,8 @@ export interface PushImageOptions {
   layout?: string;
   /** Blobs above this size are uploaded in PATCH chunks of this size (default 32 MiB). */
   chunkSize?: number;
+  /** A base image under the app's layers (oci/base.ts): its layers are pushed too (those the registry lacks). */
+  base?: string;
   env?: NodeJS.ProcessEnv;
   emit?: Emit;
 }
@@ -74,9 +76,18 @@ export async function pushImage(opts: PushImageOptions): Promise<PushImageResult
   const tmp = opts.layout ? undefined : await mkdtemp(path.join(tmpdir(), "slipway-push-"));
   try {
     const layout = opts.layout ?? path.join(tmp!, "image.oci");
-    const img = await image({ cwd: opts.cwd, configPath: opts.configPath, artifact: opts.artifact, out: `oci-dir:${layout}`, emit });
+    const img = await image({
+      cwd: opts.cwd,
+      configPath: opts.configPath,
+      artifact: opts.artifact,
+      out: `oci-dir:${layout}`,
+      base: opts.base,
+      env: opts.env,
+      emit,
+    });
     const manifestBytes = await readFile(blobFile(layout, img.manifest.digest));
-    const blobs: { digest: string; size: number; name: "venv" | "code" | "manifest" }[] = [
+    const blobs: { digest: string; size: number; name: "venv" | "code" | "manifest" | "base" }[] = [
+      ...(img.base?.layers ?? []).map((l) => ({ digest: l.digest, size: l.size, name: "base" as const })),
       ...img.layers.map((l) => ({ digest: l.digest, size: l.size, name: l.name })),
       { digest: img.config.digest, size: img.config.size, name: "manifest" as const },
     ];
@@ -91,8 +102,15 @@ export async function pushImage(opts: PushImageOptions): Promise<PushImageResult
         pushed.push({ digest: b.digest, size, skipped: true });
         continue;
       }
-      emit({ type: "transfer", host, layer: b.name, sent: 0, total: size });
-      await client.uploadBlob(b.digest, size, file, (sent) => emit({ type: "transfer", host, layer: b.name, sent, total: size }));
+      const layer = b.name;
+      if (layer === "base") {
+        // A base layer has no transfer event of its own kind: one note when it is up.
+        await client.uploadBlob(b.digest, size, file);
+        emit({ type: "log", level: "info", message: `base layer ${b.digest} sent to ${host}/${target.repo} (${size} bytes)` });
+      } else {
+        emit({ type: "transfer", host, layer, sent: 0, total: size });
+        await client.uploadBlob(b.digest, size, file, (sent) => emit({ type: "transfer", host, layer, sent, total: size }));
+      }
       pushed.push({ digest: b.digest, size, skipped: false });
     }
     const reported = await client.putManifest(img.ref, MEDIA.manifest, manifestBytes);

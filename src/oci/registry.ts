@@ -1,12 +1,16 @@
 /**
  * A client of the OCI distribution API (v2) for pushing one image: HEAD each blob and skip it
  * when the registry has it, else upload it (monolithic, or chunked PATCHes above a threshold),
- * then PUT the manifest under a tag. Auth follows the registry's 401 challenge: Basic, or a
- * Bearer token fetched from the realm it names (cached per scope). Credentials and tokens go
- * only into Authorization headers: never into URLs, errors or events.
+ * then PUT the manifest under a tag; and GET a manifest or blob (a base image, oci/base.ts).
+ * Auth follows the registry's 401 challenge: Basic, or a Bearer token fetched from the realm it
+ * names (cached per scope). Credentials and tokens go only into Authorization headers: never
+ * into URLs, errors or events.
  */
-import { readFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { createWriteStream, readFileSync } from "node:fs";
+import { open, rm } from "node:fs/promises";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { homedir } from "node:os";
 import path from "node:path";
 import { SlipwayError } from "../errors.js";
@@ -16,7 +20,16 @@ export interface Credentials {
   password: string;
 }
 
-export type RegistryStep = "check blob" | "start upload" | "upload chunk" | "finish upload" | "put manifest" | "get token" | "connect";
+export type RegistryStep =
+  | "check blob"
+  | "start upload"
+  | "upload chunk"
+  | "finish upload"
+  | "put manifest"
+  | "get manifest"
+  | "get blob"
+  | "get token"
+  | "connect";
 
 /** A registry refused or failed a step of a push. */
 export class RegistryError extends SlipwayError {
@@ -208,6 +221,58 @@ export class RegistryClient {
     if (res.status !== 201) throw await this.#fail("put manifest", res, `PUT manifests/${tag}`);
     await drain(res);
     return res.headers.get("docker-content-digest") ?? undefined;
+  }
+
+  /**
+   * GET a manifest or index by tag or digest, `accept` the media types wanted; undefined when
+   * the registry has no such repository or reference (404). A digest reference is checked.
+   */
+  async getManifest(reference: string, accept: readonly string[]): Promise<{ bytes: Buffer; mediaType: string; digest: string } | undefined> {
+    const url = this.#url(`manifests/${encodeURIComponent(reference)}`);
+    const res = await this.#send({ method: "GET", url, step: "get manifest", headers: { accept: accept.join(", ") } });
+    if (res.status === 404) {
+      await drain(res);
+      return undefined;
+    }
+    if (res.status !== 200) throw await this.#fail("get manifest", res, `GET manifests/${reference}`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    if (reference.startsWith("sha256:") && reference !== digest)
+      throw new RegistryError(this.registry, "get manifest", 200, `manifests/${reference} came back with digest ${digest}`);
+    const mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    return { bytes, mediaType, digest };
+  }
+
+  /** GET a blob into `file`, checking its size and digest while it streams (a wrong one is an error, and `file` is removed). */
+  async getBlob(digest: string, size: number, file: string): Promise<void> {
+    const res = await this.#send({ method: "GET", url: this.#url(`blobs/${digest}`), step: "get blob" });
+    if (res.status !== 200 || !res.body) throw await this.#fail("get blob", res, `GET blobs/${digest}`);
+    const hash = createHash("sha256");
+    const registry = this.registry;
+    let got = 0;
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        got += chunk.length;
+        if (got > size) return done(new RegistryError(registry, "get blob", 200, `blob ${digest} is longer than its descriptor's ${size} bytes`));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), check, createWriteStream(file, { mode: 0o644 }));
+      const actual = `sha256:${hash.digest("hex")}`;
+      if (got !== size || actual !== digest)
+        throw new RegistryError(
+          this.registry,
+          "get blob",
+          200,
+          `blob ${digest} arrived as ${got} bytes with digest ${actual}`,
+          "the registry or a proxy serves wrong content",
+        );
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
   }
 
   #url(rest: string): URL {
