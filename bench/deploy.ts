@@ -27,8 +27,7 @@
 // delta), per-step host timings, ssh round trips, ratios and PASS/FAIL against the targets;
 // writes the figures to bench/results/deploy-<timestamp>.json; exits 0 either way (1 only if
 // the bench itself broke).
-import { spawn } from "node:child_process";
-import { createReadStream, existsSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { appendFile, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -38,6 +37,8 @@ import { fleetApp, targetToml, APP_PORT, SUPERVISOR_CONF, type FleetApp } from "
 import type { TestHost } from "../test/support/fleet.js";
 import { tmpDir } from "../test/support/tmp.js";
 import { runBench, STEP_ORDER } from "./run.js";
+import { must, runProcess, type Ran } from "./process.js";
+import { CpuCgroup } from "./cgroup.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -68,60 +69,6 @@ const CLASSIC_PROGRAM = [
   "",
 ].join("\n");
 
-// --- processes -----------------------------------------------------------------------------
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-  /** stdout lines with their arrival time (ms since spawn). */
-  lines: { t: number; line: string }[];
-}
-
-function runProcess(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdinFile?: string; onSpawn?: (pid: number) => void } = {}): Promise<Ran> {
-  return new Promise((resolveRun, reject) => {
-    const t0 = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: opts.cwd ?? "/",
-      env: opts.env ?? process.env,
-      stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"],
-    });
-    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
-    let stdout = "";
-    let stderr = "";
-    let partial = "";
-    const lines: Ran["lines"] = [];
-    child.stdout!.on("data", (c: Buffer) => {
-      const t = performance.now() - t0;
-      const text = c.toString();
-      stdout += text;
-      partial += text;
-      let i: number;
-      while ((i = partial.indexOf("\n")) >= 0) {
-        lines.push({ t, line: partial.slice(0, i) });
-        partial = partial.slice(i + 1);
-      }
-    });
-    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-    if (opts.stdinFile && child.stdin) {
-      child.stdin.on("error", () => {});
-      createReadStream(opts.stdinFile).on("error", reject).pipe(child.stdin);
-    }
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (partial) lines.push({ t: performance.now() - t0, line: partial });
-      resolveRun({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000, lines });
-    });
-  });
-}
-
-async function must(argv: string[], opts: Parameters<typeof runProcess>[1] = {}): Promise<Ran> {
-  const r = await runProcess(argv, opts);
-  if (r.code !== 0) throw new Error(`${argv.slice(0, 3).join(" ")}… failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-1500)}`);
-  return r;
-}
-
 // --- slipway through the CLI ---------------------------------------------------------------
 
 type Json = Record<string, any>;
@@ -137,44 +84,12 @@ interface CliRun {
 
 // --- deployer CPU: the CLI and everything it starts (ssh clients and masters) in a cpuacct cgroup ---
 
-const CGROUP = `/sys/fs/cgroup/cpuacct/slw-bench-deploy-${process.pid}`;
-let cgroupOk: boolean | undefined;
-async function cgroupReady(): Promise<boolean> {
-  if (cgroupOk === undefined) {
-    try {
-      await mkdir(CGROUP, { recursive: true });
-      await readFile(`${CGROUP}/cpuacct.usage`, "utf8");
-      cgroupOk = true;
-      process.on("exit", () => {
-        try {
-          rmdirSync(CGROUP);
-        } catch {
-          /* still has tasks, or gone */
-        }
-      });
-    } catch {
-      cgroupOk = false;
-    }
-  }
-  return cgroupOk;
-}
-/** CPU ns used so far by the processes placed in the bench's cgroup. */
-async function deployerCpuNs(): Promise<number> {
-  return (await cgroupReady()) ? Number((await readFile(`${CGROUP}/cpuacct.usage`, "utf8")).trim()) : NaN;
-}
-/** Move a just-spawned CLI into the cgroup (before it starts any ssh: node takes ~50 ms to load). */
-function intoCgroup(pid: number): void {
-  if (cgroupOk)
-    try {
-      writeFileSync(`${CGROUP}/cgroup.procs`, String(pid));
-    } catch {
-      /* exited already */
-    }
-}
+const cpu = new CpuCgroup(`slw-bench-deploy-${process.pid}`);
+const deployerCpuNs = () => cpu.usageNs();
 
 async function cli(f: FleetApp, args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
-  await cgroupReady();
-  const r = await runProcess([process.execPath, CLI, ...args, "--json"], { cwd: f.ws.app, env: { ...f.ws.env, ...extraEnv }, onSpawn: intoCgroup });
+  await cpu.ready();
+  const r = await runProcess([process.execPath, CLI, ...args, "--json"], { cwd: f.ws.app, env: { ...f.ws.env, ...extraEnv }, onSpawn: (pid) => cpu.add(pid) });
   const events: CliRun["events"] = [];
   for (const { t, line } of r.lines) {
     if (!line.trim()) continue;

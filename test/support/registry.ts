@@ -16,8 +16,11 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
-/** `auth`: YAML for the config's `auth:` section (e.g. htpasswd), indented as a top-level key. */
-export async function startRegistry(dir: string, opts: { host?: string; auth?: string } = {}): Promise<Registry> {
+/**
+ * `auth`: YAML for the config's `auth:` section (e.g. htpasswd), indented as a top-level key;
+ * `netns`: run it inside that network namespace (`host` must be one of its addresses).
+ */
+export async function startRegistry(dir: string, opts: { host?: string; auth?: string; netns?: string } = {}): Promise<Registry> {
   await mkdir(dir, { recursive: true });
   const host = opts.host ?? "127.0.0.1";
   const port = await freePort();
@@ -27,7 +30,8 @@ export async function startRegistry(dir: string, opts: { host?: string; auth?: s
     `version: 0.1\nlog:\n  level: info\n  formatter: json\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: ${host}:${port}\n${opts.auth ?? ""}`,
   );
   let log = "";
-  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const argv = [...(opts.netns ? ["ip", "netns", "exec", opts.netns] : []), "docker-registry", "serve", config];
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (c: Buffer) => (log += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (log += c.toString()));
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
