@@ -48,6 +48,8 @@ const SIZES = (process.env["BENCH_FLEET_SIZES"] ?? "5,25,50")
 const MODES = ["push", "pull"] as const;
 type Mode = (typeof MODES)[number];
 const TARGETS = { pullEgressPerHostBytes: 64 * 1024, codeOnlyCpuPerHostMs: 40, pullStageRatio: 2 };
+/** More ssh options for both targets, e.g. BENCH_FLEET_SSH_OPTIONS=KexAlgorithms=curve25519-sha256 (comma-separated). */
+const SSH_OPTIONS = (process.env["BENCH_FLEET_SSH_OPTIONS"] ?? "").split(",").filter(Boolean);
 const PHASES = ["connect", "preflight", "lock", "venv", "stage", "switch", "restart", "finish"];
 
 type Json = Record<string, any>;
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
   const common = (name: string, extra = "") => `
 [targets.${name}]
 hosts = ${JSON.stringify(hosts)}
-ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}" }
+ssh = { identity = "${fleet.ssh.identity}", known_hosts = "${fleet.ssh.known_hosts}", options = ${JSON.stringify(SSH_OPTIONS)} }
 restart = { manager = "command", command = "true" }
 ${extra}`;
   const config = join(app, "slipway.toml");
@@ -130,6 +132,7 @@ ${extra}`;
     fleet_start_s: Number(fleetStart.toFixed(1)),
     ssh_connect_and_run_true_s: Number(hs.seconds.toFixed(3)),
     node: process.version,
+    ssh_options: SSH_OPTIONS,
   };
   console.log(`environment: ${JSON.stringify(environment)}`);
 

@@ -45,15 +45,20 @@ export function parseDestination(dest: string): { target: string; port?: string 
   return { target, port: m?.[2] };
 }
 
-/** The ssh argv for one command: user config, agent and known_hosts apply; one master connection per host. */
-export function sshArgv(dest: string, settings: SshSettings, controlPath: string, remote: readonly string[], persistSeconds = 60): string[] {
+/**
+ * The ssh argv for one command: user config, agent and known_hosts apply; one master connection
+ * per host. `persist`: how long a master outlives its last client — "no" for one run's own
+ * connection (the session's ssh is the master, in the foreground: it ends with the session, no
+ * background process to fork or `ssh -O exit` to spawn), seconds for a kept one (a deploy server).
+ */
+export function sshArgv(dest: string, settings: SshSettings, controlPath: string, remote: readonly string[], persist: number | "no" = "no"): string[] {
   const { target, port } = parseDestination(dest);
   // ssh takes the first value it sees for an option: the user's options come first, so they
   // can override ours (e.g. a ControlPath/ControlPersist of their own, reused across deploys).
   const argv = ["ssh"];
   for (const o of settings.options) argv.push("-o", o);
   for (const o of SSH_TIMEOUTS) argv.push("-o", o);
-  argv.push("-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", `ControlPersist=${persistSeconds}`);
+  argv.push("-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", `ControlPersist=${persist}`);
   if (settings.config) argv.push("-F", expandHome(settings.config));
   if (settings.identity) argv.push("-i", expandHome(settings.identity), "-o", "IdentitiesOnly=yes");
   if (settings.known_hosts) argv.push("-o", `UserKnownHostsFile=${expandHome(settings.known_hosts)}`);
@@ -190,6 +195,12 @@ export class SshTransport implements Transport {
   async close(): Promise<void> {
     await this.sessionNow.close();
     if (this.kept) return;
+    // Our master ended with its last client (ControlPersist=no), unless the user's options made
+    // it persist: then it is told to go.
+    if (!this.settings.options.some((o) => /^\s*ControlPersist\b/i.test(o))) {
+      if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+      return;
+    }
     const { target, port } = parseDestination(this.host);
     const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
     if (port) argv.push("-p", port);

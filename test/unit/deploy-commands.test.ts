@@ -52,7 +52,7 @@ test("sshArgv: one master per host, user's config/identity/known_hosts, port spl
     "-o",
     "ControlPath=/tmp/cm",
     "-o",
-    "ControlPersist=60",
+    "ControlPersist=no",
     "-F",
     "/etc/ssh/x",
     "-i",
