@@ -62,8 +62,16 @@ interface Measured {
   phases_ms: Record<string, number>;
   timings_ms: Record<string, number>;
   bytes: { total: number; to_registry: number; to_hosts: number; sent_per_result: number };
-  cpu: { cgroup_s: number; time_user_sys_s: number };
+  /** hosts_s: the machine's busy CPU during the deploy minus the deployer's: the hosts' (sshd, their shells, tar…) and the registry's. */
+  cpu: { cgroup_s: number; time_user_sys_s: number; hosts_s: number };
   registry_gets: { venv: number; code: number };
+}
+
+/** CPU seconds this whole machine spent busy so far (/proc/stat: everything but idle and iowait). */
+function machineBusySeconds(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return (user + nice + system + irq + softirq + steal) / 100;
 }
 
 const netStat = (dev: string, what: "tx_bytes" | "rx_bytes") => Number(readFileSync(`/sys/class/net/${dev}/statistics/${what}`, "utf8").trim());
@@ -124,7 +132,10 @@ ${extra}`;
   await writeFile(config, toml + common("push") + common("pull", `[targets.pull.source]\nregistry = "http://${reg.addr}/bench/app"\n`));
 
   // The environment this run measured (issue 13: print it with every bench).
-  const hs = await runProcess(["ssh", ...fleet.sshArgs(), hosts[0]!, "true"], {});
+  const hs = await runProcess(["ssh", ...fleet.sshArgs(), ...SSH_OPTIONS.flatMap((o) => ["-o", o]), "-v", hosts[0]!, "true"], {});
+  // The key exchange costs the deployer most of its CPU per host (sntrup761x25519, OpenSSH 9's
+  // default, ≈ 100 ms of client CPU; curve25519-sha256 ≈ 10 ms): say which one this run used.
+  const kex = /kex: algorithm: (\S+)/.exec(hs.stderr)?.[1] ?? "unknown";
   const environment = {
     cpus: os.cpus().length,
     cpu_model: os.cpus()[0]?.model,
@@ -133,6 +144,7 @@ ${extra}`;
     ssh_connect_and_run_true_s: Number(hs.seconds.toFixed(3)),
     node: process.version,
     ssh_options: SSH_OPTIONS,
+    ssh_kex: kex,
   };
   console.log(`environment: ${JSON.stringify(environment)}`);
 
@@ -160,7 +172,13 @@ ${extra}`;
 
   const deployOnce = async (mode: Mode, kind: Measured["kind"], n: number): Promise<Measured> => {
     const b = await newBuild(kind);
-    const before = { br: netStat(fleet.bridge, "tx_bytes"), reg: netStat(regNs.veth, "tx_bytes"), cpu: await cpu.usageNs(), log: reg.requests().length };
+    const before = {
+      br: netStat(fleet.bridge, "tx_bytes"),
+      reg: netStat(regNs.veth, "tx_bytes"),
+      cpu: await cpu.usageNs(),
+      busy: machineBusySeconds(),
+      log: reg.requests().length,
+    };
     // The shell moves itself into the cgroup before /usr/bin/time forks the CLI (a child forked
     // earlier would stay outside).
     const r = await runProcess(
@@ -184,7 +202,7 @@ ${extra}`;
       ],
       { cwd: app, env },
     );
-    const after = { br: netStat(fleet.bridge, "tx_bytes"), reg: netStat(regNs.veth, "tx_bytes"), cpu: await cpu.usageNs() };
+    const after = { br: netStat(fleet.bridge, "tx_bytes"), reg: netStat(regNs.veth, "tx_bytes"), cpu: await cpu.usageNs(), busy: machineBusySeconds() };
     const events = r.lines.flatMap(({ t, line }): (Json & { t: number })[] => {
       try {
         return [{ ...(JSON.parse(line) as Json), t }];
@@ -227,12 +245,13 @@ ${extra}`;
       cpu: {
         cgroup_s: Number(((after.cpu - before.cpu) / 1e9).toFixed(3)),
         time_user_sys_s: time ? Number((Number(time[1]) + Number(time[2])).toFixed(2)) : NaN,
+        hosts_s: Number((after.busy - before.busy - (after.cpu - before.cpu) / 1e9).toFixed(2)),
       },
       registry_gets: { venv: count(layers?.venv), code: count(layers?.code) },
     };
     console.log(
       `${mode.padEnd(4)} ${kind.padEnd(9)} ${String(n).padStart(3)} hosts: ${m.wall_s.toFixed(2)} s; to hosts ${kb(m.bytes.to_hosts)} (${kb(m.bytes.to_hosts / n)}/host), to registry ${kb(m.bytes.to_registry)}; ` +
-        `deployer CPU ${m.cpu.cgroup_s.toFixed(2)} s (time: ${m.cpu.time_user_sys_s} s); registry GETs venv ${m.registry_gets.venv} code ${m.registry_gets.code}; ` +
+        `deployer CPU ${m.cpu.cgroup_s.toFixed(2)} s (time: ${m.cpu.time_user_sys_s} s), hosts' ${m.cpu.hosts_s.toFixed(1)} s; registry GETs venv ${m.registry_gets.venv} code ${m.registry_gets.code}; ` +
         `phases ${PHASES.filter((p) => phases[p] !== undefined)
           .map((p) => `${p} ${phases[p]}`)
           .join(" ")} ms`,
@@ -281,6 +300,12 @@ ${extra}`;
     `  pull, new venv: staging (venv + stage phases) at ${hi} hosts ${stageOf(pick("pull", "new-venv", hi))} ms against ${stageOf(pick("pull", "new-venv", lo))} ms at ${lo}: ${stageRatio.toFixed(2)}× ≤ ${TARGETS.pullStageRatio}×: ${verdict(stageRatio <= TARGETS.pullStageRatio)}`,
   );
   console.log(`  the registry served each blob once per host that lacked it, and none to a host that had it: ${verdict(blobsOk)}`);
+  // The hosts share this machine's cores: their own work (unpacking, checking) cannot overlap
+  // beyond the core count, whatever slipway does. Its share of a deploy is the floor here.
+  const hostCpuPerHost = slope((r) => r.cpu.hosts_s, "pull", "new-venv");
+  console.log(
+    `  (the hosts' own CPU in a pull with a new venv: ${(hostCpuPerHost * 1000).toFixed(0)} ms per host; on ${os.cpus().length} shared cores ${hi} hosts need ≥ ${((hostCpuPerHost * hi) / os.cpus().length).toFixed(1)} s of it, ${lo} hosts ${((hostCpuPerHost * lo) / os.cpus().length).toFixed(1)} s)`,
+  );
 
   const wallSlope = { push: slope((r) => r.wall_s, "push", "new-venv"), pull: slope((r) => r.wall_s, "pull", "new-venv") };
   const venvBytes = pick("push", "new-venv", hi).bytes.to_hosts / hi;
