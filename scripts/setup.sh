@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 # build-essential compiles better-sqlite3 where no prebuilt binary can be downloaded.
 APT_PACKAGES=(python3 python3-venv python3-dev python3-pip-whl python3-setuptools-whl python3-wheel-whl
   python3-gunicorn python3-django python3-whitenoise python3-psycopg2 python3-celery python3-redis python3-flask postgresql redis-server build-essential zstd tar git util-linux curl openssh-client openssh-server supervisor haproxy iproute2 openssl sudo postgresql-15 postgresql-client-15 chromium skopeo umoci docker-registry apache2-utils
-  debootstrap runc dpkg-dev lintian reprepro rpm rpmlint createrepo-c)
+  debootstrap runc dpkg dpkg-dev lintian reprepro rpm rpmlint createrepo-c)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,7 +28,8 @@ export interface ExtraEntry {
   mode: number;
 }
 
-class Hashing extends Transform {
+/** Passes bytes through, counting them and hashing them (sha256). */
+export class Hashing extends Transform {
   readonly hash = createHash("sha256");
   bytes = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {

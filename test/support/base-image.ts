@@ -3,13 +3,13 @@
 // the rootfs and the layout are cached under ~/.cache/slipway-test/, keyed by the suite,
 // mirror and package list, made in a temp dir and renamed into place (a racing process drops
 // its copy).
+import { Hashing } from "../../src/oci/reroot.js";
 import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { createGzip } from "node:zlib";
@@ -50,16 +50,6 @@ export async function debianMirror(): Promise<string> {
     if (line) return line[1]!;
   }
   return "http://deb.debian.org/debian";
-}
-
-class Hashing extends Transform {
-  readonly hash = createHash("sha256");
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
 }
 
 const sha = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
