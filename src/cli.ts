@@ -220,6 +220,39 @@ export function program(): Command {
       }),
     );
 
+  cli
+    .command("package")
+    .description("write the artifact as OS packages: <app>-venv-<key>, <app>-release-<build_id> and the <app> meta package (docs/packages.md)")
+    .argument("<artifact>", "the .tar built by `slipway build`")
+    .requiredOption("--format <deb|rpm>", "package format")
+    .option("--out <dir>", "directory for the packages (default: beside the artifact)")
+    .option("--apt-repo <dir>", "deb: also publish them into this local apt repository (reprepro; made if missing)")
+    .option("--yum-repo <dir>", "rpm: also publish them into this local yum repository (createrepo_c)")
+    .action((artifact: string, o: { format: string; out?: string; aptRepo?: string; yumRepo?: string }) =>
+      execute("package", globals(), async ({ cwd, emit, flags }) => {
+        const { packageArtifact } = await import("./package/package.js");
+        // packageArtifact refuses a format it does not know (exit 2).
+        const r = await packageArtifact({
+          cwd,
+          configPath: flags.config,
+          artifact,
+          format: o.format as "deb",
+          out: o.out,
+          aptRepo: o.aptRepo,
+          yumRepo: o.yumRepo,
+          emit,
+        });
+        return {
+          result: r,
+          human: (out) => {
+            for (const p of r.packages) out(`${p.kind.padEnd(7)} ${p.name} ${p.version}  ${p.file}  ${p.bytes} bytes`);
+            const repo = r.apt_repo ?? r.yum_repo;
+            if (repo) out(`published into ${repo}: ${r.published?.length ?? 0} new`);
+          },
+        };
+      }),
+    );
+
   const serve = cli
     .command("serve")
     .description("run the deploy server: HTTP API, dashboard and chat commands, one SQLite history (docs/serve.md)")

@@ -14,7 +14,8 @@ export type Phase =
   | "code-layer"
   | "venv-layer"
   | "artifact"
-  | "verify";
+  | "verify"
+  | "package";
 
 export type SlipwayEvent =
   | { type: "phase"; phase: Phase; status: "start"; detail?: string }

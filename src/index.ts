@@ -13,6 +13,7 @@ export { unlock, type UnlockResult } from "./commands/unlock.js";
 export { inspect, type InspectOptions, type InspectResult } from "./commands/inspect.js";
 export { init, type InitOptions, type InitResult } from "./commands/init.js";
 export { keygen, type KeygenOptions } from "./commands/keygen.js";
+export { packageArtifact, type BuiltPackage, type PackageOptions, type PackageResult } from "./package/package.js";
 export type { TargetOptions } from "./commands/target-context.js";
 export type { TransportFactory } from "./deploy/connect.js";
 export { loadConfig } from "./config/load.js";

@@ -334,11 +334,55 @@ export const imageSchema = z.strictObject({
   ports: z.array(z.number().int().min(1).max(65535)).prefault([]).describe("TCP ports the image's process listens on (ExposedPorts)."),
 });
 
+/** `[package.systemd]`: the unit `slipway package` generates and ships in the meta package. */
+export const packageSystemdSchema = z.strictObject({
+  unit: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]+\.service$/, { error: "must be a unit file name ending in .service" })
+    .optional()
+    .describe("The unit's name (default: <app>.service); restarted by the meta package's postinst."),
+  exec_start: z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .describe("ExecStart, run in <root>/current (e.g. <root>/current/virtualenv/bin/gunicorn app.wsgi)."),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a user name" })
+    .default("")
+    .describe("User= (empty: root)."),
+  environment_file: z.string().default("").describe("EnvironmentFile= (optional: a missing file is skipped), e.g. <root>/shared/.env."),
+  restart: z.enum(["no", "on-failure", "always", "on-abnormal"]).default("on-failure").describe("Restart= policy."),
+});
+
+/** `[package]`: what the maintainer scripts of `slipway package` do on the host (docs/packages.md). */
+export const packageSchema = z.strictObject({
+  restart: z
+    .strictObject({
+      manager: z.enum(["supervisord", "systemd", "command", "none"]).describe("How the meta package's postinst restarts the app after switching `current`."),
+      programs: z
+        .array(z.string().regex(/^[A-Za-z0-9_.:@-]+$/, { error: "must be a program or unit name" }))
+        .prefault([])
+        .describe("supervisord programs or systemd units (default with [package.systemd]: its unit)."),
+      conf: z.string().default("").describe("supervisord config file."),
+      command: z.string().default("").describe('Restart command for manager = "command", run in <root>/current.'),
+    })
+    .optional()
+    .describe('Required (manager = "none" says nothing needs a restart).'),
+  health: healthSchema.prefault({}).describe("Checked after the restart; on failure the postinst switches back and exits non-zero."),
+  systemd: packageSystemdSchema.optional().describe("Generate and ship a systemd unit for the app."),
+  maintainer: z
+    .string()
+    .regex(/^[^<>\r\n]+ <[^<>@\s]+@[^<>@\s]+>$/, { error: 'must look like "Name <address@example.com>"' })
+    .optional()
+    .describe('The packages\' Maintainer field, e.g. "Ops Team <ops@example.com>"; required by `slipway package`.'),
+});
+
 export const configSchema = z.strictObject({
   app: appSchema,
   build: buildSchema.prefault({}),
   deploy: deploySchema.prefault({}),
   image: imageSchema.prefault({}).describe("The OCI image `slipway image` writes from an artifact (docs/distribution.md)."),
+  package: packageSchema.optional().describe("The .deb/.rpm packages `slipway package` writes from an artifact (docs/packages.md); required by it."),
   targets: z
     .record(z.string().regex(TARGET_NAME, { error: "target names must match [a-z0-9][a-z0-9._-]{0,63}" }), targetSchema)
     .prefault({})
@@ -363,6 +407,7 @@ export type ParsedConfig = z.infer<typeof configSchema>;
 export type Config = Omit<ParsedConfig, "targets"> & { targets: Record<string, TargetConfig> };
 export type RestartConfig = z.infer<typeof restartSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
+export type PackageConfig = z.infer<typeof packageSchema>;
 export type BuildConfig = z.infer<typeof buildSchema>;
 export type HaproxyConfig = z.infer<typeof haproxySchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;

@@ -18,6 +18,7 @@ const LABELS: Record<Phase, string> = {
   "venv-layer": "venv layer",
   artifact: "write artifact",
   verify: "verify",
+  package: "write packages",
 };
 
 interface Row {

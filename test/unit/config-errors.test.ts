@@ -311,7 +311,7 @@ describe("unknown keys", () => {
       line: 4,
       path: "zzzzzz",
       message: /^unknown key$/,
-      hint: /^remove it; keys allowed here: app, build, deploy, image, targets$/,
+      hint: /^remove it; keys allowed here: app, build, deploy, image, package, targets$/,
     });
   });
 
