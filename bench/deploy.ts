@@ -36,6 +36,7 @@ import { PYTHON, pythonEnv } from "../test/support/env.js";
 import { fleetApp, targetToml, APP_PORT, SUPERVISOR_CONF, type FleetApp } from "../test/support/fleet-app.js";
 import type { TestHost } from "../test/support/fleet.js";
 import { tmpDir } from "../test/support/tmp.js";
+import { describeStartups, shellStartups } from "./shell-startup.js";
 import { runBench, STEP_ORDER } from "./run.js";
 import { must, runProcess, type Ran } from "./process.js";
 import { CpuCgroup } from "./cgroup.js";
@@ -142,6 +143,8 @@ interface HostFigures {
   steps_ms: Record<string, number>;
   /** Sum of the step durations except restart. */
   overhead_ms: number;
+  /** The host shell's start-up inside the connect step (its rc files), when measured. */
+  shell_startup_ms?: number;
   /** Sum of all step durations: the time this deploy spent working on this host. */
   own_ms: number;
   /** First "start" to last "done" of this host's events (arrival times). */
@@ -219,6 +222,7 @@ function hostFigures(run: CliRun, h: TestHost, rx: number): HostFigures {
     rx_bytes: rx,
     steps_ms: steps,
     overhead_ms: overhead,
+    shell_startup_ms: shellStartups(run.events, h.dest)[0],
     own_ms: Object.values(steps).reduce((x, y) => x + y, 0),
     span_ms: starts.length && ends.length ? Math.round(Math.max(...ends) - Math.min(...starts)) : 0,
   };
@@ -1078,6 +1082,9 @@ async function main(): Promise<void> {
   );
   log(
     `info  the same without the "connect" step (the ssh handshake, reported on its own): ${a.hosts.map((h) => `${h.host} ${h.overhead_ms - (h.steps_ms["connect"] ?? 0)} ms (connect ${h.steps_ms["connect"] ?? 0})`).join(", ")}`,
+  );
+  log(
+    `info  the hosts' shell start-up inside "connect" (the deploy user's rc files, the host's cost): ${describeStartups(a.hosts.flatMap((h) => (h.shell_startup_ms === undefined ? [] : [h.shell_startup_ms])))}`,
   );
   log(
     `${verdict(pass.scale_12_over_3)}  12 hosts vs 3, batch 25%: ${S(Bf.twelve_median_s)} / ${S(Bf.three_median_s)} = ${X(scaleRatio)}  (target <= ${TARGETS.scale12over3}x)`,

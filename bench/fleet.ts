@@ -36,6 +36,7 @@ import { copyExampleApp, tmpDir } from "../test/support/tmp.js";
 import { ensureWheelhouse } from "../test/support/wheelhouse.js";
 import { CpuCgroup } from "./cgroup.js";
 import { runProcess } from "./process.js";
+import { describeStartups, shellStartups } from "./shell-startup.js";
 import { runBench } from "./run.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -213,6 +214,7 @@ ${extra}`;
     const result = events.findLast((e) => e["type"] === "result");
     if (r.code !== 0 || !result?.["ok"])
       throw new Error(`deploy ${b.id} (${mode}, ${kind}, ${n} hosts) failed: ${JSON.stringify(result?.["error"]) ?? r.stderr.slice(-1500)}`);
+    console.log(`  hosts' shell start-up (rc files, in "connect"): ${describeStartups(shellStartups(events))}`);
     const time = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
     const phases: Record<string, number> = {};
     for (const step of PHASES) {

@@ -3,7 +3,7 @@ import type { PythonInfo } from "./interpreter.js";
 import type { KeyInput } from "./requirements.js";
 
 /** Bump when the way a venv is built changes its bytes, so old cached venvs are not reused. */
-export const VENV_KEY_FORMAT = 1;
+export const VENV_KEY_FORMAT = 2; // 2: hash-based .pyc files (venv.ts VENV_SOURCE_DATE_EPOCH)
 
 export interface VenvKeyParts {
   root: string;

@@ -62,13 +62,28 @@ export async function ensureVenv(req: VenvRequest): Promise<VenvResult> {
   });
 }
 
+/**
+ * SOURCE_DATE_EPOCH for the venv's build, unless the user set one: with it, Python's py_compile
+ * (which pip and ensurepip use) writes hash-based .pyc files (PEP 552, checked-hash), valid
+ * whatever the sources' mtimes. Timestamp-based ones are not: the venv layer stores mtime 0 (and
+ * a host unpacks it so), so every Python process on a host would find them stale and compile
+ * the imported modules again in memory (about 1 s for Django and Celery), or, as root, rewrite
+ * the venv. 1980-01-01: the earliest a zip (a wheel pip builds) can record.
+ */
+export const VENV_SOURCE_DATE_EPOCH = "315532800";
+
+function venvBuildEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return env["SOURCE_DATE_EPOCH"] ? env : { ...env, SOURCE_DATE_EPOCH: VENV_SOURCE_DATE_EPOCH };
+}
+
 async function createVenv(req: VenvRequest, dir: string): Promise<string | undefined> {
   const onLine = (line: string) => req.emit({ type: "output", phase: "venv", line });
-  await run([req.python, "-m", "venv", dir], { env: req.env, onLine, step: "create venv" });
+  const buildEnv = venvBuildEnv(req.env);
+  await run([req.python, "-m", "venv", dir], { env: buildEnv, onLine, step: "create venv" });
   const cwd = await req.scratchTree();
   const reqArgs = await requirementArgs(req.sources, cwd, req.env);
   const pip = [path.join(dir, "bin", "python"), "-m", "pip", "install", ...req.pipArgs, ...reqArgs];
-  const env = { ...req.env, VIRTUAL_ENV: dir, PATH: `${path.join(dir, "bin")}:${req.env["PATH"] ?? ""}` };
+  const env = { ...buildEnv, VIRTUAL_ENV: dir, PATH: `${path.join(dir, "bin")}:${req.env["PATH"] ?? ""}` };
   const { stdout } = await run(pip, { cwd, env, onLine, step: "pip install" });
   return stdout
     .split("\n")

@@ -25,6 +25,9 @@ function tail(text: string, lines = 20): string {
     .join("\n");
 }
 
+/** A host shell slower than this to start gets a warning at connect (HostSession.warnSlowShell). */
+export const SLOW_SHELL_MS = 300;
+
 /** One host during a command: runs its steps over the transport and reports them as events. */
 export class HostSession {
   constructor(
@@ -49,11 +52,26 @@ export class HostSession {
           this.step(
             "connect",
             () => t.connect!(),
-            () => "connected",
-          ),
+            () => (t.shellStartupMs === undefined ? "connected" : `connected; shell start-up ${t.shellStartupMs} ms`),
+          ).then(() => this.warnSlowShell()),
         )
       : Promise.resolve();
     return this.connecting;
+  }
+
+  /**
+   * Say so when the deploy user's shell is slow to start on the host (an rc file that runs for
+   * ssh commands, e.g. `pyenv init` or `nvm` in ~/.bashrc): slipway pays it once per host per
+   * run, every other ssh command on that host pays it too, and it is the host's, not slipway's.
+   */
+  private warnSlowShell(): void {
+    const ms = this.transport.shellStartupMs;
+    if (ms === undefined || ms < SLOW_SHELL_MS) return;
+    this.emit({
+      type: "log",
+      level: "warn",
+      message: `${this.host}: the deploy user's shell took ${ms} ms to start before running anything (its rc files: bash sources ~/.bashrc for ssh commands); every ssh command to this host pays it — return early in ~/.bashrc when not interactive (case $- in *i*) ;; *) return ;; esac)`,
+    });
   }
 
   /** Run `body` as a reported step: start, then done with its duration, or failed. */

@@ -31,6 +31,9 @@ class Lent implements Transport {
   connect(): Promise<void> {
     return this.inner.connect();
   }
+  get shellStartupMs(): number | undefined {
+    return this.inner.shellStartupMs;
+  }
   async close(): Promise<void> {
     if (this.returned) return;
     this.returned = true;

@@ -21,7 +21,11 @@ import type { ExecOptions, ExecResult } from "./types.js";
  * Then the driver itself ends the frame (the token and a dot, on stdout): a driver that died
  * ends no frame, even if the command's subshell lived on to print its markers. Each command
  * runs in a subshell, so nothing it does (cd, exit, variables) touches the driver. The driver
- * starts with an empty frame of its own: the connection is up and the shell runs.
+ * starts with a frame of its own: the connection is up and the shell runs. That frame's output
+ * says how long the shell took to start (`startup MS`: from the kernel's start time of the
+ * process, which a login shell that execs `sh` keeps, to now, in /proc's 10 ms ticks): a slow
+ * rc file on the host (bash sources ~/.bashrc for ssh commands) shows there, apart from the
+ * ssh handshake.
  *
  * A command's stdout and stderr are pipes of its own, each copied to the channel by a `sed`
  * that stops after the end marker: a process the command left in the background (`app &`)
@@ -30,6 +34,10 @@ import type { ExecOptions, ExecResult } from "./types.js";
  * unbuffered), which keeps the output streaming line by line, and reads its input in blocks.
  */
 export const SESSION_DRIVER = `t=$1
+if read -r up _ 2>/dev/null </proc/uptime && read -r st 2>/dev/null </proc/$$/stat; then
+  set -f; set -- $st; set +f
+  [ -n "\${22:-}" ] && printf 'startup %s\\n' "$(( (\${up%.*}\${up#*.} - \${22}) * 10 ))"
+fi
 printf '%s 0\\n' "$t"; printf '%s\\n' "$t" >&2; printf '%s.\\n' "$t"
 while IFS=' ' read -r alen plen; do
   cmd=$(head -c "$alen")
@@ -131,6 +139,12 @@ export class ShellSession {
     this.frameMark = Buffer.from(`${this.token}.\n`);
   }
 
+  /**
+   * How long the host's shell took to start before it ran the driver (its rc files; undefined
+   * where /proc does not say). Set once the session answered.
+   */
+  startupMs?: number;
+
   /** Whether the session is over (its process ended): a new one is needed for more commands. */
   get isEnded(): boolean {
     return this.ended !== undefined;
@@ -168,8 +182,10 @@ export class ShellSession {
       }),
     );
     this.child = child;
-    this.hello = this.pending().then(() => {
+    this.hello = this.pending().then((r) => {
       this.answered = true;
+      const startup = /^startup (\d+)$/m.exec(r.stdout);
+      if (startup) this.startupMs = Number(startup[1]);
     });
     this.hello.catch(() => {}); // awaited by connect() and run()
     const wait = this.opts.helloTimeoutMs;

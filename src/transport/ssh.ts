@@ -133,6 +133,10 @@ export class SshTransport implements Transport {
     await this.inSession((s) => s.connect());
   }
 
+  get shellStartupMs(): number | undefined {
+    return this.sessionNow.startupMs;
+  }
+
   /** Whether a later run may use this transport again: its session is up and the host answered. */
   get reusable(): boolean {
     return this.reached && !this.lost && !this.givenUp && !this.sessionNow.isEnded;

@@ -29,5 +29,7 @@ export interface Transport {
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Open the connection now, ahead of the first command (resolves once the host answers); rejects like exec when it cannot. */
   connect?(): Promise<void>;
+  /** How long the host's shell took to start (its rc files), once connected; undefined when unknown. */
+  readonly shellStartupMs?: number;
   close(): Promise<void>;
 }

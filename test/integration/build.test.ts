@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, readdir, readFile, rm, writeFile, stat, rename } from "node:fs/promises";
 import path from "node:path";
@@ -57,6 +57,31 @@ test("build: the artifact and each layer open with plain tar; a host unpacked at
   const original = await readFile(path.join(ws.app, "static/js/app.js"), "utf8");
   assert.ok(js.length < original.length * 0.8, `minified ${original.length} → ${js.length}`);
   assert.ok(!sh("tar", ["-tf", path.join(out, "code.tar.zst")]).includes("__pycache__"));
+});
+
+test("build: the venv's .pyc files are hash-based: unpacked on a host (mtimes 0), Python imports them without compiling again", async () => {
+  const ws = await exampleWorkspace();
+  const { result } = await buildWith(ws, "b1");
+  const out = path.join(ws.dir, "unpacked");
+  await mkdir(out);
+  sh("tar", ["-xf", result.artifact, "-C", out]);
+  await rename(result.venv.path, `${result.venv.path}.away`);
+  await mkdir(result.venv.path, { recursive: true });
+  sh("tar", ["-xf", path.join(out, "venv.tar.zst"), "-C", result.venv.path]);
+  const site = sh(path.join(result.venv.path, "bin", "python"), ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).trim();
+  assert.equal((await stat(path.join(site, "fastcount", "__init__.py"))).mtimeMs, 0, "the layer's mtimes are 0");
+  // -v names each module's source of code: "code object from <pyc>", after "bytecode is stale" when it compiles again.
+  const r = spawnSync(path.join(result.venv.path, "bin", "python"), ["-v", "-c", "import fastcount, pip._internal.cli.main"], {
+    encoding: "utf8",
+    env: { ...ws.env, PYTHONDONTWRITEBYTECODE: "1" },
+  });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const fromVenv = r.stderr.split("\n").filter((l) => l.startsWith("# code object from") && l.includes(site));
+  assert.ok(fromVenv.length > 50, `modules loaded from the venv's .pyc files: ${fromVenv.length}`);
+  assert.deepEqual(
+    r.stderr.split("\n").filter((l) => /bytecode is stale/.test(l)),
+    [],
+  );
 });
 
 test("build: warm build reuses venv and layer; a code change keeps the key and the venv layer bytes", async () => {

@@ -39,6 +39,10 @@ test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only
   const d1 = slipway(["deploy", b1.result.artifact, "--target", "fleet", "--json"], { cwd: ws.app, env: ws.env });
   assert.equal(d1.code, 0, d1.stderr + d1.stdout.slice(-2000));
   const r1 = d1.json().at(-1)! as { hosts: { host: string; bytes_sent: number; result: string }[] };
+  // Each host's connect step says how long its shell took to start (deploy/session.ts), over real ssh.
+  const connects = d1.json().filter((e) => e["type"] === "host" && e["step"] === "connect" && e["status"] === "done");
+  assert.equal(connects.length, hosts.length);
+  for (const c of connects) assert.match(String(c["detail"]), /^connected; shell start-up \d+ ms$/);
   for (const h of hosts) {
     assert.equal((await f.health(h)).build_id, "b1");
     assert.equal(await f.link(h, "current"), "releases/b1");

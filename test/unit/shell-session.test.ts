@@ -154,3 +154,19 @@ test("shell session: a flood of stderr takes linear time and keeps its tail; std
     await s.close();
   }
 });
+
+test("shell session: the shell's start-up before the driver (a slow rc file) is measured, apart from the commands", async () => {
+  // A login shell that spends 0.4 s in its rc file, then execs the driver, as bash does for `ssh host 'sh -c …'`.
+  const slow = new ShellSession((driver) => ["bash", "-c", 'sleep 0.4; exec "$@"', "login", ...driver]);
+  const fast = local();
+  try {
+    await slow.connect();
+    await fast.connect();
+    assert.ok(slow.startupMs !== undefined && slow.startupMs >= 380 && slow.startupMs < 2000, `slow shell: ${slow.startupMs} ms`);
+    assert.ok(fast.startupMs !== undefined && fast.startupMs < 200, `plain sh: ${fast.startupMs} ms`);
+    assert.deepEqual(await slow.exec(["echo", "ok"]), { code: 0, stdout: "ok\n", stderr: "" }, "the first command's output holds no start-up line");
+  } finally {
+    await slow.close();
+    await fast.close();
+  }
+});
