@@ -184,6 +184,11 @@ const sshSchema = z.strictObject({
     .max(1000)
     .default(16)
     .describe("ssh handshakes in flight at once (a bastion's MaxStartups drops the ones beyond its limit)."),
+  persist: duration
+    .optional()
+    .describe(
+      "Keep each host's ssh connection open this long after a run (e.g. \"10m\"), so the next deploy or rollback from this machine pays no handshake. Off by default. Keyed by user, destination and the host's keys in known_hosts (a host without an entry under the name written in hosts is not kept); a kept connection that does not answer within 2 s is closed and replaced.",
+    ),
 });
 
 const restartSchema = z.strictObject({

@@ -1,6 +1,8 @@
 import type { TargetConfig } from "../config/schema.js";
 import type { Emit } from "../events.js";
 import { LocalTransport } from "../transport/local.js";
+import { parseDuration } from "../config/patterns.js";
+import { persistentMaster } from "../transport/persist.js";
 import { SshTransport } from "../transport/ssh.js";
 import type { Transport } from "../transport/types.js";
 import { limiter } from "../util/limiter.js";
@@ -8,8 +10,11 @@ import { HostSession } from "./session.js";
 
 export type TransportFactory = (host: string, target: TargetConfig) => Transport;
 
-export const defaultTransport: TransportFactory = (host, target) =>
-  target.transport === "local" ? new LocalTransport(host) : new SshTransport(host, target.ssh);
+export const defaultTransport: TransportFactory = (host, target) => {
+  if (target.transport === "local") return new LocalTransport(host);
+  const persist = target.ssh.persist ? Math.max(1, Math.round(parseDuration(target.ssh.persist) / 1000)) : undefined;
+  return new SshTransport(host, target.ssh, persist ? persistentMaster(host, target.ssh, persist, process.env) : undefined);
+};
 
 /**
  * Open a session per host and start connecting right away, so the handshakes overlap the

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseDuration } from "../config/patterns.js";
@@ -37,6 +37,9 @@ export const SSH_TIMEOUTS = ["ConnectTimeout=10", "ServerAliveInterval=5", "Serv
  * (a short drop heals; a host that is gone must not hold the rest of the run up).
  */
 export const RECONNECT_MS = 5000;
+
+/** A kept master (ssh.persist, a deploy server's) whose shell does not answer within this is replaced. */
+export const KEPT_ANSWER_MS = 2000;
 
 /** Split "user@host:port" into ssh's destination and port. IPv6 in brackets keeps its colons. */
 export function parseDestination(dest: string): { target: string; port?: string } {
@@ -98,6 +101,8 @@ export class SshTransport implements Transport {
   /** That did not happen either: the host is not tried again in this run (every command fails at once). */
   private givenUp?: TransportError;
   private sessionNow: ShellSession;
+  /** The session that is reusing a kept master from an earlier run (until it answers or is replaced). */
+  private reusedBy?: ShellSession;
   constructor(
     readonly host: string,
     private readonly settings: SshSettings,
@@ -113,10 +118,24 @@ export class SshTransport implements Transport {
   }
 
   private newSession(): ShellSession {
-    return new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver, this.kept?.idleSeconds), {
+    // A kept master from an earlier run: its shell must answer within KEPT_ANSWER_MS, or the
+    // master is closed and replaced (inSession) — it may hold a connection the host forgot.
+    const reusing = this.kept !== undefined && !this.lost && existsSync(this.controlPath);
+    const s = new ShellSession((driver) => sshArgv(this.host, this.settings, this.controlPath, driver, this.kept?.idleSeconds), {
       stepTimeoutMs: this.stepMs,
-      helloTimeoutMs: this.lost ? RECONNECT_MS : 0,
+      helloTimeoutMs: this.lost ? RECONNECT_MS : reusing ? KEPT_ANSWER_MS : 0,
     });
+    this.reusedBy = reusing ? s : undefined;
+    return s;
+  }
+
+  /** Close a kept master that stopped answering (the local master process still does) and remove its socket. */
+  private async dropMaster(): Promise<void> {
+    const { target, port } = parseDestination(this.host);
+    const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
+    if (port) argv.push("-p", port);
+    await spawnCollect([...argv, "--", target]).catch(() => undefined);
+    rmSync(this.controlPath, { force: true });
   }
 
   /**
@@ -154,6 +173,12 @@ export class SshTransport implements Transport {
     } catch (err) {
       if (err instanceof CommandTimedOut) throw this.timedOut(err.ms);
       if (!(err instanceof SessionEnded)) throw err;
+      if (this.reusedBy === s && !s.hasAnswered) {
+        // The kept master did not get a shell to answer: a new connection, once.
+        await this.dropMaster();
+        this.sessionNow = this.newSession();
+        return this.inSession(work);
+      }
       const again = this.lost && !s.hasAnswered;
       this.reached ||= s.hasAnswered;
       const e = this.unreachable(err.stderr, again);
