@@ -12,8 +12,8 @@
 //   (b) deploy with a new venv (slipfix==1.1.0 added to requirements.txt: new key);
 //   (c) `slipway rollback --target fleet`;
 //   (a1) code-only deploys to one host (--hosts h1): the whole CLI's wall time, node start included;
-//   (a2) code-only deploys through a persistent ssh connection (the user's opt-in
-//        ssh.options = ControlPath + ControlPersist): one to open it, then BENCH_DEPLOY_REPS;
+//   (a2) code-only deploys through kept ssh connections (the user's opt-in ssh.persist):
+//        one to open them, then BENCH_DEPLOY_REPS;
 //   and the classic flow, host after host (a for-loop script), over ssh with the fleet's key:
 //   for the same code-only change, for the new requirement, and a rollback (symlink + restart).
 // Fleet B (12 hosts): code-only deploys with --batch 25% to 3 of them (--hosts) and to all 12,
@@ -28,7 +28,7 @@
 // writes the figures to bench/results/deploy-<timestamp>.json; exits 0 either way (1 only if
 // the bench itself broke).
 import { existsSync } from "node:fs";
-import { appendFile, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -594,11 +594,10 @@ async function fleetA(work: string): Promise<FleetAFigures> {
       log(`[A] (a1) code-only ${id} to h1 alone: ${S(fig.seconds)} wall; h1 steps ${fig.hosts[0]!.own_ms} ms`);
     }
 
-    // (a2) through a persistent ssh connection, as a user opts in with ssh.options: the first
-    // deploy opens it (not counted), the next ones reuse it.
-    const cm = join(work, "cm");
-    await mkdir(cm, { recursive: true });
-    await appendFile(join(f.ws.app, "slipway.toml"), targetToml("warm", f.fleet, {}, [`ControlPath=${cm}/%C`, "ControlPersist=10m"]));
+    // (a2) through kept ssh connections, as a user opts in with ssh.persist: the first deploy
+    // opens them (not counted), the next ones reuse them.
+    const known = `known_hosts = "${f.fleet.ssh.known_hosts}"`;
+    await appendFile(join(f.ws.app, "slipway.toml"), targetToml("warm", f.fleet).replace(known, `${known}, persist = "10m"`));
     const warm: CommandFigures[] = [];
     for (let i = 0; i <= A_REPS; i++) {
       const id = `warm-${i}`;
@@ -611,7 +610,9 @@ async function fleetA(work: string): Promise<FleetAFigures> {
         `[A] (a2) code-only ${id}, persistent ssh connection${i === 0 ? " (opens it; not counted)" : ""}: ${S(fig.seconds)}; host steps ${fig.hosts.map((h) => `${h.own_ms}ms`).join("/")}; overhead ${fig.hosts.map((h) => `${h.overhead_ms}ms`).join("/")}`,
       );
     }
-    await Promise.all(hosts.map((h) => runProcess(["ssh", "-o", `ControlPath=${cm}/%C`, "-O", "exit", h.dest])));
+    // Close the kept masters (their sockets are in the workspace cache's ssh dir).
+    const kept = join(f.ws.cache, "ssh");
+    for (const sock of existsSync(kept) ? await readdir(kept) : []) await runProcess(["ssh", "-o", `ControlPath=${join(kept, sock)}`, "-O", "exit", "x"]);
 
     // One more code-only deploy through an ssh shim, to count and time every ssh invocation.
     const shimDir = join(work, "ssh-shim");
