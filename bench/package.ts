@@ -24,6 +24,8 @@ import { aptHost } from "../test/support/apt-host.js";
 import { packagedApp } from "../test/support/package-app.js";
 import { freePort } from "../test/support/supervisor.js";
 import { DJANGO_DISTRIBUTIONS, ensureDjangoWheelhouse } from "../test/support/wheelhouse.js";
+import { waitFor } from "../test/support/fleet/proc.js";
+import { runProcess } from "./process.js";
 import { runBench } from "./run.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -42,12 +44,11 @@ const MB = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 const KB = (n: number) => `${(n / 1e3).toFixed(1)} KB`;
 const s = (n: number) => `${n.toFixed(2)} s`;
 
-function timedRun(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0]!, argv.slice(1), { ...opts, encoding: "utf8", maxBuffer: 64 << 20 });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr || r.stdout}`);
-  return seconds;
+/** argv's wall time in seconds (bench/process.ts); a non-zero exit is an error. */
+async function timedRun(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  const r = await runProcess(argv, opts);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr || r.stdout}`);
+  return r.seconds;
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -65,18 +66,14 @@ async function fetched(archives: string): Promise<{ bytes: number; files: string
   return { bytes, files };
 }
 
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((done) => {
-      const c = connect(port, "127.0.0.1", () => {
-        c.destroy();
-        done(true);
-      }).on("error", () => done(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+/** Whether something accepts a TCP connection on 127.0.0.1:port. */
+function listening(port: number): Promise<true | undefined> {
+  return new Promise((done) => {
+    const c = connect(port, "127.0.0.1", () => {
+      c.destroy();
+      done(true);
+    }).on("error", () => done(undefined));
+  });
 }
 
 async function main(): Promise<void> {
@@ -103,16 +100,22 @@ async function main(): Promise<void> {
     const slipwayRpmWarm: number[] = [];
     for (let i = 0; i < REPS; i++) {
       slipwayDeb.push(
-        timedRun(["node", CLI, "package", app.artifacts["1"]!, "--format", "deb", "--out", out(`deb-${i}`)], { cwd: ws.app, env: coldEnv(i, "deb") }),
+        await timedRun(["node", CLI, "package", app.artifacts["1"]!, "--format", "deb", "--out", out(`deb-${i}`)], { cwd: ws.app, env: coldEnv(i, "deb") }),
       );
       slipwayRpm.push(
-        timedRun(["node", CLI, "package", app.artifacts["1"]!, "--format", "rpm", "--out", out(`rpm-${i}`)], { cwd: ws.app, env: coldEnv(i, "rpm") }),
+        await timedRun(["node", CLI, "package", app.artifacts["1"]!, "--format", "rpm", "--out", out(`rpm-${i}`)], { cwd: ws.app, env: coldEnv(i, "rpm") }),
       );
       slipwayDebWarm.push(
-        timedRun(["node", CLI, "package", app.artifacts["2"]!, "--format", "deb", "--out", out(`deb-warm-${i}`)], { cwd: ws.app, env: coldEnv(i, "deb") }),
+        await timedRun(["node", CLI, "package", app.artifacts["2"]!, "--format", "deb", "--out", out(`deb-warm-${i}`)], {
+          cwd: ws.app,
+          env: coldEnv(i, "deb"),
+        }),
       );
       slipwayRpmWarm.push(
-        timedRun(["node", CLI, "package", app.artifacts["2"]!, "--format", "rpm", "--out", out(`rpm-warm-${i}`)], { cwd: ws.app, env: coldEnv(i, "rpm") }),
+        await timedRun(["node", CLI, "package", app.artifacts["2"]!, "--format", "rpm", "--out", out(`rpm-warm-${i}`)], {
+          cwd: ws.app,
+          env: coldEnv(i, "rpm"),
+        }),
       );
     }
     const debs = (await readdir(out("deb-0"))).filter((f) => f.endsWith(".deb")).sort();
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
     for (const d of debs) {
       const tree = join(ws.dir, "trees", d);
       await mkdir(dirname(tree), { recursive: true });
-      timedRun(["dpkg-deb", "-R", join(out("deb-0"), d), tree]);
+      await timedRun(["dpkg-deb", "-R", join(out("deb-0"), d), tree]);
       trees.push(tree);
     }
     const dpkgDeb: number[] = [];
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
       for (const tree of trees) {
         const target = join(ws.dir, "baseline", `${i}-${trees.indexOf(tree)}.deb`);
         await mkdir(dirname(target), { recursive: true });
-        total += timedRun(["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", tree, target], {
+        total += await timedRun(["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", tree, target], {
           env: { ...process.env, SOURCE_DATE_EPOCH: "1577836800" },
         });
       }
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     await mkdir(repoDir, { recursive: true });
     const http = spawn("/usr/bin/python3", ["-m", "http.server", "--bind", "127.0.0.1", "--directory", repoDir, String(port)], { stdio: "ignore" });
     process.on("exit", () => http.kill());
-    await waitForPort(port);
+    await waitFor(`the HTTP server of the apt repository on port ${port}`, 10_000, () => listening(port));
     const host = await aptHost(hostDir, { url: `http://127.0.0.1:${port}` });
     const packaged: Record<string, { kind: string; name: string; bytes: number }[]> = {};
     const downloads: Record<string, { bytes: number; files: string[] }> = {};

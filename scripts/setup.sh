@@ -28,6 +28,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The commands the tests, benches and demo run, from the packages above (dpkg-deb is dpkg's,
+# apt-get apt's): a package that installed without them is a broken machine, said here.
+for c in dpkg-deb apt-get rpmbuild rpm lintian rpmlint reprepro createrepo_c debootstrap runc skopeo umoci \
+  docker-registry htpasswd haproxy supervisord /usr/sbin/sshd ssh zstd tar git curl ip unshare nsenter chromium; do
+  command -v "$c" >/dev/null || { echo "setup: $c is missing after installing the packages above" >&2; exit 1; }
+done
+
 # better-sqlite3 compiles against node's own headers when its prebuilt binary cannot be
 # fetched (no GitHub access): point node-gyp at them instead of downloading them.
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")

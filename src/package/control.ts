@@ -14,7 +14,7 @@ export interface DebControl {
   installedSize: number;
   summary: string;
   /** Words, wrapped into the extended description's lines. */
-  description: string[];
+  description: string;
 }
 
 export function renderControl(c: DebControl): string {
@@ -33,7 +33,7 @@ export function renderControl(c: DebControl): string {
   }
   if (/[\r\n]/.test(c.summary)) throw new Error("the package summary must be one line");
   // Continuation lines start with a space; an empty one is " ." (deb-control(5)).
-  const body = wrap(c.description.join(" "), 78).map((l) => ` ${l}`);
+  const body = wrap(c.description, 78).map((l) => ` ${l}`);
   return `${fields.map(([n, v]) => `${n}: ${v}`).join("\n")}\nDescription: ${c.summary}\n${body.join("\n")}\n`;
 }
 

@@ -9,6 +9,7 @@ import { chmod, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { run } from "../util/exec.js";
+import { mapLimit } from "../util/pool.js";
 import { renderControl, type DebControl } from "./control.js";
 import { mkdirs, settle } from "./tree.js";
 import { lintianOverrides, type PackageKind } from "./lintian.js";
@@ -91,16 +92,10 @@ async function md5sums(stage: string): Promise<string> {
     .map((e) => path.relative(stage, path.join(e.parentPath, e.name)))
     .filter((r) => !r.startsWith("DEBIAN/"))
     .sort();
-  const sums = new Array<string>(files.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++;
-      sums[i] = createHash("md5")
-        .update(await readFile(path.join(stage, files[i]!)))
-        .digest("hex");
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  const sums = await mapLimit(files, 16, async (f) =>
+    createHash("md5")
+      .update(await readFile(path.join(stage, f)))
+      .digest("hex"),
+  );
   return files.map((f, i) => `${sums[i]}  ${f}\n`).join("");
 }

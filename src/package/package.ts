@@ -49,7 +49,7 @@ export interface PackageOptions {
 }
 
 export interface BuiltPackage {
-  kind: "venv" | "release" | "meta";
+  kind: PackageKind;
   name: string;
   version: string;
   file: string;
@@ -181,7 +181,7 @@ async function buildPackages(
             section: p.kind === "meta" ? "metapackages" : "misc",
             priority: "optional",
             summary: p.summary,
-            description: [p.description],
+            description: p.description,
           },
           scripts: p.scripts,
         },

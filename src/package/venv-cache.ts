@@ -6,19 +6,17 @@
  * dependencies, texts, scripts), the architecture, the maintainer and the venv layer's sha256.
  * Location: <cache>/packages/<sha256>/<file> (build/layer-cache.ts's cache dir).
  */
-import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { cacheDir } from "../build/layer-cache.js";
+import { sha256 } from "../util/hash.js";
 import type { PackagePlan } from "./plan.js";
 
 /** Bumped when deb.ts or rpm.ts change what they write for the same plan. */
 const FORMAT_REVISION = 1;
 
 export function venvPackageKey(parts: { format: string; plan: PackagePlan; arch: string; maintainer: string; layerSha256: string }): string {
-  return createHash("sha256")
-    .update(JSON.stringify({ revision: FORMAT_REVISION, ...parts }))
-    .digest("hex");
+  return sha256(JSON.stringify({ revision: FORMAT_REVISION, ...parts }));
 }
 
 const dirOf = (env: NodeJS.ProcessEnv, key: string) => path.join(cacheDir(env), "packages", key);

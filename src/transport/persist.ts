@@ -7,20 +7,18 @@
  * Sockets live in <cache>/ssh, a directory only this user may enter: a control socket opens
  * shells on the host to whoever can connect to it.
  */
-import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { cacheDir } from "../build/layer-cache.js";
+import { sha256 } from "../util/hash.js";
 import { keysFor, knownHostsName } from "./host-keys.js";
-import { parseDestination, type KeptMaster, type SshSettings } from "./ssh.js";
+import { expandHome, parseDestination, type KeptMaster, type SshSettings } from "./ssh.js";
 
 /** The files ssh reads host keys from: the configured one, else the user's, and the system's. */
 function knownHostsFiles(settings: SshSettings): string[] {
   const home = os.homedir();
-  const user = settings.known_hosts
-    ? [settings.known_hosts.startsWith("~/") ? path.join(home, settings.known_hosts.slice(2)) : settings.known_hosts]
-    : [path.join(home, ".ssh", "known_hosts"), path.join(home, ".ssh", "known_hosts2")];
+  const user = settings.known_hosts ? [expandHome(settings.known_hosts)] : [path.join(home, ".ssh", "known_hosts"), path.join(home, ".ssh", "known_hosts2")];
   return [...user, "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 }
 
@@ -50,10 +48,7 @@ export function persistentMaster(dest: string, settings: SshSettings, idleSecond
   if (keys.length === 0) return undefined;
   const dir = socketDir(env);
   if (!dir) return undefined;
-  const id = createHash("sha256")
-    .update(JSON.stringify([os.userInfo().username, dest, settings.config, settings.identity, settings.options, keys]))
-    .digest("hex")
-    .slice(0, 24);
+  const id = sha256(JSON.stringify([os.userInfo().username, dest, settings.config, settings.identity, settings.options, keys])).slice(0, 24);
   // A unix socket path holds at most 107 bytes.
   const controlPath = path.join(dir, id);
   return controlPath.length <= 100 ? { controlPath, idleSeconds } : undefined;

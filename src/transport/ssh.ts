@@ -72,7 +72,8 @@ export function sshArgv(dest: string, settings: SshSettings, controlPath: string
   return argv;
 }
 
-function expandHome(p: string): string {
+/** `~/x` as the user's home path (ssh expands `~` in its own options; slipway passes paths on). */
+export function expandHome(p: string): string {
   return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : p;
 }
 
@@ -129,12 +130,17 @@ export class SshTransport implements Transport {
     return s;
   }
 
-  /** Close a kept master that stopped answering (the local master process still does) and remove its socket. */
-  private async dropMaster(): Promise<void> {
+  /** Tell the master on our control socket to exit (`ssh -O exit`; the local master process answers even when the host does not). */
+  private async exitMaster(): Promise<void> {
     const { target, port } = parseDestination(this.host);
     const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
     if (port) argv.push("-p", port);
     await spawnCollect([...argv, "--", target]).catch(() => undefined);
+  }
+
+  /** Close a kept master that stopped answering and remove its socket. */
+  private async dropMaster(): Promise<void> {
+    await this.exitMaster();
     rmSync(this.controlPath, { force: true });
   }
 
@@ -230,10 +236,7 @@ export class SshTransport implements Transport {
       if (this.dir) rmSync(this.dir, { recursive: true, force: true });
       return;
     }
-    const { target, port } = parseDestination(this.host);
-    const argv = ["ssh", "-o", `ControlPath=${this.controlPath}`, "-O", "exit"];
-    if (port) argv.push("-p", port);
-    await spawnCollect([...argv, "--", target]).catch(() => undefined);
+    await this.exitMaster();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -57,7 +57,7 @@ test("control file: fields in order, the description wrapped under 80 columns; a
     priority: "optional",
     installedSize: 12,
     summary: "release 42 of ledger",
-    description: ["Build 42 of ledger at /srv/ledger/releases/42.", "x ".repeat(60)],
+    description: `Build 42 of ledger at /srv/ledger/releases/42. ${"x ".repeat(60)}`,
   });
   const lines = text.trimEnd().split("\n");
   assert.deepEqual(lines.slice(0, 9), [
@@ -90,7 +90,7 @@ function base() {
     priority: "optional" as const,
     installedSize: 1,
     summary: "s",
-    description: ["d"],
+    description: "d",
   };
 }
 
