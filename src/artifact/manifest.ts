@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { APP_NAME, BUILD_ID, COMMAND_NAME, NO_CONTROL_CHARS, SAFE_ABSOLUTE_PATH } from "../config/patterns.js";
 import { LIMITS, describeBytes } from "./limits.js";
 

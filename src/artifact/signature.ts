@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The `slipway.json.sig` member (docs/artifact-format.md): ed25519 over the manifest's exact

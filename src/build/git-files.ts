@@ -13,19 +13,9 @@ import { run } from "../util/exec.js";
  * would ship what the user's .gitignore keeps out — a local .env, a .venv.
  */
 export async function gitFiles(appDir: string, env: NodeJS.ProcessEnv): Promise<string[] | undefined> {
-  const inside = await git(appDir, env, ["rev-parse", "--is-inside-work-tree"]).catch((err: unknown) => err as Error);
-  if (inside instanceof Error) {
-    const repo = enclosingRepo(appDir);
-    if (!repo) return undefined;
-    throw new EnvironmentError(
-      `${repo} is a git repository, but git cannot read it: ${reason(inside)}`,
-      /dubious ownership/.test(reason(inside))
-        ? `run the build as the repository's owner, or mark it safe: git config --global --add safe.directory ${repo}`
-        : "install git (slipway builds the code layer from what git would commit, so .gitignore is honoured)",
-    );
-  }
-  if (inside.trim() !== "true") return undefined;
-  const out = await git(appDir, env, ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."]);
+  // One git process on the usual path; why it failed is asked only when it did.
+  const out = await git(appDir, env, ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."]).catch((err: unknown) => err as Error);
+  if (out instanceof Error) return notListed(appDir, env, out);
   const files = out.split("\0").filter(Boolean);
   if (files.length === 0) {
     throw new EnvironmentError(
@@ -35,6 +25,24 @@ export async function gitFiles(appDir: string, env: NodeJS.ProcessEnv): Promise<
   }
   // ls-files repeats a path with unmerged stages; keep one of each.
   return [...new Set(files)];
+}
+
+/** ls-files failed: outside git (undefined), or a repository git cannot read (an error). */
+async function notListed(appDir: string, env: NodeJS.ProcessEnv, listing: Error): Promise<undefined> {
+  const inside = await git(appDir, env, ["rev-parse", "--is-inside-work-tree"]).catch((err: unknown) => err as Error);
+  if (inside instanceof Error) {
+    const repo = enclosingRepo(appDir);
+    if (!repo) return undefined;
+    // (git's last lines are its advice; "dubious ownership" is on the first.)
+    throw new EnvironmentError(
+      `${repo} is a git repository, but git cannot read it: ${reason(inside)}`,
+      /dubious ownership/.test(inside instanceof CommandFailedError ? inside.output : inside.message)
+        ? `run the build as the repository's owner, or mark it safe: git config --global --add safe.directory ${repo}`
+        : "install git (slipway builds the code layer from what git would commit, so .gitignore is honoured)",
+    );
+  }
+  if (inside.trim() !== "true") return undefined;
+  throw listing;
 }
 
 async function git(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise<string> {

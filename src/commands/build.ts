@@ -78,6 +78,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
   const { config, file: configFile, appDir } = await phase("config", () => loadConfig({ cwd: opts.cwd, configPath: opts.configPath }));
   const { app, build: cfg } = config;
+  // git's answers are asked side by side (three git processes at once, not five one after another).
+  const listing = gitFiles(appDir, env);
+  listing.catch(() => {}); // awaited below; a failure before then must not go unhandled
   const git = await gitInfo(appDir, env);
   if (opts.requireClean) requireClean(git, appDir);
   const now = opts.now ?? new Date();
@@ -87,7 +90,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   // leaves out what a .gitignore usually would.
   const tracked = await phase(
     "files",
-    () => gitFiles(appDir, env),
+    () => listing,
     (f) => (f ? `${f.length} files from git` : "not a git work tree"),
   );
   const exclude = withoutOutput(excludeMatcher(tracked ? cfg.exclude : [...cfg.exclude, ...NON_GIT_EXCLUDE]), appDir, outDir);

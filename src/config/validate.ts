@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import type { ConfigProblem } from "../errors.js";
 import { closest } from "./suggest.js";
 import { dottedPath } from "./toml.js";

@@ -1,5 +1,5 @@
 /** The systemd unit `[package.systemd]` asks for, shipped by the meta package. Pure. */
-import type { z } from "zod";
+import type * as z from "zod";
 import type { packageSystemdSchema } from "../config/schema.js";
 
 export type SystemdConfig = z.infer<typeof packageSystemdSchema>;

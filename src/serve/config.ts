@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError } from "../errors.js";
 import { APP_NAME, DURATION, TARGET_NAME } from "../config/patterns.js";
 import { parseTomlWithLines } from "../config/toml.js";

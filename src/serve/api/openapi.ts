@@ -2,7 +2,7 @@
  * /api/openapi.json, generated from the zod schemas that validate the requests (schemas.ts):
  * one route table, so the document lists exactly what the server checks.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { VERSION } from "../../version.js";
 import { artifactRow, deployBody, deployRow, errorBody, lockBody, rollbackBody, unlockBody } from "./schemas.js";
 

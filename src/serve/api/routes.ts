@@ -11,7 +11,7 @@ import { streamSSE } from "hono/streaming";
 import type { HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { nodeSink, streamDeployEvents } from "./sse.js";
-import type { z } from "zod";
+import type * as z from "zod";
 import { releases } from "../../index.js";
 import type { Core, Caller } from "../core.js";
 import { ServeError } from "../errors.js";

@@ -2,7 +2,7 @@
  * Request and response shapes of the HTTP API: zod schemas that validate requests, and from
  * which /api/openapi.json is generated (openapi.ts), so the document cannot drift from the code.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { APP_NAME, BATCH_PERCENT, BUILD_ID, ROLE_NAME, TARGET_NAME } from "../../config/patterns.js";
 
 const noDots = (s: string) => !s.includes("..");
