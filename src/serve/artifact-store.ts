@@ -45,8 +45,8 @@ export class ArtifactStore {
    * app's config. Throws ServeError 413/409/422 naming the problem; leaves nothing behind then.
    */
   async receive(app: string, configFile: string, buildId: string, body: Readable, maxBytes: number, uploadedBy: string): Promise<ArtifactRow> {
-    if (this.store.artifact(app, buildId))
-      throw new ServeError(409, `artifact ${app}/${buildId} is already stored`, "a build id names one artifact: build again to get a new one");
+    const held = this.store.artifact(app, buildId);
+    if (held) throw alreadyStored(app, buildId, held.sha256);
     await mkdir(this.tmpDir, { recursive: true });
     const tmp = path.join(this.tmpDir, `upload-${randomBytes(8).toString("hex")}.tar`);
     try {
@@ -109,7 +109,14 @@ export class ArtifactStore {
       manifest: head.manifestBytes.toString("utf8"),
       segments: JSON.stringify(segments),
     };
-    this.store.addArtifact(row, blobs);
+    try {
+      this.store.addArtifact(row, blobs);
+    } catch (err) {
+      // Another upload of this build id was stored while this one was verified.
+      const held = this.store.artifact(app, buildId);
+      if (held) throw alreadyStored(app, buildId, held.sha256);
+      throw err;
+    }
     const { manifest: _m, segments: _s, ...out } = row;
     return out;
   }
@@ -180,6 +187,14 @@ export class ArtifactStore {
     await pipeline(Readable.from(bytes()), createWriteStream(out, { mode: 0o600 }));
     return out;
   }
+}
+
+/** 409 naming the artifact held under the build id (api/schemas.ts artifactConflictBody): push tells the same file from another. */
+function alreadyStored(app: string, buildId: string, sha256: string): ServeError {
+  return new ServeError(409, `artifact ${app}/${buildId} is already stored`, "a build id names one artifact: build again to get a new one", {
+    build_id: buildId,
+    sha256,
+  });
 }
 
 function cString(buf: Buffer, start: number, len: number): string {

@@ -43,12 +43,20 @@ export interface ServerAuth {
   roleFor(grants: readonly Grant[], app: string, target: string): Role | undefined;
 }
 
-/** Dashboard sessions: a login with a token gives an opaque session id (the cookie's value). */
+/** What the audit row of a login or logout records about the request (never the token or cookie). */
+export interface SessionRequest {
+  ip: string;
+}
+
+/**
+ * Dashboard sessions: a login with a token gives an opaque session id (the cookie's value).
+ * Starting and ending one are state changes: each records an audit row.
+ */
 export interface ServerSessions {
   /** A new session for the token's holder; returns the id to set as the cookie. */
-  create(token: string): { id: string; actor: Actor } | undefined;
+  create(token: string, request: SessionRequest): { id: string; actor: Actor } | undefined;
   get(id: string): { actor: Actor; grants: Grant[] } | undefined;
-  destroy(id: string): void;
+  destroy(id: string, request: SessionRequest): void;
 }
 
 /** Where a chat user maps to: a slipway user and their grants (server config [users]). */

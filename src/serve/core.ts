@@ -17,7 +17,7 @@ import { BUILD_ID } from "../config/patterns.js";
 import type { DeployRequest, ServerActions, ServerReads } from "./context.js";
 import type { LoadedServerConfig } from "./config.js";
 import { ServeError } from "./errors.js";
-import { roleAtLeast, type Actor, type DeployEvent, type DeployRow, type Grant, type LockRow, type Role, type TargetStatus } from "./model.js";
+import { roleAtLeast, type Actor, type AuditActor, type DeployEvent, type DeployRow, type Grant, type LockRow, type Role, type TargetStatus } from "./model.js";
 import type { Store } from "./store.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import type { SshPool } from "./ssh-pool.js";
@@ -38,6 +38,9 @@ export interface CoreOptions {
   /** Called for every stored event (the webhook, tests). */
   onEvent?: (e: DeployEvent) => void;
 }
+
+/** The audit log's actor for what the server does by itself when it starts. */
+const RESTART: AuditActor = { user: "server", via: "restart" };
 
 /** Followers are woken at most this often per deploy (milliseconds). */
 const NOTIFY_MS = 20;
@@ -110,7 +113,7 @@ export class Core {
     return this.o.pool.factory;
   }
 
-  audit(actor: Actor, action: string, where: { app?: string; target?: string }, request: unknown, outcome: string): void {
+  audit(actor: AuditActor, action: string, where: { app?: string; target?: string }, request: unknown, outcome: string): void {
     this.o.store.audit(actor, action, where, request, outcome);
   }
 
@@ -252,7 +255,8 @@ export class Core {
    */
   async recover(): Promise<void> {
     for (const d of this.o.store.inState("running")) {
-      this.o.store.finish(d.id, "interrupted", { error: "the server stopped while this deploy ran" });
+      if (!this.o.store.finish(d.id, "interrupted", { error: "the server stopped while this deploy ran" })) continue;
+      this.o.store.audit(RESTART, "interrupt", d, { id: d.id }, `interrupted #${d.id}: the server stopped while it ran`);
       this.record(d.id, { type: "state", state: "interrupted" });
       const file = this.o.server.appConfigs[d.app];
       if (!file) continue;
@@ -269,7 +273,10 @@ export class Core {
             confirm: async () => true,
           });
           const left = u.hosts.filter((h) => h.held_by && h.released).map((h) => h.host);
-          if (left.length) interrupted.lock = `left on ${left.join(", ")}; released at restart`;
+          if (left.length) {
+            interrupted.lock = `left on ${left.join(", ")}; released at restart`;
+            this.o.store.audit(RESTART, "host-unlock", d, { id: d.id, runner, hosts: left }, `released #${d.id}'s host locks on ${left.join(", ")}`);
+          }
         }
         const r = await releases(where);
         interrupted.hosts = Object.fromEntries(r.hosts.map((h) => [h.host, h.current ?? null]));

@@ -1,16 +1,20 @@
-/** An HTTP-facing failure: a status code, what went wrong, and what to do about it. */
+/**
+ * An HTTP-facing failure: a status code, what went wrong, and what to do about it; `detail`
+ * adds fields a client acts on (documented per route in api/schemas.ts).
+ */
 export class ServeError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly hint?: string,
+    readonly detail?: Record<string, unknown>,
   ) {
     super(message);
     this.name = "ServeError";
   }
 
-  toJSON(): { error: string; hint?: string } {
-    return this.hint ? { error: this.message, hint: this.hint } : { error: this.message };
+  toJSON(): { error: string; hint?: string } & Record<string, unknown> {
+    return { error: this.message, ...(this.hint ? { hint: this.hint } : {}), ...this.detail };
   }
 }
 

@@ -22,6 +22,15 @@ export interface Actor {
   token_id?: number;
 }
 
+/**
+ * Who an audit row names: a request's actor, an admin command run on the server's machine
+ * (`cli`, the OS user), or the server itself at start-up (`restart`).
+ */
+export interface AuditActor {
+  user: string;
+  via: Via | "cli" | "restart";
+}
+
 /** A token's grant: a role for an app (or "*") and a target (or "*"). */
 export interface Grant {
   role: Role;

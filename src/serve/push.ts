@@ -8,8 +8,9 @@ import { stat } from "node:fs/promises";
 import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readHead } from "../artifact/read.js";
-import { SlipwayError, UsageError } from "../errors.js";
+import { ArtifactError, SlipwayError, UsageError } from "../errors.js";
 import type { Emit } from "../events.js";
+import { sha256File } from "../util/hash.js";
 
 export interface PushOptions {
   artifact: string;
@@ -28,6 +29,9 @@ export interface PushResult {
 }
 
 export class PushError extends SlipwayError {}
+
+/** The server holds another artifact under this build id, or one it does not name (exit 3: the artifact is rejected). */
+export class PushConflictError extends ArtifactError {}
 
 export async function push(opts: PushOptions): Promise<PushResult> {
   let base: URL;
@@ -48,7 +52,22 @@ export async function push(opts: PushOptions): Promise<PushResult> {
   );
   const json = parse(body);
   if (status === 201) return { app: manifest.app, build_id: manifest.build_id, url: url.toString(), status: "stored", sha256: json.sha256 as string, size };
-  if (status === 409) return { app: manifest.app, build_id: manifest.build_id, url: url.toString(), status: "already stored", size };
+  if (status === 409) {
+    // "Already stored" only when it is this very file: a build id reused for other bytes must not pass silently.
+    const ours = await sha256File(opts.artifact);
+    const theirs = typeof json.sha256 === "string" ? json.sha256 : undefined;
+    const what = `${manifest.app} ${manifest.build_id}`;
+    if (theirs === ours) return { app: manifest.app, build_id: manifest.build_id, url: url.toString(), status: "already stored", sha256: ours, size };
+    if (theirs === undefined)
+      throw new PushConflictError(
+        `the server already holds an artifact as ${what} and did not say which (no sha256 in its 409): cannot tell whether it is ${opts.artifact}`,
+        "upgrade the server, or build again with a new --build-id",
+      );
+    throw new PushConflictError(
+      `the server already holds a different artifact as ${what}: sha256 ${theirs} there, ${ours} in ${opts.artifact}`,
+      "a build id names one artifact: build again with a new --build-id",
+    );
+  }
   throw new PushError(`the server refused the upload (${status}): ${(json.error as string) ?? body.slice(0, 300)}`, json.hint as string | undefined);
 }
 

@@ -1,3 +1,5 @@
+import { sha256 } from "../util/hash.js";
+
 /**
  * Failed authentication, limited per client address and per presented credential: after
  * `max` failures within `windowMs`, further attempts from that address or with that
@@ -35,4 +37,34 @@ export class FailureLimiter {
       for (const k of [...this.failures.keys()]) this.recent(k, now);
     }
   }
+}
+
+/**
+ * The limiter's keys for one authentication attempt: the client's address, and the presented
+ * credential by its SHA-256 — never the credential itself. The API and the dashboard's login
+ * use the same keys, so a token guessed at through both counts once.
+ */
+export function authKeys(ip: string, credential: string): string[] {
+  return [`ip:${ip}`, `token:${sha256(credential)}`];
+}
+
+export type Attempt<T> = { ok: T } | { failed: true } | { blockedFor: number };
+
+/**
+ * One authentication attempt under the limiter: refused without trying while any key is over
+ * the limit; a failure (`authenticate` answers undefined) counts against every key; a success
+ * counts against none.
+ */
+export function attempt<T>(
+  limiter: Pick<FailureLimiter, "blockedFor" | "fail"> | undefined,
+  keys: readonly string[],
+  authenticate: () => T | undefined,
+  now = Date.now(),
+): Attempt<T> {
+  const wait = limiter?.blockedFor(keys, now) ?? 0;
+  if (wait) return { blockedFor: wait };
+  const ok = authenticate();
+  if (ok !== undefined) return { ok };
+  limiter?.fail(keys, now);
+  return { failed: true };
 }

@@ -72,7 +72,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     void sendWebhook(hook, e.event.state === "running" ? "deploy.started" : "deploy.finished", row, log);
   };
   const core = new Core({ server, store, artifacts, pool, onEvent });
-  const tokens = new TokenAuth(db);
+  const tokens = new TokenAuth(db, store);
   const users = chatUsers(server.config);
   const userGrants = (user: string): Grant[] => (server.config.users[user]?.grants ?? []).map((g) => parseGrant(g)!);
   const grantsOf = (actor: Actor): readonly Grant[] => {

@@ -3,7 +3,7 @@
  * (better-sqlite3): each call is one statement or one transaction.
  */
 import type { Db } from "./db.js";
-import type { Actor, ArtifactRow, DeployEvent, DeployKind, DeployRow, DeployState, LockRow } from "./model.js";
+import type { Actor, AuditActor, ArtifactRow, DeployEvent, DeployKind, DeployRow, DeployState, LockRow } from "./model.js";
 
 type Row = Record<string, unknown>;
 
@@ -226,7 +226,7 @@ export class Store {
 
   // --- audit ---------------------------------------------------------------------------
 
-  audit(actor: Actor, action: string, where: { app?: string; target?: string }, request: unknown, outcome: string): void {
+  audit(actor: AuditActor, action: string, where: { app?: string; target?: string }, request: unknown, outcome: string): void {
     this.db
       .prepare("INSERT INTO audit (at, user, via, action, app, target, request, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .run(now(), actor.user, actor.via, action, where.app ?? null, where.target ?? null, JSON.stringify(request ?? {}), outcome);

@@ -2,13 +2,13 @@
  * API tokens and dashboard sessions. A token is shown once when created; only its SHA-256 is
  * stored, and a session cookie likewise. Grants scope a role to an app and a target.
  */
-import { createHash, randomBytes } from "node:crypto";
-import type { ChatUsers, ServerAuth, ServerSessions } from "./context.js";
+import { randomBytes } from "node:crypto";
+import { sha256 } from "../util/hash.js";
+import type { ChatUsers, ServerAuth, ServerSessions, SessionRequest } from "./context.js";
 import type { Db } from "./db.js";
 import { parseGrant, type ServerConfig } from "./config.js";
 import { ROLES, type Actor, type Grant, type Role } from "./model.js";
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+import type { Store } from "./store.js";
 
 /** Tokens look like `slw_` + 43 base64url characters (256 random bits). */
 export const TOKEN_SHAPE = /^slw_[A-Za-z0-9_-]{43}$/;
@@ -57,7 +57,11 @@ export function roleFor(grants: readonly Grant[], app: string, target: string): 
 }
 
 export class TokenAuth implements ServerAuth, ServerSessions {
-  constructor(private readonly db: Db) {}
+  /** `audit`: where logins and logouts are recorded (the server's audit log). */
+  constructor(
+    private readonly db: Db,
+    private readonly audit: Pick<Store, "audit">,
+  ) {}
 
   byToken(token: string): { actor: Actor; grants: Grant[] } | undefined {
     if (!TOKEN_SHAPE.test(token)) return undefined;
@@ -72,17 +76,22 @@ export class TokenAuth implements ServerAuth, ServerSessions {
     return roleFor(grants, app, target);
   }
 
-  create(token: string): { id: string; actor: Actor } | undefined {
+  create(token: string, request: SessionRequest): { id: string; actor: Actor } | undefined {
     const who = this.byToken(token);
     if (!who) return undefined;
     const id = randomBytes(32).toString("base64url");
     const created = new Date();
     const expires = new Date(created.getTime() + SESSION_HOURS * 3600_000);
-    this.db.prepare("DELETE FROM sessions WHERE expires_at < ?").run(created.toISOString());
-    this.db
-      .prepare("INSERT INTO sessions (id_sha256, token_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-      .run(sha256(id), who.actor.token_id, created.toISOString(), expires.toISOString());
-    return { id, actor: { ...who.actor, via: "dashboard" } };
+    const actor: Actor = { ...who.actor, via: "dashboard" };
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM sessions WHERE expires_at < ?").run(created.toISOString());
+      this.db
+        .prepare("INSERT INTO sessions (id_sha256, token_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        .run(sha256(id), who.actor.token_id, created.toISOString(), expires.toISOString());
+      // The token's id names the credential; neither the token nor the session id is recorded.
+      this.audit.audit(actor, "login", {}, { token_id: who.actor.token_id, ip: request.ip }, `session until ${expires.toISOString()}`);
+    })();
+    return { id, actor };
   }
 
   get(id: string): { actor: Actor; grants: Grant[] } | undefined {
@@ -97,8 +106,13 @@ export class TokenAuth implements ServerAuth, ServerSessions {
     return { actor: { user: r.name, via: "dashboard", token_id: r.id }, grants: JSON.parse(r.grants) };
   }
 
-  destroy(id: string): void {
-    this.db.prepare("DELETE FROM sessions WHERE id_sha256 = ?").run(sha256(id));
+  /** End the session (a logout); one already gone or expired changes nothing and is not recorded. */
+  destroy(id: string, request: SessionRequest): void {
+    const who = this.get(id);
+    this.db.transaction(() => {
+      const gone = this.db.prepare("DELETE FROM sessions WHERE id_sha256 = ?").run(sha256(id)).changes;
+      if (gone && who) this.audit.audit(who.actor, "logout", {}, { token_id: who.actor.token_id, ip: request.ip }, "session ended");
+    })();
   }
 }
 

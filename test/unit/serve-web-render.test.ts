@@ -21,7 +21,7 @@ function setup() {
   fake.addToken("t-viewer", "vera", [{ role: "viewer", app: "*", target: "*" }]);
   fake.addToken("t-deployer", "dan", [{ role: "deployer", app: "ledger", target: "*" }]);
   const ctx = fake.context();
-  const as = (token: string) => viewerOf(ctx, ctx.sessions.get(ctx.sessions.create(token)!.id)!);
+  const as = (token: string) => viewerOf(ctx, ctx.sessions.get(ctx.sessions.create(token, { ip: "127.0.0.1" })!.id)!);
   return { fake, ctx, viewer: as("t-viewer"), deployer: as("t-deployer") };
 }
 

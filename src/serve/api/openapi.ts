@@ -4,7 +4,7 @@
  */
 import * as z from "zod";
 import { VERSION } from "../../version.js";
-import { artifactRow, deployBody, deployRow, errorBody, lockBody, rollbackBody, unlockBody } from "./schemas.js";
+import { artifactConflictBody, artifactRow, deployBody, deployRow, errorBody, lockBody, rollbackBody, unlockBody } from "./schemas.js";
 
 interface Route {
   method: "get" | "put" | "post" | "delete";
@@ -14,6 +14,8 @@ interface Route {
   body?: z.ZodType;
   bodyType?: string;
   ok: { status: number; schema?: z.ZodType; type?: string; description: string };
+  /** Failures whose body has more than errorBody's fields. */
+  errors?: { status: number; schema: z.ZodType; description: string }[];
   query?: string[];
 }
 
@@ -36,6 +38,7 @@ export const ROUTES: readonly Route[] = [
     role: "deployer",
     bodyType: "application/x-tar",
     ok: { status: 201, schema: artifactRow, description: "stored" },
+    errors: [{ status: 409, schema: artifactConflictBody, description: "the build id is taken: the body names the stored artifact's sha256" }],
   },
   {
     method: "get",
@@ -128,6 +131,9 @@ export function openApiDocument(): object {
         ...(r.role === "none"
           ? {}
           : { 403: { description: "the token's role is too low", content: error }, 404: { description: "not found", content: error } }),
+        ...Object.fromEntries(
+          (r.errors ?? []).map((e) => [e.status, { description: e.description, content: { "application/json": { schema: z.toJSONSchema(e.schema) } } }]),
+        ),
       },
       ...(r.role === "none" ? { security: [] } : {}),
     };

@@ -18,7 +18,7 @@ import { ServeError } from "../errors.js";
 import { roleAtLeast, type Grant } from "../model.js";
 import { roleFor } from "../tokens.js";
 import type { ArtifactStore } from "../artifact-store.js";
-import type { FailureLimiter } from "../rate-limit.js";
+import { attempt, authKeys, type FailureLimiter } from "../rate-limit.js";
 import type { ServerAuth, ServerSessions } from "../context.js";
 import { appName, buildId, deployBody, historyQuery, lockBody, rollbackBody, targetName, unlockBody } from "./schemas.js";
 import { openApiDocument } from "./openapi.js";
@@ -49,19 +49,16 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
     if (header !== undefined) {
       const m = /^Bearer ([^\s]+)$/.exec(header);
       const token = m?.[1] ?? "";
-      const keys = [`ip:${ip}`, `token:${fingerprint(token)}`];
-      const wait = d.limiter.blockedFor(keys);
-      if (wait) throw new ServeError(429, "too many failed authentications", `wait ${wait} s`);
-      const who = m ? d.auth.byToken(token) : undefined;
-      if (!who) {
-        d.limiter.fail(keys);
+      const r = attempt(d.limiter, authKeys(ip, token), () => (m ? d.auth.byToken(token) : undefined));
+      if ("blockedFor" in r) throw new ServeError(429, "too many failed authentications", `wait ${r.blockedFor} s`);
+      if ("failed" in r) {
         throw new ServeError(
           401,
           m ? "unknown or revoked token" : "the Authorization header must be `Bearer TOKEN`",
           "create a token: slipway serve token create",
         );
       }
-      c.set("caller", who);
+      c.set("caller", r.ok);
       return next();
     }
     const session = getCookie(c, SESSION_COOKIE);
@@ -256,11 +253,4 @@ function invalid(where: string, error: z.ZodError): ServeError {
   const first = error.issues[0];
   const at = first?.path.length ? `${where}.${first.path.join(".")}` : where;
   return new ServeError(400, `${at}: ${first?.message ?? "invalid"}`, error.issues.length > 1 ? `and ${error.issues.length - 1} more problem(s)` : undefined);
-}
-
-/** A short, one-way name for a presented token (rate-limit key), never the token itself. */
-function fingerprint(token: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < token.length; i++) h = Math.imul(h ^ token.charCodeAt(i), 16777619);
-  return (h >>> 0).toString(16);
 }

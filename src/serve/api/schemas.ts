@@ -42,6 +42,12 @@ export const historyQuery = z.strictObject({
 
 export const errorBody = z.object({ error: z.string(), hint: z.string().optional() });
 
+/** 409 to an upload: the build id is taken. `slipway push` compares `sha256` with its file's: the same artifact is not an error. */
+export const artifactConflictBody = errorBody.extend({
+  build_id: z.string().describe("The build id asked for"),
+  sha256: z.string().describe("The sha256 of the artifact the server already holds under that build id"),
+});
+
 export const deployRow = z.object({
   id: z.number().int(),
   app: z.string(),

@@ -7,9 +7,8 @@
 import { Hono, type Context } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { isValidBuildId } from "../../config/patterns.js";
-import { sha256 } from "../../util/hash.js";
 import type { ServerContext } from "../context.js";
-import type { FailureLimiter } from "../rate-limit.js";
+import { attempt, authKeys, type FailureLimiter } from "../rate-limit.js";
 import { badRequest, forbidden, notFound, ServeError } from "../errors.js";
 import { FINISHED, type DeployRow, type Role } from "../model.js";
 import { currentBuilds } from "./derive.js";
@@ -24,9 +23,9 @@ import { errorPage, loginPage } from "./pages/simple.js";
 import { APP_CSS, APP_JS } from "./static.js";
 
 export interface WebOptions {
-  /** Failed logins count per client address (the key the API uses too) and per token tried. */
+  /** Failed logins count per client address and per token tried (the API's keys: authKeys). */
   limiter?: Pick<FailureLimiter, "blockedFor" | "fail">;
-  /** The client's address (the server's trust_proxy rule); needed with `limiter`. */
+  /** The client's address (the server's trust_proxy rule): the limiter's key, and the audit row of a login or logout. */
   clientIp?: (c: Context) => string;
   /** Where an unexpected failure's stack goes (the server's log); stderr without one. */
   log?: (line: string) => void;
@@ -116,22 +115,18 @@ export function webRoutes(ctx: ServerContext, opts: WebOptions = {}): Hono {
   web.post("/login", async (c) => {
     if (!requestIsSameOrigin(c)) return crossOrigin(c);
     const token = fields(await c.req.parseBody())("token");
-    // The token itself is never a key, nor logged: its hash is.
-    const keys = [`ip:${opts.clientIp?.(c) ?? "unknown"}`, `login:${sha256(token ?? "")}`];
-    const wait = opts.limiter?.blockedFor(keys) ?? 0;
-    if (wait) return send(c, loginPage(`Too many failed logins: try again in ${wait} s.`), 429);
-    const session = token ? ctx.sessions.create(token) : undefined;
-    if (!session) {
-      opts.limiter?.fail(keys);
-      return send(c, loginPage("That token is not valid, or it was revoked."), 401);
-    }
-    setSessionCookie(c, session.id);
+    const ip = opts.clientIp?.(c) ?? "unknown";
+    // The token itself is never a key, nor logged: its hash is (authKeys).
+    const r = attempt(opts.limiter, authKeys(ip, token ?? ""), () => (token ? ctx.sessions.create(token, { ip }) : undefined));
+    if ("blockedFor" in r) return send(c, loginPage(`Too many failed logins: try again in ${r.blockedFor} s.`), 429);
+    if ("failed" in r) return send(c, loginPage("That token is not valid, or it was revoked."), 401);
+    setSessionCookie(c, r.ok.id);
     return c.redirect("/", 303);
   });
   web.post("/logout", (c) => {
     if (!requestIsSameOrigin(c)) return crossOrigin(c);
     const id = sessionId(c);
-    if (id) ctx.sessions.destroy(id);
+    if (id) ctx.sessions.destroy(id, { ip: opts.clientIp?.(c) ?? "unknown" });
     clearSessionCookie(c);
     return c.redirect("/login", 303);
   });
