@@ -315,7 +315,7 @@ function classifyRemote(cmd: string): string {
     [/then echo held; cat/, "lock: peek"],
     [/mkdir "\$1\/\.slipway\/lock" 2>/, "lock: acquire"],
     [/slipway-probe/, "preflight"],
-    [/lock_state "\$1"\nlist_host/, "preflight (rollback)"],
+    [/acquire_lock "\$root" "\$2" "\$3"/, "preflight + lock (rollback)"],
     [/releases\/\.tmp-\*/, "clean"],
     [/part="\$1\.part"/, "send"],
     [/root=\$1 build=\$2 key=\$3/, "unpack: release"],
@@ -727,6 +727,9 @@ interface FleetBFigures {
   twelve: CommandFigures[];
   three_median_s: number;
   twelve_median_s: number;
+  /** The same code-only deploys through kept ssh connections (ssh.persist), opened by an uncounted first deploy. */
+  kept_three: CommandFigures[];
+  kept_twelve: CommandFigures[];
 }
 
 async function fleetB(): Promise<FleetBFigures> {
@@ -765,11 +768,46 @@ async function fleetB(): Promise<FleetBFigures> {
         `[B] code-only ${b12.build_id} to 12 hosts, batch 25% (${(d12.plan?.["batches"] as unknown[] | undefined)?.length ?? "?"} batches): ${S(d12.seconds)}`,
       );
     }
+    // The same through kept connections (ssh.persist): the handshake, most of the deployer's
+    // CPU per host, is paid once by an opening deploy that is not counted.
+    const known = `known_hosts = "${f.fleet.ssh.known_hosts}"`;
+    await appendFile(join(f.ws.app, "slipway.toml"), targetToml("fleet-kept", f.fleet).replace(known, `${known}, persist = "10m"`));
+    const k3: CommandFigures[] = [];
+    const k12: CommandFigures[] = [];
+    await codeChange(f, "k-open");
+    const bOpen = await slipwayBuild(f, "k-open");
+    await slipwayCommand(f, "opening the kept connections (not counted)", ["deploy", bOpen.artifact, "--target", "fleet-kept", "--batch", "25%"], hosts);
+    for (let i = 1; i <= SCALE_REPS; i++) {
+      for (const [n, group, out] of [
+        [3, three, k3],
+        [FLEET_B, hosts, k12],
+      ] as const) {
+        const id = `k${n}-${i}`;
+        await codeChange(f, id);
+        const b = await slipwayBuild(f, id);
+        const d = (
+          await slipwayCommand(
+            f,
+            `code-only to ${n}, kept connections #${i}`,
+            ["deploy", b.artifact, "--target", "fleet-kept", "--hosts", group.map((h) => h.dest).join(","), "--batch", "25%"],
+            group,
+          )
+        ).fig;
+        await expectBuild(group, id);
+        out.push(d);
+        log(`[B] code-only ${id} to ${n} hosts over kept connections: ${S(d.seconds)}; deployer CPU ${S(d.deployer_cpu_s)}`);
+      }
+    }
+    const keptDir = join(f.ws.cache, "ssh");
+    for (const sock of existsSync(keptDir) ? await readdir(keptDir) : [])
+      await runProcess(["ssh", "-o", `ControlPath=${join(keptDir, sock)}`, "-O", "exit", "x"]);
     return {
       b1,
       first_deploy: first,
       three: r3,
       twelve: r12,
+      kept_three: k3,
+      kept_twelve: k12,
       three_median_s: median(quietRuns(r3).map((r) => r.seconds)),
       twelve_median_s: median(quietRuns(r12).map((r) => r.seconds)),
     };
@@ -1029,6 +1067,17 @@ async function main(): Promise<void> {
   });
   const cpu3 = perHostCpu(Bf.three, 3);
   const cpu12 = perHostCpu(Bf.twelve, FLEET_B);
+  // Issue 13, target 4: the slope of the deployer's CPU between 3 and 12 hosts, code-only.
+  const slope = (r3: CommandFigures[], r12: CommandFigures[]) =>
+    (mean(r12.map((r) => r.deployer_cpu_s)) - mean(r3.map((r) => r.deployer_cpu_s))) / (FLEET_B - 3);
+  const slopeCold = slope(Bf.three, Bf.twelve);
+  const slopeKept = Bf.kept_three.length && Bf.kept_twelve.length ? slope(Bf.kept_three, Bf.kept_twelve) : Number.NaN;
+  log(
+    `\n${slopeCold <= 0.04 ? "PASS" : "FAIL"}  deployer CPU per host (slope 3 -> ${FLEET_B} hosts), new connections: ${(slopeCold * 1000).toFixed(1)} ms  (target <= 40 ms; the key exchange is in it)`,
+  );
+  log(
+    `${slopeKept <= 0.04 ? "PASS" : "FAIL"}  deployer CPU per host (slope 3 -> ${FLEET_B} hosts), kept connections (ssh.persist): ${(slopeKept * 1000).toFixed(1)} ms  (target <= 40 ms); runs ${Bf.kept_three.map((r) => S(r.deployer_cpu_s)).join(", ")} (3) / ${Bf.kept_twelve.map((r) => S(r.deployer_cpu_s)).join(", ")} (${FLEET_B})`,
+  );
   log(
     `\nCPU per host and deploy (mean): deployer ${S(cpu3.deployer)} (3 hosts) / ${S(cpu12.deployer)} (12); everything else — the hosts' sshd, sh, tar, the restart, the app — ${S(cpu3.hosts)} / ${S(cpu12.hosts)}.`,
   );
@@ -1140,7 +1189,14 @@ async function main(): Promise<void> {
       host_overhead_median_ms: Object.fromEntries(a.hosts.map((h, i) => [h.host, overheadMedianPerHost[i]])),
       host_overhead_without_connect_ms: Object.fromEntries(a.hosts.map((h) => [h.host, h.overhead_ms - (h.steps_ms["connect"] ?? 0)])),
       ssh_commands_per_host: Object.fromEntries(Object.entries(A.round_trips.per_host).map(([h, p]) => [h, p.calls])),
-      scale: { three_s: Bf.three_median_s, twelve_s: Bf.twelve_median_s, ratio: scaleRatio, cpu_per_host: { three: cpu3, twelve: cpu12 } },
+      scale: {
+        three_s: Bf.three_median_s,
+        twelve_s: Bf.twelve_median_s,
+        ratio: scaleRatio,
+        cpu_per_host: { three: cpu3, twelve: cpu12 },
+        deployer_cpu_slope_s: { cold: slopeCold, kept: slopeKept },
+        kept_deployer_cpu_s: { three: Bf.kept_three.map((r) => r.deployer_cpu_s), twelve: Bf.kept_twelve.map((r) => r.deployer_cpu_s) },
+      },
       single_host_wall_s: A.single_host.median.seconds,
       warm_per_host: warmPerHost,
     },

@@ -1,9 +1,9 @@
 import { SlipwayError, UsageError } from "../errors.js";
 import { isValidBuildId } from "../config/patterns.js";
 import { roleBatches } from "../deploy/plan.js";
-import { lockAll, lockInfo, rejectHeld } from "../deploy/locking.js";
+import { lockInfo, rejectHeld, unlockAll } from "../deploy/locking.js";
 import type { HostListing } from "../deploy/prune.js";
-import { parsePeek, peekHost } from "../deploy/probe.js";
+import { parsePreflightAndLock, preflightAndLock } from "../deploy/rollback-preflight.js";
 import { finishHost } from "../deploy/finish.js";
 import { layout } from "../deploy/layout.js";
 import { historyRecord } from "../deploy/steps.js";
@@ -30,27 +30,39 @@ export async function rollback(opts: TargetOptions & { to?: string }): Promise<R
     const root = ctx.config.app.root;
     const balancers = openBalancers(ctx.target);
     try {
-      // Read-only first, together: the HAProxy servers, and on every host (once connected) the
-      // lock and what it has, in one round trip. A refusal changes nothing.
-      const peeking = ctx.sessions.map(async (s) => {
+      // Together: the HAProxy servers, and on every host (once connected) the lock taken and
+      // what the host has, in one round trip. A refusal releases the locks this run took (one
+      // more round trip), so it leaves every host as it was.
+      const info = lockInfo("rollback", ctx.name, opts.to);
+      const taking = ctx.sessions.map(async (s) => {
         await s.connect();
         return s.step(
           "preflight",
-          async () => parsePeek((await s.run("preflight", peekHost(root))).stdout),
+          async () => parsePreflightAndLock((await s.run("preflight", preflightAndLock(root, info))).stdout),
           (p) => (p.lock.state === "held" ? "locked" : `current ${p.listing.current ?? "none"}`),
         );
       });
-      await settleAll<unknown>([checkServers(balancers, ctx.hosts), ...peeking]); // all settle; the first failure, in this order, is thrown
-      const peeks = await Promise.all(peeking);
-      rejectHeld(
-        ctx.name,
-        ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]),
-      );
-      if (opts.to === undefined) agreeOnPrevious(ctx.sessions.map((s, i) => [s.host, peeks[i]!.listing]));
-      const plans = ctx.sessions.map((s, i) => ({ s, drained: peeks[i]!.drained, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
-
-      const info = lockInfo("rollback", ctx.name, opts.to);
-      await lockAll(ctx.sessions, root, info, ctx.name, { peeked: true });
+      let plans: HostRollback[];
+      try {
+        await settleAll<unknown>([checkServers(balancers, ctx.hosts), ...taking]); // all settle; the first failure, in this order, is thrown
+        const peeks = await Promise.all(taking);
+        rejectHeld(
+          ctx.name,
+          ctx.sessions.map((s, i) => [s.host, peeks[i]!.lock]),
+        );
+        if (opts.to === undefined) agreeOnPrevious(ctx.sessions.map((s, i) => [s.host, peeks[i]!.listing]));
+        plans = ctx.sessions.map((s, i) => ({ s, drained: peeks[i]!.drained, ...rollbackDestination(s.host, peeks[i]!.listing, opts.to) }));
+      } catch (err) {
+        // Release by token wherever the lock may be ours: also where the reply was lost after
+        // the host ran it (releasing by token never removes another run's lock).
+        const outcomes = await Promise.allSettled(taking);
+        const ours = ctx.sessions.filter((_, i) => {
+          const o = outcomes[i]!;
+          return !(o.status === "fulfilled" && o.value.lock.state === "held");
+        });
+        await unlockAll(ours, root, info.token);
+        throw err;
+      }
       const results: RollbackResult["hosts"] = [];
       try {
         await rollBackHosts(ctx, balancers, plans, results);
@@ -115,7 +127,7 @@ async function rollBackHosts(
           const r: RollbackResult["hosts"][number] = { host: s.host, from, to, result: "failed" };
           results.push(r);
           try {
-            await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit, drainedBefore: drained }, to);
+            await activate({ session: s, root, ...forHost(target, s.host), balancers, env, emit, drainedBefore: drained, oneTrip: true }, to);
             r.result = "ok";
           } catch (err) {
             r.error = (err as Error).message;

@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import type { HealthConfig, RestartConfig, RoleConfig, TargetConfig } from "../config/schema.js";
 import { SlipwayError } from "../errors.js";
-import type { Emit } from "../events.js";
-import { describeCheck, describeOutcome, healthCommand, parseHealth } from "../health/check.js";
+import type { Emit, HostStep } from "../events.js";
+import { describeCheck, describeOutcome, healthCommand, parseHealth, type HealthOutcome } from "../health/check.js";
+import type { ExecResult } from "../transport/types.js";
 import type { Balancer } from "../lb/balancers.js";
 import { drainAgain, drainHost, restoreHost, type Hold } from "../lb/drain.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../procman/restart.js";
@@ -9,6 +11,7 @@ import { layout } from "./layout.js";
 import { clearDrained, markDrained } from "./drained.js";
 import { RemoteStepError, type HostSession } from "./session.js";
 import { parseSwitched, SWITCHED, switchCurrent, switchThenRun, undoPrevious, type PreviousMode } from "./switch.js";
+import { ChainReader, switchThenChain, type ChainItem } from "./switch-chain.js";
 
 /** Everything one host's activation needs (SPEC §5 steps 7–10). */
 export interface Activation {
@@ -25,6 +28,11 @@ export interface Activation {
   otherRoles?: readonly RoleConfig[];
   /** Servers a killed earlier run drained for this host and never put back (the preflight read them: drained.ts). */
   drainedBefore?: readonly string[];
+  /**
+   * Switch, restart and health-check in one round trip (switch-chain.ts), each still its own
+   * step: a rollback's. A deploy runs them as separate round trips.
+   */
+  oneTrip?: boolean;
 }
 
 /** Where a host was before its switch: what switching it back restores, `previous` included. */
@@ -105,11 +113,17 @@ export async function activate(a: Activation, buildId: string, opts: { rollbackO
   let before: Before | undefined;
   let readied = false;
   try {
-    const sw = await switchAndRestart(a, buildId, opts.previous ?? "shift");
-    before = sw.before;
-    await sw.restarted();
-    await restartOtherRoles(a);
-    await healthCheck(a, buildId);
+    if (a.oneTrip) {
+      const trip = await switchAndCheck(a, buildId, opts.previous ?? "shift");
+      before = trip.before;
+      await trip.rest();
+    } else {
+      const sw = await switchAndRestart(a, buildId, opts.previous ?? "shift");
+      before = sw.before;
+      await sw.restarted();
+      await restartOtherRoles(a);
+      await healthCheck(a, buildId);
+    }
     readied = true;
     await s.step(
       "ready",
@@ -251,11 +265,17 @@ async function restartOtherRoles(a: Activation): Promise<void> {
 
 /** A restart that ran: failed (by its exit and output, restart.ts), or, for systemd, verified active. */
 async function judgeRestart(s: HostSession, restart: RestartConfig, argv: readonly string[], code: number, output: string, role = ""): Promise<void> {
+  throwIfRestartFailed(s, restart, argv, code, output, role);
+  const verify = restartVerifyCommand(restart);
+  if (verify) await s.run("restart", verify, { hint: VERIFY_HINT });
+}
+
+const VERIFY_HINT = "a unit is not active after its restart: see `systemctl status` on the host";
+
+function throwIfRestartFailed(s: HostSession, restart: RestartConfig, argv: readonly string[], code: number, output: string, role = ""): void {
   if (restartFailed(restart.manager, code, output)) {
     throw new RemoteStepError(s.host, "restart", argv, code, output, `${role}check the process manager's logs on the host`);
   }
-  const verify = restartVerifyCommand(restart);
-  if (verify) await s.run("restart", verify, { hint: "a unit is not active after its restart: see `systemctl status` on the host" });
 }
 
 /** Two roles' tables with the same settings: restarted or checked once. */
@@ -263,9 +283,13 @@ const sameTable = (x: object, y: object) => JSON.stringify(x) === JSON.stringify
 
 /** Every role's health check on the host: the first role's, then the others' (each different one once). */
 async function healthCheck(a: Activation, build: string): Promise<void> {
+  for (const health of healthChecks(a)) await healthCheckOne(a, health, build);
+}
+
+function healthChecks(a: Activation): HealthConfig[] {
   const checks = [a.target.health];
   for (const role of a.otherRoles ?? []) if (!checks.some((h) => sameTable(h, role.health))) checks.push(role.health);
-  for (const health of checks) await healthCheckOne(a, health, build);
+  return checks;
 }
 
 /** Poll the host until `build` answers healthy (health.expect_build: an old process answering fails it). */
@@ -275,16 +299,117 @@ async function healthCheckOne(a: Activation, health: HealthConfig, build: string
   if (check) {
     await s.step(
       "health",
-      async () => {
-        const r = await s.transport.exec(check);
-        const outcome = parseHealth(r.stdout);
-        if (r.code === 0 && outcome?.ok) return outcome;
-        const saw = outcome ? describeOutcome(outcome, build) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
-        throw new SlipwayError(`${s.host}: health check ${describeCheck(health)} failed: ${saw}`);
-      },
-      (o) => `${describeCheck(health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`,
+      async () => judgeHealth(s, health, build, await s.transport.exec(check)),
+      (o) => describeHealthy(health, o),
     );
   }
+}
+
+/** A health poll that ended: its outcome when healthy, else the error saying what it saw. */
+function judgeHealth(s: HostSession, health: HealthConfig, build: string, r: ExecResult): HealthOutcome {
+  const outcome = parseHealth(r.stdout);
+  if (r.code === 0 && outcome?.ok) return outcome;
+  const saw = outcome ? describeOutcome(outcome, build) : `the poller failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`;
+  throw new SlipwayError(`${s.host}: health check ${describeCheck(health)} failed: ${saw}`);
+}
+
+const describeHealthy = (health: HealthConfig, o: HealthOutcome) =>
+  `${describeCheck(health)} ok in ${o.ms} ms (${o.attempts} attempt${o.attempts === 1 ? "" : "s"})`;
+
+/**
+ * switchAndRestart, restartOtherRoles and healthCheck in ONE round trip (switch-chain.ts): the
+ * host switches, restarts every role's programs, verifies systemd units and polls every health
+ * check in turn, stopping at the first failure. Each is reported as its own step as the host
+ * reports it done, and judged as there (the same errors). Resolves with where the host was once
+ * the switch is reported; `rest()` is the restart and health steps, and settles only after the
+ * round trip ended, so nothing else runs on the host meanwhile.
+ */
+async function switchAndCheck(a: Activation, buildId: string, previous: PreviousMode): Promise<{ before: Before; rest: () => Promise<void> }> {
+  const s = a.session;
+  const current = layout(a.root).current;
+  const items: ChainItem[] = [];
+  const add = (argv: readonly string[], check: ChainItem["check"] = "exit") => items.push({ argv, check });
+  const restarts: { restart: RestartConfig; argv: readonly string[]; verify?: readonly string[]; role?: RoleConfig }[] = [];
+  const queue = (restart: RestartConfig, role?: RoleConfig) => {
+    const argv = restartCommand(restart, current, a.env);
+    if (!argv) return;
+    const verify = restartVerifyCommand(restart);
+    add(argv, restart.manager === "supervisord" ? "supervisord" : "exit");
+    if (verify) add(verify);
+    restarts.push({ restart, argv, verify, role });
+  };
+  // Which restarts and checks, in which order: as switchAndRestart, restartOtherRoles and healthCheck.
+  queue(a.target.restart);
+  const done = [a.target.restart];
+  for (const role of a.otherRoles ?? []) {
+    if (done.some((r) => sameTable(r, role.restart))) continue;
+    done.push(role.restart);
+    queue(role.restart, role);
+  }
+  const checks = healthChecks(a).flatMap((health) => {
+    const argv = healthCommand(health, current, { build: buildId, dir: layout(a.root).release(buildId) });
+    return argv ? [{ health, argv }] : [];
+  });
+  for (const c of checks) add(c.argv);
+
+  const nonce = randomBytes(8).toString("hex");
+  const argv = switchThenChain(a.root, buildId, previous, nonce, items);
+  const reader = new ChainReader(nonce);
+  const running = s.transport.exec(argv, { onStdout: (text) => reader.push(text) });
+  running.then(
+    (r) => reader.end(r),
+    (e: Error) => reader.fail(e),
+  );
+  /** The n-th command's end; a round trip that ended before it is that command's failure. */
+  const step = async (n: number, what: readonly string[], stepName: HostStep): Promise<ExecResult> => {
+    const { parsed, ended } = await reader.until(n + 1);
+    const r = parsed.steps[n];
+    if (r) return { code: r.code, stdout: r.output, stderr: "" };
+    throw s.failure(stepName, what, ended!.code === 0 ? { ...ended!, code: 1 } : ended!);
+  };
+  let before!: Before;
+  await s.step(
+    "switch",
+    async () => {
+      const { parsed, ended } = await reader.until(0);
+      if (!parsed.switched) throw s.failure("switch", argv, ended!.code === 0 ? { ...ended!, code: 1 } : ended!);
+      before = beforeOf(parsed.before);
+    },
+    () => `current → releases/${buildId}`,
+  );
+  const rest = async () => {
+    try {
+      let n = 0;
+      for (const r of restarts) {
+        const role = r.role ? `role ${r.role.name}: ` : "";
+        await s.step(
+          "restart",
+          async () => {
+            const out = await step(n++, r.argv, "restart");
+            throwIfRestartFailed(s, r.restart, r.argv, out.code, out.stdout, role);
+            if (r.verify) {
+              const v = await step(n++, r.verify, "restart");
+              if (v.code !== 0) throw s.failure("restart", r.verify, v, VERIFY_HINT);
+            }
+          },
+          () => (r.role ? `${r.restart.manager} (role ${r.role.name})` : r.restart.manager),
+        );
+      }
+      for (const c of checks) {
+        await s.step(
+          "health",
+          async () => {
+            const out = await step(n++, c.argv, "health");
+            return judgeHealth(s, c.health, buildId, { ...out, stderr: out.stdout });
+          },
+          (o) => describeHealthy(c.health, o),
+        );
+      }
+    } finally {
+      await running.catch(() => undefined); // the round trip ends before anything else runs on the host
+    }
+  };
+  return { before, rest };
 }
 
 function escapeRe(s: string): string {

@@ -25,7 +25,7 @@ lock_has_token() { [ -n "$2" ] && grep -qF -- "\\"token\\":\\"$2\\"" "$1/.slipwa
  * and is acquired again. The umask is set so that a hardened one (077) on the host does not
  * make <root>, releases/ and virtualenvs/ unreadable to the app's user.
  */
-const ACQUIRE_FN = `${HAS_TOKEN_FN}
+export const ACQUIRE_FN = `${HAS_TOKEN_FN}
 acquire_lock() {
   umask 022
   top=""; d=$1; while [ ! -d "$d" ]; do top=$d; d=$(dirname "$d"); done

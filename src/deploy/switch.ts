@@ -9,7 +9,7 @@ import { sh } from "./layout.js";
  * a failed switch changes neither. Idempotent: switching to the release that is already
  * current changes nothing.
  */
-const SWITCH_FN = `
+export const SWITCH_FN = `
 set_link() {
   if [ -n "$2" ]; then ln -sfn "$2" ".$1.tmp" && mv -Tf ".$1.tmp" "$1"; else rm -f "$1"; fi
 }
@@ -38,7 +38,7 @@ switch_to() (
  */
 export type PreviousMode = "shift" | "keep" | { restore: string };
 
-const mode = (p: PreviousMode) => (p === "shift" ? "-" : p === "keep" ? "+" : `=${p.restore}`);
+export const mode = (p: PreviousMode) => (p === "shift" ? "-" : p === "keep" ? "+" : `=${p.restore}`);
 
 /** How to switch back after a switch that printed `stdout`: `previous` as it was before it. */
 export function undoPrevious(stdout: string): PreviousMode {
