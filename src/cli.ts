@@ -337,23 +337,43 @@ export function program(): Command {
 
   cli
     .command("push")
-    .description("upload an artifact to a deploy server (--server; token in SLIPWAY_TOKEN) or push its OCI image to a registry (--to)")
+    .description(
+      "upload an artifact to a deploy server (--server; token in SLIPWAY_TOKEN), push its OCI image to a registry (--to oci://), or its layers to an S3 store (--to s3://)",
+    )
     .argument("<artifact>", "the .tar built by `slipway build`")
     .option("--server <url>", "the server, e.g. https://deploy.internal:8780")
-    .option("--to <oci://HOST:PORT/REPO>", "a registry repository (oci+http:// for plain http); the tag is the build id (docs/distribution.md)")
+    .option(
+      "--to <oci://HOST:PORT/REPO|s3://BUCKET/PREFIX>",
+      "a registry repository (oci+http:// for plain http; the tag is the build id), or an S3 bucket and key prefix (docs/distribution.md)",
+    )
     .option("--base <ref>", "with --to: the image on a base image with the venv's interpreter, as `slipway image --base`")
     .action((artifact: string, o: { server?: string; to?: string; base?: string }) =>
       execute("push", globals(), async ({ cwd, emit, flags }) => {
         if ((o.server === undefined) === (o.to === undefined)) {
           const { UsageError } = await import("./errors.js");
           throw new UsageError(
-            "push: give exactly one of --server URL and --to oci://HOST:PORT/REPO",
-            "--server for a `slipway serve`, --to for an OCI registry",
+            "push: give exactly one of --server URL and --to oci://HOST:PORT/REPO or s3://BUCKET/PREFIX",
+            "--server for a `slipway serve`, --to for an OCI registry or an S3 store",
           );
         }
         if (o.base !== undefined && o.to === undefined) {
           const { UsageError } = await import("./errors.js");
           throw new UsageError("push: --base goes with --to (an image for a registry)", "a deploy server stores the artifact itself: drop --base");
+        }
+        if (o.to?.startsWith("s3://")) {
+          if (o.base !== undefined) {
+            const { UsageError } = await import("./errors.js");
+            throw new UsageError("push: --base goes with --to oci:// (an image for a registry)", "an S3 store gets the artifact's layers: drop --base");
+          }
+          const { pushS3 } = await import("./s3/push.js");
+          const r = await pushS3({ cwd, artifact, to: o.to, emit });
+          return {
+            result: r,
+            human: (out) =>
+              out(
+                `${r.url}  ${r.build_id}  (${r.blobs.filter((b) => !b.skipped).length} layer(s) sent, ${r.blobs.filter((b) => b.skipped).length} already there)`,
+              ),
+          };
         }
         if (o.to !== undefined) {
           const { pushImage } = await import("./oci/push.js");

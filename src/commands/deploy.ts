@@ -34,10 +34,10 @@ import { forHost, migrationsHost, rolesOfHost } from "../config/roles.js";
 import { rejectMissingLinked } from "../deploy/linked.js";
 import { bridgeAll } from "../deploy/assets.js";
 import { runMigrations } from "../deploy/migrations.js";
-import { chooseSources, registryOrigin, type SourceChoice } from "../deploy/source.js";
+import { chooseSources, preflightUrl, type SourceChoice } from "../deploy/source.js";
 import type { PullLayers } from "../deploy/fetch.js";
 import { sourceOf } from "../config/roles.js";
-import { publishForPull, type PullPlan } from "../oci/publish.js";
+import { publishForPull } from "../oci/publish.js";
 
 export interface DeployOptions {
   cwd: string;
@@ -108,7 +108,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const checked = new CheckedLayers(cacheDir(process.env));
     // Pull mode: the registry gets the image (what it lacks) while the hosts are probed; a dry
     // run pushes nothing.
-    const publishing = opts.dryRun ? new Map<string, Promise<PullPlan>>() : publishAll(opts, config, target, hosts, m, head.manifestBytes, emit, timings);
+    const publishing = opts.dryRun ? new Map<string, Promise<PullLayers>>() : publishAll(opts, config, target, hosts, m, head.manifestBytes, emit, timings);
     const { states, verifyMs } = await admit({
       file,
       head,
@@ -119,7 +119,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       emit,
       checked,
       linkedFiles: config.deploy.linked_files,
-      registryOf: (h) => registryOrigin(target, h),
+      registryOf: (h) => preflightUrl(target, h),
     });
     timings["verify"] = verifyMs;
     rejectHeld(
@@ -264,23 +264,27 @@ function publishAll(
   manifestBytes: Buffer,
   emit: Emit,
   timings: Record<string, number>,
-): Map<string, Promise<PullPlan>> {
-  const out = new Map<string, Promise<PullPlan>>();
+): Map<string, Promise<PullLayers>> {
+  const out = new Map<string, Promise<PullLayers>>();
   for (const h of hosts) {
     const src = sourceOf(target, h);
     if (!src || out.has(sourceKey(src))) continue;
     const t0 = performance.now();
-    const p = publishForPull({
-      cwd: opts.cwd,
-      configPath: opts.configPath,
-      artifact: opts.artifact,
-      registry: src.registry,
-      publishTo: src.publish_to,
-      m,
-      manifestBytes,
-      config,
-      emit,
-    }).then((r) => {
+    const p: Promise<PullLayers> = (
+      src.s3
+        ? import("../s3/publish.js").then(({ publishToS3 }) => publishToS3({ cwd: opts.cwd, artifact: opts.artifact, s3: src.s3!, m, emit }))
+        : publishForPull({
+            cwd: opts.cwd,
+            configPath: opts.configPath,
+            artifact: opts.artifact,
+            registry: src.registry!,
+            publishTo: src.publish_to,
+            m,
+            manifestBytes,
+            config,
+            emit,
+          })
+    ).then((r) => {
       timings["publish"] = Math.round(performance.now() - t0);
       return r;
     });
@@ -290,13 +294,13 @@ function publishAll(
   return out;
 }
 
-const sourceKey = (src: SourceConfig) => `${src.registry} ${src.publish_to ?? ""}`;
+const sourceKey = (src: SourceConfig) => `${src.registry ?? src.s3} ${src.publish_to ?? ""}`;
 
 /** Each pulling host's layers, once its registry holds the image. */
 async function pullPlans(
   target: Config["targets"][string],
   sources: SourceChoice,
-  publishing: Map<string, Promise<PullPlan>>,
+  publishing: Map<string, Promise<PullLayers>>,
 ): Promise<Map<string, PullLayers>> {
   const out = new Map<string, PullLayers>();
   for (const h of sources.pull) out.set(h, await publishing.get(sourceKey(sourceOf(target, h)!))!);

@@ -268,27 +268,53 @@ const haproxyTables = z.union([haproxySchema, z.array(haproxySchema).min(1)]);
 const REGISTRY_URL = /^https?:\/\/[^/\s@]+\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 const REGISTRY_URL_ERROR = 'must be http(s)://HOST[:PORT]/REPOSITORY, e.g. "http://registry.internal:5000/ledger" (no credentials, no tag)';
 
-const sourceSchema = z.strictObject({
-  registry: z
-    .string()
-    .regex(REGISTRY_URL, { error: REGISTRY_URL_ERROR })
-    .describe(
-      "An OCI distribution registry and repository, as both the deployer and the hosts reach it: the deploy pushes the image there (what the registry lacks), and each host pulls the layers it lacks with curl, verifying each digest.",
-    ),
-  publish_to: z
-    .string()
-    .regex(REGISTRY_URL, { error: REGISTRY_URL_ERROR })
-    .optional()
-    .describe(
-      "Where the deployer pushes the image, when the hosts read through something else (a peer-to-peer front end on each host, a pull-through mirror); default: registry.",
-    ),
-  fallback: z
-    .enum(["push", "fail"])
-    .default("fail")
-    .describe(
-      'A host that cannot reach the registry at preflight: "fail" refuses the deploy (exit 3) before anything changes; "push" sends it the layers over ssh.',
-    ),
-});
+// s3://BUCKET[/PREFIX], as src/s3/url.ts parses it (which also names what is wrong in a bad one).
+const S3_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[A-Za-z0-9!_.*'()-]+)*\/?$/;
+const S3_URL_ERROR = 'must be s3://BUCKET/PREFIX, e.g. "s3://artifacts/ledger" (endpoint and credentials come from the AWS environment)';
+
+const sourceSchema = z
+  .strictObject({
+    registry: z
+      .string()
+      .regex(REGISTRY_URL, { error: REGISTRY_URL_ERROR })
+      .optional()
+      .describe(
+        "An OCI distribution registry and repository, as both the deployer and the hosts reach it: the deploy pushes the image there (what the registry lacks), and each host pulls the layers it lacks with curl, verifying each digest.",
+      ),
+    s3: z
+      .string()
+      .regex(S3_URL, { error: S3_URL_ERROR })
+      .refine(
+        (u) =>
+          !u
+            .split("/")
+            .slice(3)
+            .some((p) => p === "." || p === ".."),
+        { error: "must not have a . or .. part" },
+      )
+      .optional()
+      .describe(
+        "Instead of a registry, an S3 bucket and key prefix (docs/distribution.md): the deploy stores the layers there (`slipway push --to s3://`, what it lacks), and each host fetches the layers it lacks with curl from a short-lived presigned URL the deployer sends on the session's stdin, verifying each sha256.",
+      ),
+    publish_to: z
+      .string()
+      .regex(REGISTRY_URL, { error: REGISTRY_URL_ERROR })
+      .optional()
+      .describe(
+        "Where the deployer pushes the image, when the hosts read through something else (a peer-to-peer front end on each host, a pull-through mirror); default: registry.",
+      ),
+    fallback: z
+      .enum(["push", "fail"])
+      .default("fail")
+      .describe(
+        'A host that cannot reach the registry (or S3 store) at preflight: "fail" refuses the deploy (exit 3) before anything changes; "push" sends it the layers over ssh.',
+      ),
+  })
+  .refine((s) => (s.registry === undefined) !== (s.s3 === undefined), { error: "give exactly one of registry and s3" })
+  .refine((s) => s.publish_to === undefined || s.registry !== undefined, {
+    error: "publish_to goes with registry (an S3 source is written where it is read)",
+    path: ["publish_to"],
+  });
 
 /** One kind of host in a target (web, worker…). Unset keys are the target's. */
 export const roleSchema = z.strictObject({
@@ -323,7 +349,7 @@ export const targetSchema = z.strictObject({
     .describe("Drain each host in HAProxy before its restart. A table, or an array of tables when several load balancers front the backend."),
   source: sourceSchema
     .optional()
-    .describe("Hosts pull the layers from an OCI registry instead of receiving them over ssh (docs/distribution.md); default: sent over ssh."),
+    .describe("Hosts pull the layers from an OCI registry or an S3 store instead of receiving them over ssh (docs/distribution.md); default: sent over ssh."),
 });
 
 export const imageSchema = z.strictObject({

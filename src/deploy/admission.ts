@@ -34,7 +34,7 @@ export async function admit(a: {
   checked?: CheckedLayers;
   /** deploy.linked_files: the preflight reports those a host lacks. */
   linkedFiles?: readonly string[];
-  /** Pull mode: the registry origin a host pulls from (its preflight checks it can reach it), else "". */
+  /** Pull mode: what a host's preflight GETs to check it reaches its registry or S3 store (source.ts preflightUrl), else "". */
   registryOf?: (host: string) => string;
 }): Promise<Admission> {
   const verifying = timed(a.emit, "verify", () =>

@@ -1,3 +1,5 @@
+import type { Compression } from "../artifact/compress.js";
+
 /**
  * Pull mode on the host (docs/distribution.md): a layer is fetched from the registry by digest
  * with curl, hashed while it streams to disk, and given its name only when the digest matches —
@@ -14,32 +16,44 @@
  * curl's error, if any, and the hash come back on one stream (the hash line last: sha256sum
  * prints it after curl has ended). A transfer error exits 1 (the host could not get the
  * blob: nothing is refused); a blob that arrived whole but is not the one named exits 3.
+ * URL `-`: the URL is in the curl config itself (an S3 presigned URL, whose signature is the
+ * credential: never an argument).
  */
 export const FETCH_FN = `
 fetch() {
   part="$1.part"
-  res=$( { printf '%s\\n' "$curl_config" | curl -fsSL --proto =http,https --proto-redir =http,https --connect-timeout 10 --speed-limit 1 --speed-time 60 --config - "$3" 2>&3 | tee "$part" | sha256sum; } 3>&1 ) || true
+  if [ "$3" = - ]; then from="the S3 store (presigned URL)"; fetch_url=; else from="the registry ($3)"; fetch_url=$3; fi
+  res=$( { printf '%s\\n' "$curl_config" | curl -fsSL --proto =http,https --proto-redir =http,https --connect-timeout 10 --speed-limit 1 --speed-time 60 --config - \${fetch_url:+"$fetch_url"} 2>&3 | tee "$part" | sha256sum; } 3>&1 ) || true
   actual=$(printf '%s\\n' "$res" | tail -n 1 | cut -d' ' -f1)
   why=$(printf '%s\\n' "$res" | sed '$d' | tail -n 3 | tr '\\n' ' ')
-  if [ -n "$why" ]; then rm -f "$part"; echo "cannot fetch $(basename "$1") from the registry ($3): $why" >&2; exit 1; fi
-  if [ "$actual" != "$2" ]; then rm -f "$part"; echo "refused $(basename "$1") from the registry ($3): its bytes hash to sha256:$actual, not the digest asked for" >&2; exit 3; fi
+  if [ -n "$why" ]; then rm -f "$part"; echo "cannot fetch $(basename "$1") from $from: $why" >&2; exit 1; fi
+  if [ "$actual" != "$2" ]; then rm -f "$part"; echo "refused $(basename "$1") from $from: its bytes hash to sha256:$actual, not the digest asked for" >&2; exit 3; fi
   mv -f "$part" "$1"
 }`;
 
 /** What a pull needs: where the blobs are, and the header that lets the host read them. */
 export interface PullSource {
-  /** http(s)://host:port/v2/<repo>/blobs/ */
+  /** http(s)://host:port/v2/<repo>/blobs/ ("" for an S3 store: each layer has its presign). */
   blobs: string;
   /** "Bearer …" or "Basic …", or none for an open registry. Never logged. */
   authorization?: string;
 }
 
-/** One layer as a host pulls it: its blob's digest (sha256 hex), its entries' prefix in the image, what the host leaves out. */
+/**
+ * One layer as a host pulls it: its blob's digest (sha256 hex), its entries' prefix in the image
+ * and what the host leaves out — or, from an S3 store, the artifact's own layer (no prefix, its
+ * compression) and a presigned GET URL made when the host is staged (short-lived; it goes to the
+ * host inside the curl config on stdin, never as an argument). Never logged.
+ */
 export interface PulledLayer {
   digest: string;
   size: number;
-  prefix: string;
+  /** The layer's entries' prefix in the OCI image; none: the artifact's layer as it is. */
+  prefix?: string;
   exclude: string[];
+  /** The artifact layer's compression (S3); OCI layers are gzip. */
+  compression?: Compression;
+  presign?: () => Promise<string>;
 }
 
 /** What every pulling host of a deploy gets told (oci/publish.ts makes it). */
@@ -55,6 +69,23 @@ export function curlConfig(src: PullSource): string {
   if (/[\r\n]/.test(src.authorization)) throw new Error("a registry Authorization header cannot hold a line break");
   const quoted = src.authorization.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
   return `header = "Authorization: ${quoted}"\n`;
+}
+
+/** The curl config for one S3 layer: its presigned URL (the credential itself). */
+export function presignedConfig(url: string): string {
+  if (/[\r\n"\\]/.test(url)) throw new Error("a presigned URL cannot hold a line break, a quote or a backslash");
+  return `url = "${url}"\n`;
+}
+
+/** The config a host's curl reads for a layer, and the URL argument of `fetch` ("-": the URL is in the config). */
+export async function layerFetch(src: PullSource, layer: PulledLayer): Promise<{ config: Buffer; url: string }> {
+  if (layer.presign) return { config: Buffer.from(presignedConfig(await layer.presign())), url: "-" };
+  return { config: Buffer.from(curlConfig(src)), url: blobUrl(src, `sha256:${layer.digest}`) };
+}
+
+/** GNU tar flags for a pulled layer: an OCI layer's (below), or none for an artifact layer. */
+export function pulledTarFlags(layer: PulledLayer): string[] {
+  return layer.prefix === undefined ? [] : ociTarFlags(layer.prefix, layer.exclude);
 }
 
 export function blobUrl(src: PullSource, digest: string): string {

@@ -46,10 +46,11 @@ const PROBE = `${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}
 
 root=$1 py=$2 build=$3 key=$4 probe=$5 registry=$6; shift 6
 echo "slipway-probe=1"
-# Pull mode: can this host reach the registry (GET /v2/: 200, or 401 before credentials)?
+# Pull mode: can this host reach the registry (GET /v2/: 200, or 401 before credentials) or the
+# S3 store (GET /: any answer)?
 if [ -n "$registry" ]; then
   if command -v curl >/dev/null 2>&1; then
-    echo "registry_status=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 5 --max-time 10 "$registry/v2/" 2>/dev/null || true)"
+    echo "registry_status=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 5 --max-time 10 "$registry" 2>/dev/null || true)"
   else echo "registry_status=no-curl"; fi
 fi
 if out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
@@ -74,7 +75,7 @@ fi
 list_host "$root" 0
 exit 0`;
 
-/** `registry`: http(s)://host:port of the registry the host would pull from (pull mode), else "". */
+/** `registry`: the URL whose answer says the host reaches its source (pull mode: source.ts preflightUrl), else "". */
 export function probeHost(root: string, python: string, buildId: string, key: string, linkedFiles: readonly string[] = [], registry = ""): string[] {
   return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT, registry, ...linkedFiles);
 }
@@ -88,6 +89,17 @@ export function registryProblem(status: string | undefined): string | undefined 
   if (status === "no-curl") return "curl is not installed";
   if (status === "000" || status === "") return "no answer (connection refused, timed out, or the name does not resolve)";
   return `GET /v2/ answered HTTP ${status}, not as an OCI registry`;
+}
+
+/**
+ * Whether the probe reached the S3 store: any HTTP answer to GET / (S3 refuses an anonymous
+ * listing with 403; the presigned URLs are what grant reads) but a server error. Pure.
+ */
+export function storeProblem(status: string | undefined): string | undefined {
+  if (status === undefined || /^[1-4]\d\d$/.test(status)) return undefined;
+  if (status === "no-curl") return "curl is not installed";
+  if (status === "000" || status === "") return "no answer (connection refused, timed out, or the name does not resolve)";
+  return `GET / answered HTTP ${status}`;
 }
 
 /** `releases/<id>` (what current/previous point at) → `<id>`; a link to anything else (`releases/..`) names no release. */

@@ -3,7 +3,7 @@ import { HOST_CHECK } from "./host-check.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
 import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
-import { FETCH_FN, ociTarFlags } from "./fetch.js";
+import { FETCH_FN } from "./fetch.js";
 
 /**
  * Receive a file on stdin into `<dest>.part` (all of stdin, or the next `$3` bytes), check its
@@ -92,9 +92,9 @@ export function unpackVenv(root: string, key: string, file: string, compression:
 }
 
 /**
- * Pull the venv's OCI layer (`digest`, sha256 hex) from `url` unless the host has the venv,
- * verify it, unpack it from under `prefix` minus `exclude` (fetch.ts): one round trip. The
- * command's stdin is the curl config (fetch.ts curlConfig).
+ * Pull the venv's layer (`digest`, sha256 hex) from `url` unless the host has the venv, verify
+ * it, unpack it (`tarFlags`: an OCI layer's prefix and exclusions, fetch.ts pulledTarFlags): one
+ * round trip. The command's stdin is the curl config (fetch.ts layerFetch); url `-`: the URL is in it.
  */
 export function pullVenv(
   root: string,
@@ -103,21 +103,10 @@ export function pullVenv(
   digest: string,
   url: string,
   interpreters: readonly string[],
-  prefix: string,
-  exclude: readonly string[],
+  compression: Compression,
+  tarFlags: readonly string[],
 ): string[] {
-  return sh(
-    UNPACK_VENV,
-    root,
-    key,
-    file,
-    interpreters[0] ?? "",
-    interpreters[1] ?? "",
-    digest,
-    url,
-    ...tarExtract(file, "gzip"),
-    ...ociTarFlags(prefix, exclude),
-  );
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, ...tarExtract(file, compression), ...tarFlags);
 }
 
 /** Receive the venv layer on stdin, verify its sha256 on the host, and unpack it: one round trip. */
@@ -230,8 +219,8 @@ export function stageRelease(
   files: { code: string; codeSha: string; manifest: string; manifestSha: string; manifestSize: number; manifestDelta?: ManifestDelta; python: string },
   shared: readonly string[],
   compression: Compression,
-  /** Pull the code layer's OCI blob from this URL (codeSha is its digest), unpacking it from under `prefix` minus `exclude`. */
-  pull?: { url: string; prefix: string; exclude: readonly string[] },
+  /** Pull the code layer from this URL (codeSha is its digest; `-`: the URL is in the curl config), unpacking it with `tarFlags` (fetch.ts pulledTarFlags). */
+  pull?: { url: string; tarFlags: readonly string[] },
 ): string[] {
   const delta = files.manifestDelta;
   const deflated = delta?.codec === "deflate";
@@ -251,6 +240,7 @@ export function stageRelease(
     deflated ? INFLATE : "",
     delta?.codec ?? "",
     pull?.url ?? "",
-    ...(pull ? [...tarExtract(files.code, "gzip"), ...ociTarFlags(pull.prefix, pull.exclude)] : tarExtract(files.code, compression)),
+    ...tarExtract(files.code, compression),
+    ...(pull?.tarFlags ?? []),
   );
 }

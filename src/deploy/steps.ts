@@ -9,7 +9,7 @@ import type { Emit } from "../events.js";
 import type { HostSession } from "./session.js";
 import { layout } from "./layout.js";
 import { pullVenv, stageRelease, stageVenv } from "./stage.js";
-import { blobUrl, curlConfig, type PullLayers } from "./fetch.js";
+import { layerFetch, pulledTarFlags, type PullLayers } from "./fetch.js";
 import { appendLine, runInDir } from "./switch.js";
 import { listHost, parseListing, planPrune, removeItems, type PrunePlan } from "./prune.js";
 import type { HostPlan } from "./plan.js";
@@ -134,49 +134,50 @@ async function pullHost(
   inc: (name: string) => string,
   pull: PullLayers,
 ): Promise<number> {
-  const config = Buffer.from(curlConfig(pull.source));
+  const [code, venv] = m.layers as [Manifest["layers"][number], Manifest["layers"][number]];
+  const oci = pull.code.prefix !== undefined;
   let sent = 0;
   if (plan.sendVenv) {
     await s.step(
       "venv",
       async () => {
+        // Made now, per host: an S3 layer's presigned URL lives minutes, not the whole deploy.
+        const { config, url } = await layerFetch(pull.source, pull.venv);
         const argv = pullVenv(
           m.root,
           m.env.key,
-          inc("venv.oci.tar.gz"),
+          inc(oci ? "venv.oci.tar.gz" : venv.member),
           pull.venv.digest,
-          blobUrl(pull.source, `sha256:${pull.venv.digest}`),
+          url,
           [m.env.python.configured, m.env.python.executable],
-          pull.venv.prefix,
-          pull.venv.exclude,
+          pull.venv.compression ?? "gzip",
+          pulledTarFlags(pull.venv),
         );
         const r = await s.run("venv", argv, { stdin: config });
         sent += config.length;
         return r.stdout.trim();
       },
-      (how) => (how === "present" ? "already there" : `${pull.venv.size} bytes pulled from the registry, verified, unpacked`),
+      (how) => (how === "present" ? "already there" : `${pull.venv.size} bytes pulled from the ${oci ? "registry" : "S3 store"}, verified, unpacked`),
     );
   }
   await s.step(
     "stage",
     async () => {
+      const { config, url } = await layerFetch(pull.source, pull.code);
       const argv = stageRelease(
         m.root,
         m.build_id,
         m.env.key,
-        releaseFiles(m, manifestSha, manifest, inc, "code.oci.tar.gz", pull.code.digest),
+        releaseFiles(m, manifestSha, manifest, inc, oci ? "code.oci.tar.gz" : code.member, pull.code.digest),
         shared,
-        "gzip",
-        {
-          url: blobUrl(pull.source, `sha256:${pull.code.digest}`),
-          prefix: pull.code.prefix,
-          exclude: pull.code.exclude,
-        },
+        pull.code.compression ?? "gzip",
+        { url, tarFlags: pulledTarFlags(pull.code) },
       );
       await s.run("stage", argv, { stdin: Buffer.concat([manifest.bytes, config]) });
       sent += manifest.bytes.length + config.length;
     },
-    () => `manifest sent (${manifest.bytes.length} bytes), code layer (${pull.code.size} bytes) pulled from the registry, verified, unpacked`,
+    () =>
+      `manifest sent (${manifest.bytes.length} bytes), code layer (${pull.code.size} bytes) pulled from the ${oci ? "registry" : "S3 store"}, verified, unpacked`,
   );
   return sent;
 }
