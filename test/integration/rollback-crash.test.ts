@@ -31,7 +31,7 @@ after(async () => {
   await f?.stop();
 });
 
-const run = (args: string[]) => slipway(args, { cwd: f.ws.app, env: f.ws.env });
+const slipwayIn = (args: string[]) => slipway(args, { cwd: f.ws.app, env: f.ws.env });
 
 /** `slipway rollback --to b1 --json`, SIGKILLed (process group) at the first event `when` accepts. */
 function rollbackAndKill(when: (e: Record<string, unknown>) => boolean): Promise<string> {
@@ -94,16 +94,16 @@ for (const [name, when] of BOUNDARIES) {
     await new Promise((r) => setTimeout(r, 300)); // let a host script already running settle
     for (const h of f.hosts) await assertServing(h, `killed at ${killedAt}`);
 
-    const unlocked = run(["unlock", "--target", "fleet", "--yes"]);
+    const unlocked = slipwayIn(["unlock", "--target", "fleet", "--yes"]);
     assert.equal(unlocked.code, 0, unlocked.stderr);
-    const again = run(["rollback", "--target", "fleet", "--to", "b1"]);
+    const again = slipwayIn(["rollback", "--target", "fleet", "--to", "b1"]);
     assert.equal(again.code, 0, `the next rollback completes after unlock: ${again.stderr}`);
     for (const h of f.hosts) {
       assert.equal(await assertServing(h, "rolled back again"), "releases/b1");
       assert.equal((await f.health(h)).build_id, "b1");
     }
     // Back to b2 for the next trial (no lock left: no unlock needed).
-    const back = run(["rollback", "--target", "fleet", "--to", "b2"]);
+    const back = slipwayIn(["rollback", "--target", "fleet", "--to", "b2"]);
     assert.equal(back.code, 0, back.stderr);
     for (const h of f.hosts) assert.equal((await f.health(h)).build_id, "b2");
   });
