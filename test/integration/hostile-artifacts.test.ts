@@ -1,14 +1,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { appendFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fleetApp, type FleetApp } from "../support/fleet-app.js";
 import { buildWith } from "../support/build-app.js";
 import { slipway } from "../support/cli.js";
 import { CRASH, slipwayAsync, type CliOutcome } from "../support/cli-async.js";
-import { makeCorpus, type HostileCase } from "../support/hostile-corpus.js";
+import { makeCorpus, type HostileCase, type Sources } from "../support/hostile-corpus.js";
+import { corpusSources } from "../support/corpus-sources.js";
 import {
   compress,
   decompress,
@@ -23,8 +23,6 @@ import {
 } from "../support/artifact-edit.js";
 import { tmpDir } from "../support/tmp.js";
 import type { TestHost } from "../support/fleet.js";
-import { build } from "../../src/commands/build.js";
-import { writeKeyPair } from "../../src/artifact/keys.js";
 import type { Manifest } from "../../src/artifact/manifest.js";
 import { loadConfig } from "../../src/config/load.js";
 import { resolveTarget } from "../../src/deploy/target.js";
@@ -48,7 +46,7 @@ let h: TestHost;
 let corpusDir: string;
 let signedConfig: string;
 let deployed: string; // the artifact of the release the host runs (build b1)
-let sources: { unsigned: string; signedTrusted: string; signedUntrusted: string; other: string };
+let sources: Sources;
 
 /** Every entry under <root> with type, mode, size, mtime and link target, then every file's sha256. */
 const snapshot = (host: TestHost, opts: { withMtimes?: boolean; skipState?: boolean } = {}) =>
@@ -82,23 +80,7 @@ before(async () => {
   const d = slipway(["deploy", deployed, "--target", "fleet"], { cwd: ws.app, env: ws.env });
   assert.equal(d.code, 0, d.stderr);
 
-  const keys = path.join(ws.dir, "keys");
-  await mkdir(keys);
-  const trusted = await writeKeyPair(path.join(keys, "release"), false);
-  const untrusted = await writeKeyPair(path.join(keys, "laptop"), false);
-  const h1 = await buildWith(ws, "h1");
-  const s1 = await build({ cwd: ws.app, env: ws.env, buildId: "s1", sign: trusted.private_key });
-  const s2 = await build({ cwd: ws.app, env: ws.env, buildId: "s2", sign: untrusted.private_key });
-  await appendFile(path.join(ws.app, "hello/app.py"), "\n# another build\n");
-  const o1 = await buildWith(ws, "o1");
-  sources = { unsigned: h1.result.artifact, signedTrusted: s1.artifact, signedUntrusted: s2.artifact, other: o1.result.artifact };
-
-  // The same app and target, deploying only what the release key signed.
-  const signedDir = path.join(ws.dir, "signed");
-  await mkdir(signedDir);
-  signedConfig = path.join(signedDir, "slipway.toml");
-  const text = await readFile(path.join(ws.app, "slipway.toml"), "utf8");
-  await writeFile(signedConfig, text.replace(/^\[deploy\]$/m, `[deploy]\ntrusted_keys = [${JSON.stringify(trusted.public_key)}]`));
+  ({ sources, signedConfig } = await corpusSources(ws));
   corpusDir = await tmpDir("slipway-corpus");
 });
 after(async () => {

@@ -10,21 +10,20 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fleetApp, type FleetApp } from "../support/fleet-app.js";
 import { buildWith } from "../support/build-app.js";
 import { CLI, slipway } from "../support/cli.js";
 import { CRASH, slipwayAsync } from "../support/cli-async.js";
-import { makeCorpus, type HostileCase } from "../support/hostile-corpus.js";
+import { makeCorpus, type HostileCase, type Sources } from "../support/hostile-corpus.js";
+import { corpusSources } from "../support/corpus-sources.js";
 import { packLayer, readLayer, readMembers, manifestBytes, type LayerEntry } from "../support/artifact-edit.js";
 import { startRegistry, type Registry } from "../support/registry.js";
 import { snapshotTree } from "../support/snapshot.js";
 import { tmpDir } from "../support/tmp.js";
 import type { TestHost } from "../support/fleet.js";
-import { build } from "../../src/commands/build.js";
-import { writeKeyPair } from "../../src/artifact/keys.js";
 import type { Manifest } from "../../src/artifact/manifest.js";
 import { loadConfig } from "../../src/config/load.js";
 import { resolveTarget } from "../../src/deploy/target.js";
@@ -45,7 +44,7 @@ const SEED = process.env["SLIPWAY_PULL_FAULT_SEED"] ?? "20261201";
 let f: FleetApp;
 let reg: Registry;
 let signedConfig: string;
-let sources: { unsigned: string; signedTrusted: string; signedUntrusted: string; other: string };
+let sources: Sources;
 /** The two builds the kill trials switch between (b3: new venv and new code), and the one every host runs. */
 interface Build {
   id: string;
@@ -80,22 +79,7 @@ before(async () => {
   const d = slipway(["deploy", b1.artifact, "--target", "fleet"], { cwd: ws.app, env: ws.env });
   assert.equal(d.code, 0, d.stderr);
 
-  // The corpus's sources, as hostile-artifacts.test.ts makes them; the signed config keeps the pull source.
-  const keys = path.join(ws.dir, "keys");
-  await mkdir(keys);
-  const trusted = await writeKeyPair(path.join(keys, "release"), false);
-  const untrusted = await writeKeyPair(path.join(keys, "laptop"), false);
-  const h1 = await buildWith(ws, "h1");
-  const s1 = await build({ cwd: ws.app, env: ws.env, buildId: "s1", sign: trusted.private_key });
-  const s2 = await build({ cwd: ws.app, env: ws.env, buildId: "s2", sign: untrusted.private_key });
-  await appendFile(path.join(ws.app, "hello/app.py"), "\n# another build\n");
-  const o1 = await buildWith(ws, "o1");
-  sources = { unsigned: h1.result.artifact, signedTrusted: s1.artifact, signedUntrusted: s2.artifact, other: o1.result.artifact };
-  const signedDir = path.join(ws.dir, "signed");
-  await mkdir(signedDir);
-  signedConfig = path.join(signedDir, "slipway.toml");
-  const text = await readFile(path.join(ws.app, "slipway.toml"), "utf8");
-  await writeFile(signedConfig, text.replace(/^\[deploy\]$/m, `[deploy]\ntrusted_keys = [${JSON.stringify(trusted.public_key)}]`));
+  ({ sources, signedConfig } = await corpusSources(ws));
 
   // What the kill trials deploy over b1: a new venv and new code, so the hosts pull both layers.
   await appendFile(path.join(ws.app, "requirements.txt"), "\nslipfix==1.1.0\n");
