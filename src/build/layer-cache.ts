@@ -9,6 +9,7 @@ import { throttledProgress } from "../events.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { LAYER_SUFFIX, decompressor, type Compression } from "../artifact/compress.js";
 import { writeLayer, type LayerStats } from "../artifact/layer-writer.js";
+import { hasGnuTar, writeLayerWithGnuTar } from "../artifact/gnu-tar-pack.js";
 import { withBuildLock } from "./lock.js";
 import { walkTree } from "./tree.js";
 import { COMPLETE_MARKER } from "./venv.js";
@@ -60,7 +61,9 @@ export async function ensureVenvLayer(venvDir: string, key: string, compression:
     const progress = throttledProgress(emit, "venv-layer", "bytes", total);
     // Venv bytes are not required to be reproducible (pip writes timestamps into .pyc files);
     // the layer is made once per key, so a fixed mtime only keeps it tidy.
-    const stats = await writeLayer({ dir: venvDir, entries, mtime: new Date(0), compression, out: file, onProgress: progress.update });
+    // GNU tar reads a big venv at the compressor's speed; tar-stream is the fallback (and packs the code layer).
+    const pack = (await hasGnuTar()) ? writeLayerWithGnuTar : writeLayer;
+    const stats = await pack({ dir: venvDir, entries, mtime: new Date(0), compression, out: file, onProgress: progress.update });
     progress.flush();
     await writeFileAtomic(meta, JSON.stringify(stats) + "\n");
     return { file, stats, cache: "miss" };

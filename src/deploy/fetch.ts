@@ -18,17 +18,33 @@ import type { Compression } from "../artifact/compress.js";
  * blob: nothing is refused); a blob that arrived whole but is not the one named exits 3.
  * URL `-`: the URL is in the curl config itself (an S3 presigned URL, whose signature is the
  * credential: never an argument).
+ *
+ * `fetch_untar DIR LAYER SHA256 URL TAR...`: the same fetch, unpacked into DIR as it arrives,
+ * with no copy of the blob on disk (host-check.ts hashed_untar, which the script must hold too).
  */
 export const FETCH_FN = `
+fetch_from() {
+  if [ "$1" = - ]; then from="the S3 store (presigned URL)"; fetch_url=; else from="the registry ($1)"; fetch_url=$1; fi
+}
+fetch_curl() {
+  printf '%s\\n' "$curl_config" | curl -fsSL --proto =http,https --proto-redir =http,https --connect-timeout 10 --speed-limit 1 --speed-time 60 --config - \${fetch_url:+"$fetch_url"}
+}
 fetch() {
   part="$1.part"
-  if [ "$3" = - ]; then from="the S3 store (presigned URL)"; fetch_url=; else from="the registry ($3)"; fetch_url=$3; fi
-  res=$( { printf '%s\\n' "$curl_config" | curl -fsSL --proto =http,https --proto-redir =http,https --connect-timeout 10 --speed-limit 1 --speed-time 60 --config - \${fetch_url:+"$fetch_url"} 2>&3 | tee "$part" | sha256sum; } 3>&1 ) || true
+  fetch_from "$3"
+  res=$( { fetch_curl 2>&3 | tee "$part" | sha256sum; } 3>&1 ) || true
   actual=$(printf '%s\\n' "$res" | tail -n 1 | cut -d' ' -f1)
   why=$(printf '%s\\n' "$res" | sed '$d' | tail -n 3 | tr '\\n' ' ')
   if [ -n "$why" ]; then rm -f "$part"; echo "cannot fetch $(basename "$1") from $from: $why" >&2; exit 1; fi
   if [ "$actual" != "$2" ]; then rm -f "$part"; echo "refused $(basename "$1") from $from: its bytes hash to sha256:$actual, not the digest asked for" >&2; exit 3; fi
   mv -f "$part" "$1"
+}
+fetch_untar() {
+  d=$1 layer=$2 want=$3; fetch_from "$4"; shift 4
+  hashed_untar "$d" "$layer" fetch_curl "$@"
+  if [ -n "$why" ]; then rm -rf "$d"; echo "cannot fetch $(basename "$file") from $from: $why" >&2; exit 1; fi
+  if [ "$actual" != "$want" ]; then rm -rf "$d"; echo "refused $(basename "$file") from $from: its bytes hash to sha256:\${actual:-nothing}, not the digest asked for" >&2; exit 3; fi
+  [ "$tar_rc" = 0 ] || untar_failed "$d" "$layer" "$out"
 }`;
 
 /** What a pull needs: where the blobs are, and the header that lets the host read them. */

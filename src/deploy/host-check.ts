@@ -13,18 +13,41 @@
  * need no check: GNU tar strips `/` and `..` from their targets, so they name files inside.
  * The callers set $file (the received layer), and $manifest if they have one, before calling
  * any of these: a refusal removes them too.
+ *
+ * `hashed_untar DIR LAYER PRODUCER TAR...` unpacks what the shell function PRODUCER writes
+ * (stdin, or a fetch) into DIR as it arrives, with no copy of the layer on disk, while
+ * `sha256sum` hashes the same bytes (`tee` into a fifo beside DIR). It leaves the hash in
+ * $actual, the producer's last error lines in $why (kept in a file only the deploy user reads),
+ * and tar's status and output in $tar_rc and $out: the caller checks the hash before anything
+ * else. Until then tar has read unverified bytes, but only into the run's private DIR (GNU
+ * tar's own guards hold: no `..`, nothing written through a symlink), which nothing uses before
+ * check_tree and the rename. `tee -p` goes on feeding the hash when tar stops early, so a layer
+ * spoiled on the way is named as such, and a whole one that tar refused as tar's refusal.
  */
 export const HOST_CHECK = `
 refuse() { rm -rf "$1"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "refused the $2 layer after unpacking it: $3" >&2; exit 3; }
 untar() {
   d=$1 layer=$2; shift 2
-  if ! out=$("$@" -C "$d" 2>&1); then
-    case $out in
-      *"No space left"*|*"Disk quota"*|*"Read-only file system"*|*"Permission denied"*)
-        rm -rf "$d"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "$out" >&2; exit 1;;
-    esac
-    refuse "$d" "$layer" "tar refused it: $out"
-  fi
+  out=$("$@" -C "$d" 2>&1) || untar_failed "$d" "$layer" "$out"
+}
+hashed_untar() {
+  d=$1 layer=$2 producer=$3; shift 3
+  rm -f "$d.fifo" "$d.sha" "$d.err"; mkfifo -m 600 "$d.fifo"; (umask 077; : > "$d.err")
+  sha256sum < "$d.fifo" > "$d.sha" &
+  hashing=$!
+  tar_rc=0
+  out=$("$producer" 2>>"$d.err" | tee -p "$d.fifo" | "$@" -C "$d" 2>&1) || tar_rc=$?
+  wait "$hashing" || true
+  actual=$(cut -d' ' -f1 < "$d.sha" 2>/dev/null) || actual=
+  why=$(tail -n 3 "$d.err" | tr '\\n' ' ')
+  rm -f "$d.fifo" "$d.sha" "$d.err"
+}
+untar_failed() {
+  case $3 in
+    *"No space left"*|*"Disk quota"*|*"Read-only file system"*|*"Permission denied"*)
+      rm -rf "$1"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "$3" >&2; exit 1;;
+  esac
+  refuse "$1" "$2" "tar refused it: $3"
 }
 reserved() {
   d=$1 layer=$2; shift 2

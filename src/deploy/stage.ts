@@ -24,6 +24,20 @@ receive() {
   mv -f "$part" "$1"
 }`;
 
+/**
+ * `stream_untar DIR LAYER SHA256 TAR...`: unpack stdin into DIR as it arrives (host-check.ts
+ * hashed_untar), then check its sha256: a mismatch removes DIR and exits 3, like `receive`.
+ */
+const STREAM_UNTAR_FN = `
+stream_untar() {
+  d=$1 layer=$2 want=$3; shift 3
+  hashed_untar "$d" "$layer" cat "$@"
+  if [ "$actual" != "$want" ]; then
+    rm -rf "$d"; echo "sha256 mismatch for $(basename "$file"): got \${actual:-nothing}, expected $want" >&2; exit 3
+  fi
+  [ "$tar_rc" = 0 ] || untar_failed "$d" "$layer" "$out"
+}`;
+
 export function receiveFile(dest: string, sha256: string): string[] {
   return sh(`${RECEIVE_FN}\nset -e\numask 022\nreceive "$1" "$2"`, dest, sha256);
 }
@@ -53,20 +67,22 @@ umask 022`;
  * Unpack the venv layer beside its final place, check it (host-check.ts), mark it complete,
  * then rename it into <root>/virtualenvs/<key>: the venv directory only ever appears whole.
  */
-const UNPACK_VENV = `${HOST_CHECK}${RECEIVE_FN}${FETCH_FN}
+const UNPACK_VENV = `${HOST_CHECK}${FETCH_FN}${STREAM_UNTAR_FN}
 ${UNPACK_PRELUDE}
 root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 url=$7 manifest=; shift 7
 final="$root/virtualenvs/$key"
 if [ -n "$url" ]; then
   # Pulled (fetch.ts): only when it is missing; the credentials came on stdin.
   curl_config=$(cat)
-  if [ -f "$final/.slipway-complete" ]; then echo present; exit 0; fi
-  mkdir -p "$(dirname "$file")"; fetch "$file" "$sha" "$url"
-elif [ -n "$sha" ]; then mkdir -p "$(dirname "$file")"; receive "$file" "$sha"; fi
+fi
+# What stdin still holds is left unread (the session drains it; a command of its own just ends).
 if [ -f "$final/.slipway-complete" ]; then rm -f "$file"; echo present; exit 0; fi
 tmp="$root/virtualenvs/.tmp-$key-$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
-untar "$tmp" venv "$@"
+# Pulled ($url) or received on stdin ($sha): unpacked as it arrives (its tar reads -f -).
+if [ -n "$url" ]; then fetch_untar "$tmp" venv "$sha" "$url" "$@"
+elif [ -n "$sha" ]; then stream_untar "$tmp" venv "$sha" "$@"
+else untar "$tmp" venv "$@"; fi
 reserved "$tmp" venv .slipway-complete
 check_tree "$tmp" venv "$py1" "$py2"
 : > "$tmp/.slipway-complete"
@@ -87,8 +103,8 @@ echo unpacked`;
  * `interpreters`: the manifest's env.python.configured and .executable, the only places outside
  * the venv its symlinks may lead to. Without them the host allows links to any executable python*.
  */
-export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = [], receiveSha = ""): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", receiveSha, "", ...tarExtract(file, compression));
+export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = []): string[] {
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", "", "", ...tarExtract(file, compression));
 }
 
 /**
@@ -106,12 +122,16 @@ export function pullVenv(
   compression: Compression,
   tarFlags: readonly string[],
 ): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, ...tarExtract(file, compression), ...tarFlags);
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, ...tarExtract("-", compression), ...tarFlags);
 }
 
-/** Receive the venv layer on stdin, verify its sha256 on the host, and unpack it: one round trip. */
+/**
+ * Unpack the venv layer from stdin as it arrives, verify its sha256 on the host, check it and
+ * rename it into place: one round trip, and no copy of the layer on the host's disk. `file` only
+ * names the layer in messages (nothing is written there).
+ */
 export function stageVenv(root: string, key: string, file: string, sha256: string, compression: Compression, interpreters: readonly string[]): string[] {
-  return unpackVenv(root, key, file, compression, interpreters, sha256);
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", sha256, "", ...tarExtract("-", compression));
 }
 
 /**

@@ -3,10 +3,12 @@ import { Readable } from "node:stream";
 import os from "node:os";
 import path from "node:path";
 import type { Manifest } from "../artifact/manifest.js";
+import { memberRange } from "../artifact/member-range.js";
 import { openMember } from "../artifact/read.js";
 import type { Config } from "../config/schema.js";
 import type { Emit } from "../events.js";
 import type { HostSession } from "./session.js";
+import type { FileRange } from "../transport/types.js";
 import { layout } from "./layout.js";
 import { pullVenv, stageRelease, stageVenv } from "./stage.js";
 import { layerFetch, pulledTarFlags, type PullLayers } from "./fetch.js";
@@ -22,7 +24,17 @@ import type { ManifestPayload } from "./manifest-delta.js";
 export interface LocalFiles {
   code: string;
   venv: () => Readable;
+  /** Where the venv layer's bytes lie in the artifact file, if they lie there as one range. */
+  venvRange?: () => Promise<FileRange | undefined>;
 }
+
+/**
+ * A venv layer this big goes to a host by a command of its own whose stdin the kernel feeds
+ * from the artifact (transport/range-send.ts), not through the host's session: that costs the
+ * host's login shell once more (tens of ms, more with a slow rc file) and saves node relaying
+ * every byte (about 1.5 ms per MB here: docs/performance.md, "Big venvs").
+ */
+export const OWN_COMMAND_BYTES = 64 << 20;
 
 /** Files, bytes and opened streams as one stream of `bytes` in all, reporting how much of it went out. */
 function upload(files: readonly (string | Buffer | (() => Readable))[], bytes: number, onSent: (sent: number) => void) {
@@ -68,18 +80,20 @@ export async function stageHost(
   if (plan.pull && pull) return pullHost(s, m, manifestSha, manifest, plan, shared, inc, pull);
   let sent = 0;
   if (plan.sendVenv) {
+    let direct = false;
     await s.step(
       "venv",
       async () => {
         const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable]);
-        await s.run(
-          "venv",
-          argv,
-          upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })),
-        );
+        const range = venv!.size >= OWN_COMMAND_BYTES ? await files.venvRange?.() : undefined;
+        await s.run("venv", argv, {
+          ...upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })),
+          stdinRange: range?.length === venv!.size ? range : undefined,
+        });
+        direct = range?.length === venv!.size;
         sent += venv!.size;
       },
-      () => `${venv!.size} bytes sent, verified, unpacked`,
+      () => `${venv!.size} bytes sent${direct ? " straight from the artifact" : ""}, unpacked as they arrived, verified`,
     );
   }
   await s.step(
@@ -252,5 +266,15 @@ export async function pruneHost(s: HostSession, root: string, keep: number): Pro
 }
 
 export function localFiles(dir: string, artifact: string, m: Manifest): LocalFiles {
-  return { code: path.join(dir, m.layers[0]!.member), venv: () => openMember(artifact, m.layers[1]!.member) };
+  const member = m.layers[1]!.member;
+  let range: Promise<FileRange | undefined> | undefined;
+  return {
+    code: path.join(dir, m.layers[0]!.member),
+    venv: () => openMember(artifact, member),
+    venvRange: () =>
+      (range ??= memberRange(artifact, member).then(
+        (r) => r && { path: artifact, ...r },
+        () => undefined,
+      )),
+  };
 }

@@ -5,8 +5,9 @@ import { parseDuration } from "../config/patterns.js";
 import { SlipwayError } from "../errors.js";
 import { shJoin } from "./quote.js";
 import { CommandTimedOut, SessionEnded, ShellSession } from "./shell-session.js";
+import { spawnWithRange } from "./range-send.js";
 import { spawnCollect } from "./spawn.js";
-import type { ExecOptions, ExecResult, Transport } from "./types.js";
+import type { ExecOptions, ExecResult, FileRange, Transport } from "./types.js";
 
 export interface SshSettings {
   config: string;
@@ -195,12 +196,37 @@ export class SshTransport implements Transport {
   }
 
   async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    if (opts?.stdinRange && process.platform === "linux") return this.execRange(argv, opts.stdinRange, opts);
     const input = opts?.stdin;
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
     if (!streamOfUnknownSize) return this.inSession((s) => s.exec(argv, opts));
     if (this.givenUp) throw this.givenUp;
     const r = await spawnCollect(sshArgv(this.host, this.settings, this.controlPath, argv, this.kept?.idleSeconds), opts);
     if (r.code === 255) throw this.unreachable(r.stderr, false);
+    return r;
+  }
+
+  /**
+   * A command of its own over the master connection (no new handshake), its stdin a range of a
+   * local file that ssh reads from a pipe dd fills (range-send.ts): a big layer goes out at the
+   * speed of ssh itself, not of node relaying it into the session. It starts the host's login
+   * shell once more, which is why only a big layer takes this way (steps.ts).
+   */
+  private async execRange(argv: readonly string[], range: FileRange, opts: ExecOptions): Promise<ExecResult> {
+    if (this.givenUp) throw this.givenUp;
+    let r: ExecResult;
+    try {
+      r = await spawnWithRange(sshArgv(this.host, this.settings, this.controlPath, argv, this.kept?.idleSeconds), range, {
+        onSent: opts.onSent,
+        onStdout: opts.onStdout,
+        timeoutMs: this.stepMs,
+      });
+    } catch (err) {
+      if (err instanceof CommandTimedOut) throw this.timedOut(err.ms);
+      throw err;
+    }
+    if (r.code === 255) throw this.unreachable(r.stderr, false);
+    this.reached = true;
     return r;
   }
 

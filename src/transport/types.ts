@@ -1,10 +1,22 @@
 import type { Readable } from "node:stream";
 
+/** A byte range of a local file. */
+export interface FileRange {
+  path: string;
+  offset: number;
+  length: number;
+}
+
 export interface ExecOptions {
   /** Sent to the command's stdin (e.g. a layer being uploaded). */
   stdin?: Readable | Buffer | string;
   /** The exact size of a streamed `stdin` (a Readable): lets it travel in the host's open shell session. */
   stdinBytes?: number;
+  /**
+   * The same bytes as `stdin`, as a range of a local file: a transport that can hands it to the
+   * kernel (range-send.ts) instead of relaying `stdin`, which the others read as before.
+   */
+  stdinRange?: FileRange;
   /** Called with the number of stdin bytes sent so far. */
   onSent?: (bytes: number) => void;
   /** Called with stdout as it arrives (the result still holds all of it). */

@@ -136,13 +136,14 @@ test("shell session: a flood of stderr takes linear time and keeps its tail; std
     // line to find, and a stdout that callers would parse alongside
     const script = "yes 0123456789abcdefghijklmnopqrstu | head -c 33554432 >&2; echo THE-END >&2; seq 1 200000";
     // The CPU this process spends receiving it, not the wall clock: other processes' load does
-    // not count, and a quadratic buffer spends >10 s of CPU here where a linear one spends <1 s.
+    // not count, and a quadratic buffer spends >10 s of CPU here where a linear one spends <1 s
+    // on a quiet machine (5.9 s was seen once under load: smaller chunks, more callbacks).
     const cpu0 = process.cpuUsage();
     const r = await s.exec(["sh", "-c", script]);
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     assert.equal(r.code, 0);
-    assert.ok(cpuMs < 5000, `receiving 32 MiB of stderr took ${Math.round(cpuMs)} ms of CPU`);
+    assert.ok(cpuMs < 8000, `receiving 32 MiB of stderr took ${Math.round(cpuMs)} ms of CPU`);
     assert.match(r.stderr, /^\[… the first \d+ bytes of this output were not kept …\]\n/);
     assert.ok(r.stderr.endsWith("0123456789abcdefghijklmnopqrstu\nTHE-END\n"), "the tail is kept");
     assert.ok(r.stderr.length <= (1 << 20) + 200, `only a bounded tail of stderr is kept (${r.stderr.length} chars)`);
