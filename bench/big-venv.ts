@@ -568,6 +568,16 @@ async function main(): Promise<void> {
       if (deploys.length) await host.exec(["sh", "-c", 'rm -rf "$1"/* "$1"/.[!.]*', "sh", `${f.ws.root}/virtualenvs`]);
       // Untimed: flush what earlier steps wrote (600+ MB each), so its writeback does not land in this one.
       await must(["sync"]);
+      // The floor first, on the same host state the deploy then meets (measured after the
+      // deploy, it ran 2-3x slower than the deploy's own unpack).
+      rawUnpack.push(
+        (
+          await sh(
+            `${sshLine} 'rm -rf ${unpackDir} && mkdir ${unpackDir} && tar -x --use-compress-program=zstd -f - --no-same-owner --no-same-permissions --no-overwrite-dir -C ${unpackDir}' < ${q(layerFile)}`,
+          )
+        ).seconds,
+      );
+      await onHost(`rm -rf ${unpackDir}`);
       const { result: r, seen } = await watching({ deployer: deployerTmp, host_incoming: join(remoteRoot, ".slipway", "incoming") }, () =>
         // An empty cache dir: a deployer that did not build the artifact (CI built it) checks every
         // entry of the new venv layer (verify), instead of re-hashing a layer its own build checked.
@@ -579,14 +589,6 @@ async function main(): Promise<void> {
       // ssh reads the file itself (a shell redirection), as in `ssh host 'cat >/dev/null' < layer`.
       rawNull.push((await sh(`${sshLine} 'cat >/dev/null' < ${q(layerFile)}`)).seconds);
       rawFile.push((await sh(`${sshLine} 'cat > /tmp/bench-layer && rm -f /tmp/bench-layer' < ${q(layerFile)}`)).seconds);
-      rawUnpack.push(
-        (
-          await sh(
-            `${sshLine} 'rm -rf ${unpackDir} && mkdir ${unpackDir} && tar -x --use-compress-program=zstd -f - --no-same-owner --no-same-permissions --no-overwrite-dir -C ${unpackDir}' < ${q(layerFile)}`,
-          )
-        ).seconds,
-      );
-      await onHost(`rm -rf ${unpackDir}`);
       hostWorks.push(await hostWorkOnce());
       for (const mode of ["await", "pipe"] as const) {
         const r = await must([process.execPath, "--input-type=module", "-e", JS_SEND, b.artifact, REPO, mode, ...sshBase, "cat >/dev/null"]);
@@ -683,7 +685,11 @@ async function main(): Promise<void> {
     log(
       table([
         ["what", "seconds", "CPU (of 1 core)"],
-        ["slipway venv-layer phase (walk, GNU tar → node header check → zstd -T0 -3 → sha256 → file)", R(compress.slipway_phase_s), `build ${R(compress.slipway_cpu_pct, P)}`],
+        [
+          "slipway venv-layer phase (walk, GNU tar → node header check → zstd -T0 -3 → sha256 → file)",
+          R(compress.slipway_phase_s),
+          `build ${R(compress.slipway_cpu_pct, P)}`,
+        ],
         ["tar -cf - DIR | zstd -T0 -3 >/dev/null", R(compress.tar_pipe_zstd_s), R(compress.tar_pipe_zstd_cpu_pct, P)],
         ["zstd -T0 -3 venv.tar >/dev/null", R(compress.zstd_on_tar_s), R(compress.zstd_on_tar_cpu_pct, P)],
         ["(tar -cf venv.tar DIR, once)", S(tarS), ""],
