@@ -30,7 +30,7 @@ export function excludeMatcher(patterns: readonly string[]): Matcher {
  * Walk `dir` depth-first with names in byte order (so the walk, and the tar made from it, is
  * the same on every run), skipping excluded entries and everything below an excluded dir.
  * The file system calls are synchronous: one awaited lstat per entry cost about 130 µs (a
- * thread-pool round trip each), 5 s for a 38,000-entry venv, against 0.2 s this way.
+ * thread-pool round trip each), 5.3 s for a 38,000-entry venv, against 0.4 s this way.
  */
 export async function walkTree(dir: string, exclude: Matcher, start = ""): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];

@@ -19,7 +19,7 @@ import type { Compression } from "../artifact/compress.js";
  * URL `-`: the URL is in the curl config itself (an S3 presigned URL, whose signature is the
  * credential: never an argument).
  *
- * `fetch_untar DIR LAYER SHA256 URL TAR...`: the same fetch, unpacked into DIR as it arrives,
+ * `fetch_untar DIR LAYER SHA256 URL IN_BYTES OUT_BYTES CODEC TAR...`: the same fetch, unpacked into DIR as it arrives,
  * with no copy of the blob on disk (host-check.ts hashed_untar, which the script must hold too).
  */
 export const FETCH_FN = `
@@ -42,8 +42,10 @@ fetch() {
 fetch_untar() {
   d=$1 layer=$2 want=$3; fetch_from "$4"; shift 4
   hashed_untar "$d" "$layer" fetch_curl "$@"
+  # curl could not write on: the blob was longer than its size (head -c stopped reading).
+  case $why in *"(23)"*) why=;; esac
   if [ -n "$why" ]; then rm -rf "$d"; echo "cannot fetch $(basename "$file") from $from: $why" >&2; exit 1; fi
-  if [ "$actual" != "$want" ]; then rm -rf "$d"; echo "refused $(basename "$file") from $from: its bytes hash to sha256:\${actual:-nothing}, not the digest asked for" >&2; exit 3; fi
+  if [ "$actual" != "$want" ]; then rm -rf "$d"; echo "refused $(basename "$file") from $from: its bytes hash to sha256:$actual, not the digest asked for" >&2; exit 3; fi
   [ "$tar_rc" = 0 ] || untar_failed "$d" "$layer" "$out"
 }`;
 

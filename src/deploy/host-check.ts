@@ -14,15 +14,19 @@
  * The callers set $file (the received layer), and $manifest if they have one, before calling
  * any of these: a refusal removes them too.
  *
- * `hashed_untar DIR LAYER PRODUCER TAR...` unpacks what the shell function PRODUCER writes
- * (stdin, or a fetch) into DIR as it arrives, with no copy of the layer on disk, while
- * `sha256sum` hashes the same bytes (`tee` into a fifo beside DIR). It leaves the hash in
- * $actual, the producer's last error lines in $why (kept in a file only the deploy user reads),
- * and tar's status and output in $tar_rc and $out: the caller checks the hash before anything
- * else. Until then tar has read unverified bytes, but only into the run's private DIR (GNU
- * tar's own guards hold: no `..`, nothing written through a symlink), which nothing uses before
- * check_tree and the rename. `tee -p` goes on feeding the hash when tar stops early, so a layer
- * spoiled on the way is named as such, and a whole one that tar refused as tar's refusal.
+ * `hashed_untar DIR LAYER PRODUCER IN_BYTES OUT_BYTES CODEC TAR...` unpacks what the shell
+ * function PRODUCER writes (stdin, or a fetch) into DIR as it arrives, with no copy of the layer
+ * on disk, while `sha256sum` hashes the same bytes (`tee -p` into a second pipe, /dev/fd/5:
+ * no fifo, so nothing waits on one). At most IN_BYTES are read (the layer's size) and at most
+ * OUT_BYTES of decompressed tar reach GNU tar (its files plus framing, as the deployer allows:
+ * artifact/limits.ts), so a decompression bomb that is not the layer asked for stops there.
+ * It leaves the hash in $actual, the producer's last error lines in $why (kept meanwhile in a
+ * file only the deploy user reads), and tar's status and output in $tar_rc and $out: the
+ * caller checks the hash before anything else. Until then tar has read unverified bytes, but
+ * only into the run's private DIR (GNU tar's own guards hold: no `..`, nothing written through
+ * a symlink), which nothing uses before check_tree and the rename. `tee -p` goes on feeding the
+ * hash when tar stops early, so a layer spoiled on the way is named as such, and a whole one
+ * that tar refused as tar's refusal.
  */
 export const HOST_CHECK = `
 refuse() { rm -rf "$1"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "refused the $2 layer after unpacking it: $3" >&2; exit 3; }
@@ -30,17 +34,23 @@ untar() {
   d=$1 layer=$2; shift 2
   out=$("$@" -C "$d" 2>&1) || untar_failed "$d" "$layer" "$out"
 }
+decompress() {
+  case $1 in zstd) zstd -q -d -c;; gzip) gzip -d -c;; *) echo "unknown layer compression $1" >&2; return 2;; esac
+}
 hashed_untar() {
-  d=$1 layer=$2 producer=$3; shift 3
-  rm -f "$d.fifo" "$d.sha" "$d.err"; mkfifo -m 600 "$d.fifo"; (umask 077; : > "$d.err")
-  sha256sum < "$d.fifo" > "$d.sha" &
-  hashing=$!
-  tar_rc=0
-  out=$("$producer" 2>>"$d.err" | tee -p "$d.fifo" | "$@" -C "$d" 2>&1) || tar_rc=$?
-  wait "$hashing" || true
-  actual=$(cut -d' ' -f1 < "$d.sha" 2>/dev/null) || actual=
+  d=$1 layer=$2 producer=$3 in_bytes=$4 out_bytes=$5 codec=$6; shift 6
+  rm -f "$d.err"; (umask 077; : > "$d.err")
+  res=$( { { "$producer" 2>>"$d.err" | head -c "$in_bytes" | tee -p /dev/fd/5 |
+    { { decompress "$codec" | head -c "$out_bytes" | "$@" -C "$d"; } 2>&1 && echo tar_rc=0 || echo "tar_rc=$?"; } >&6; } 5>&1 | sha256sum; } 6>&1 )
+  actual=$(printf '%s\\n' "$res" | tail -n 1 | cut -d' ' -f1)
+  tar_rc=$(printf '%s\\n' "$res" | sed -n 's/^tar_rc=//p' | tail -n 1)
+  out=$(printf '%s\\n' "$res" | sed -e '$d' -e '/^tar_rc=/d')
   why=$(tail -n 3 "$d.err" | tr '\\n' ' ')
-  rm -f "$d.fifo" "$d.sha" "$d.err"
+  rm -f "$d.err"
+  case $actual in
+    [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;
+    *) rm -rf "$d"; echo "cannot hash the $layer layer on this host (sha256sum gave: $actual)" >&2; exit 1;;
+  esac
 }
 untar_failed() {
   case $3 in

@@ -1,4 +1,5 @@
 import type { Compression } from "../artifact/compress.js";
+import { LIMITS } from "../artifact/limits.js";
 import { HOST_CHECK } from "./host-check.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
@@ -25,15 +26,16 @@ receive() {
 }`;
 
 /**
- * `stream_untar DIR LAYER SHA256 TAR...`: unpack stdin into DIR as it arrives (host-check.ts
- * hashed_untar), then check its sha256: a mismatch removes DIR and exits 3, like `receive`.
+ * `stream_untar DIR LAYER SHA256 IN_BYTES OUT_BYTES CODEC TAR...`: unpack stdin into DIR as it
+ * arrives (host-check.ts hashed_untar), then check its sha256: a mismatch removes DIR and exits
+ * 3, like `receive`.
  */
 const STREAM_UNTAR_FN = `
 stream_untar() {
   d=$1 layer=$2 want=$3; shift 3
   hashed_untar "$d" "$layer" cat "$@"
   if [ "$actual" != "$want" ]; then
-    rm -rf "$d"; echo "sha256 mismatch for $(basename "$file"): got \${actual:-nothing}, expected $want" >&2; exit 3
+    rm -rf "$d"; echo "sha256 mismatch for $(basename "$file"): got $actual, expected $want" >&2; exit 3
   fi
   [ "$tar_rc" = 0 ] || untar_failed "$d" "$layer" "$out"
 }`;
@@ -121,8 +123,27 @@ export function pullVenv(
   interpreters: readonly string[],
   compression: Compression,
   tarFlags: readonly string[],
+  bounds: StreamBounds,
 ): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, ...tarExtract("-", compression), ...tarFlags);
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, ...streamArgs(bounds, compression), ...tarFlags);
+}
+
+/** What a streamed layer may bring: its own size, and at most this much tar once decompressed. */
+export interface StreamBounds {
+  /** The layer's (or blob's) size in bytes. */
+  bytes: number;
+  /** The sum of its files' sizes, and their number (the manifest's unpacked_size and files). */
+  unpacked: number;
+  files: number;
+  /** Entries the layer may hold beyond `files` (an OCI layer's prefix dirs and marks). */
+  extraEntries?: number;
+}
+
+/** hashed_untar's IN_BYTES OUT_BYTES CODEC TAR... for a layer streamed into tar. */
+function streamArgs(b: StreamBounds, compression: Compression): string[] {
+  const entries = b.files + 2 + (b.extraEntries ?? 0);
+  const out = b.unpacked + entries * LIMITS.framingPerEntry + LIMITS.framingSlack;
+  return [String(b.bytes), String(out), compression, "tar", "-x", "-f", "-", "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"];
 }
 
 /**
@@ -130,8 +151,16 @@ export function pullVenv(
  * rename it into place: one round trip, and no copy of the layer on the host's disk. `file` only
  * names the layer in messages (nothing is written there).
  */
-export function stageVenv(root: string, key: string, file: string, sha256: string, compression: Compression, interpreters: readonly string[]): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", sha256, "", ...tarExtract("-", compression));
+export function stageVenv(
+  root: string,
+  key: string,
+  file: string,
+  sha256: string,
+  compression: Compression,
+  interpreters: readonly string[],
+  bounds: StreamBounds,
+): string[] {
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", sha256, "", ...streamArgs(bounds, compression));
 }
 
 /**

@@ -84,7 +84,11 @@ export async function stageHost(
     await s.step(
       "venv",
       async () => {
-        const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable]);
+        const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable], {
+          bytes: venv!.size,
+          unpacked: venv!.unpacked_size,
+          files: venv!.files,
+        });
         const range = venv!.size >= OWN_COMMAND_BYTES ? await files.venvRange?.() : undefined;
         await s.run("venv", argv, {
           ...upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })),
@@ -166,6 +170,8 @@ async function pullHost(
           [m.env.python.configured, m.env.python.executable],
           pull.venv.compression ?? "gzip",
           pulledTarFlags(pull.venv),
+          // An OCI layer also holds its prefix's dirs and the completion mark (left out).
+          { bytes: pull.venv.size, unpacked: venv.unpacked_size, files: venv.files, extraEntries: oci ? 64 : 0 },
         );
         const r = await s.run("venv", argv, { stdin: config });
         sent += config.length;

@@ -11,7 +11,7 @@ const PROGRESS_MS = 250;
 export interface RangeSendOptions {
   onSent?: (bytes: number) => void;
   onStdout?: (text: string) => void;
-  /** Stop both processes after this long (0: never). */
+  /** Stop both processes when no byte went out for this long, or the command ran this long after the last (0: never). */
   timeoutMs?: number;
 }
 
@@ -23,6 +23,25 @@ export interface RangeSendOptions {
  * `if=` on its fd 0). Resolves with the child's exit code, whatever it is; rejects when either
  * cannot start, when dd cannot read the range, or on the deadline (CommandTimedOut).
  */
+let gnuDd: Promise<boolean> | undefined;
+
+/**
+ * Whether this machine can send ranges: Linux (progress from /proc) with GNU dd
+ * (`iflag=skip_bytes,count_bytes`; BusyBox's lacks them). Otherwise the transports relay the
+ * bytes through node as before. Asked once per process.
+ */
+export function canSendRanges(): Promise<boolean> {
+  if (process.platform !== "linux") return Promise.resolve(false);
+  gnuDd ??= new Promise((resolve) => {
+    const child = spawn("dd", ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("error", () => resolve(false));
+    child.on("close", (code) => resolve(code === 0 && /coreutils/i.test(out)));
+  });
+  return gnuDd;
+}
+
 export function spawnWithRange(argv: readonly string[], range: FileRange, opts: RangeSendOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const dd = spawn(
@@ -48,28 +67,44 @@ export function spawnWithRange(argv: readonly string[], range: FileRange, opts: 
     dd.stdout.destroy();
     const output = collectOutput(child, opts.onStdout);
     let last = 0;
-    const progress = setInterval(() => {
-      if (!opts.onSent || dd.pid === undefined) return;
+    let movedAt = Date.now();
+    let timedOut = false;
+    let stopped = false;
+    // Each tick reads dd's input offset: progress, and the deadline, which (as in the host's
+    // session) restarts while bytes are still going out, so a big layer on a slow link is not
+    // cut off by a flat limit.
+    const tick = setInterval(() => {
+      if (opts.timeoutMs && Date.now() - movedAt > opts.timeoutMs) {
+        // At once: what the command left running may hold its output open for long after.
+        timedOut = true;
+        stop();
+        dd.kill("SIGKILL");
+        child.kill("SIGKILL");
+        reject(new CommandTimedOut(opts.timeoutMs));
+        return;
+      }
+      if (dd.pid === undefined || dd.exitCode !== null || dd.signalCode !== null) return;
       readFile(`/proc/${dd.pid}/fdinfo/0`, "utf8").then(
         (info) => {
           const pos = Number(/^pos:\s*(\d+)/m.exec(info)?.[1] ?? Number.NaN);
           const sent = Math.min(range.length, Math.max(0, pos - range.offset));
-          if (sent > last) opts.onSent!((last = sent));
+          if (sent > last && !stopped) {
+            movedAt = Date.now();
+            last = sent;
+            opts.onSent?.(sent);
+          }
         },
         () => undefined,
       );
     }, PROGRESS_MS);
-    let timedOut = false;
-    const deadline = opts.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          dd.kill("SIGKILL");
-          child.kill("SIGKILL");
-        }, opts.timeoutMs)
-      : undefined;
+    let ddReadAll = false;
+    dd.on("close", (code) => {
+      ddReadAll = code === 0;
+      movedAt = Date.now(); // the last byte is out: from here the host's own work has the limit
+    });
     const stop = () => {
-      clearInterval(progress);
-      if (deadline) clearTimeout(deadline);
+      stopped = true;
+      clearInterval(tick);
     };
     child.on("error", (e) => {
       stop();
@@ -87,7 +122,7 @@ export function spawnWithRange(argv: readonly string[], range: FileRange, opts: 
               : new Error(`could not read bytes ${range.offset}+${range.length} of ${range.path}: ${ddErr.trim() || "dd failed"}`),
           );
         }
-        if (last < range.length) opts.onSent?.(range.length);
+        if (ddReadAll && last < range.length) opts.onSent?.(range.length);
         resolve(output.result(code, signal));
       });
     });

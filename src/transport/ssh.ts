@@ -5,7 +5,7 @@ import { parseDuration } from "../config/patterns.js";
 import { SlipwayError } from "../errors.js";
 import { shJoin } from "./quote.js";
 import { CommandTimedOut, SessionEnded, ShellSession } from "./shell-session.js";
-import { spawnWithRange } from "./range-send.js";
+import { canSendRanges, spawnWithRange } from "./range-send.js";
 import { spawnCollect } from "./spawn.js";
 import type { ExecOptions, ExecResult, FileRange, Transport } from "./types.js";
 
@@ -196,7 +196,7 @@ export class SshTransport implements Transport {
   }
 
   async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    if (opts?.stdinRange && process.platform === "linux") return this.execRange(argv, opts.stdinRange, opts);
+    if (opts?.stdinRange && (await canSendRanges())) return this.execRange(argv, opts.stdinRange, opts);
     const input = opts?.stdin;
     const streamOfUnknownSize = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) && opts?.stdinBytes === undefined;
     if (!streamOfUnknownSize) return this.inSession((s) => s.exec(argv, opts));

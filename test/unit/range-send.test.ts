@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { spawnWithRange } from "../../src/transport/range-send.js";
+import { CommandTimedOut } from "../../src/transport/shell-session.js";
+import { canSendRanges, spawnWithRange } from "../../src/transport/range-send.js";
 import { tmpDir } from "../support/tmp.js";
 
 /*
@@ -45,4 +46,21 @@ test("spawnWithRange: a command that ends without reading (the host has the laye
 test("spawnWithRange: a range that cannot be read is an error naming the file, not a short stdin", async () => {
   const missing = path.join(await tmpDir("slw-range"), "gone");
   await assert.rejects(spawnWithRange(["cat"], { path: missing, offset: 0, length: 10 }), (e: Error) => e.message.includes(`of ${missing}`));
+});
+
+test("spawnWithRange: the deadline counts from the last byte that went out, not from the start", async () => {
+  assert.equal(await canSendRanges(), true, "this machine has GNU dd");
+  const file = path.join(await tmpDir("slw-range"), "blob");
+  await writeFile(file, randomBytes(8 << 20));
+  // A reader slower than the deadline in all but still taking bytes: not cut off.
+  const slow = await spawnWithRange(
+    ["sh", "-c", "for i in 1 2 3 4 5 6; do head -c 1048576 >/dev/null; sleep 0.3; done; cat >/dev/null"],
+    { path: file, offset: 0, length: 8 << 20 },
+    { timeoutMs: 1000 },
+  );
+  assert.equal(slow.code, 0);
+  // One that stops reading: cut off about a deadline after the pipe filled.
+  const t0 = performance.now();
+  await assert.rejects(spawnWithRange(["sh", "-c", "sleep 5"], { path: file, offset: 0, length: 8 << 20 }, { timeoutMs: 800 }), CommandTimedOut);
+  assert.ok(performance.now() - t0 < 5000, "stopped within a few seconds");
 });

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { stageVenv } from "../../src/deploy/stage.js";
+import { stageVenv, type StreamBounds } from "../../src/deploy/stage.js";
 import { shJoin } from "../../src/transport/quote.js";
 import { packLayer, type LayerEntry } from "../support/artifact-edit.js";
 import { tmpDir } from "../support/tmp.js";
@@ -34,9 +34,10 @@ const GOOD: LayerEntry[] = [
   f("lib/big.bin", Buffer.alloc(4 << 20, 7)),
 ];
 
-function stage(root: string, layer: Buffer, expected: string) {
+function stage(root: string, layer: Buffer, expected: string, over: Partial<StreamBounds> = {}) {
   const file = path.join(root, ".slipway", "incoming", "b1-run-venv.tar.zst");
-  const r = spawnSync("sh", ["-c", shJoin(stageVenv(root, KEY, file, expected, "zstd", []))], { input: layer, encoding: "utf8", maxBuffer: 1 << 20 });
+  const bounds = { bytes: layer.length, unpacked: 4 << 20, files: 8, ...over };
+  const r = spawnSync("sh", ["-c", shJoin(stageVenv(root, KEY, file, expected, "zstd", [], bounds))], { input: layer, encoding: "utf8", maxBuffer: 1 << 20 });
   return { file, r };
 }
 
@@ -90,4 +91,25 @@ test("stageVenv: a layer whose hash matches but that tar or the host check refus
   assert.equal(s.r.status, 3, s.r.stderr);
   assert.match(s.r.stderr, /refused the venv layer after unpacking it: it has \.slipway-complete/);
   assert.deepEqual(await leftovers(root), { venvs: [], incoming: [] });
+});
+
+test("stageVenv: no more than the layer's size is read, nor more tar unpacked than its files and framing allow", async () => {
+  const root = await host();
+  const layer = await packLayer(GOOD, "zstd");
+  // A layer that decompresses to more than the manifest promised (16 MiB of zeros where 1,000
+  // bytes were declared: a bomb under its own hash): tar gets a cut stream and refuses it.
+  const zeros = await packLayer([f("lib/zeros", Buffer.alloc(16 << 20))], "zstd");
+  const bomb = stage(root, zeros, sha(zeros), { unpacked: 1000, files: 1 });
+  assert.equal(bomb.r.status, 3, bomb.r.stderr);
+  assert.match(bomb.r.stderr, /refused the venv layer after unpacking it: tar refused it/);
+  assert.deepEqual(await leftovers(root), { venvs: [], incoming: [] });
+  // More bytes than the layer's size: only its size is read, and those do not hash to it.
+  const longer = Buffer.concat([layer, Buffer.alloc(4096, 1)]);
+  const long = stage(root, longer, sha(longer), { bytes: layer.length });
+  assert.equal(long.r.status, 3, long.r.stderr);
+  assert.match(long.r.stderr, /sha256 mismatch/);
+  assert.deepEqual(await leftovers(root), { venvs: [], incoming: [] });
+  // The bounds as the manifest gives them: it unpacks.
+  const ok = stage(root, layer, sha(layer));
+  assert.equal(ok.r.status, 0, ok.r.stderr);
 });
