@@ -1,5 +1,5 @@
 import { NO_CONTROL_CHARS } from "../config/patterns.js";
-import { LIMITS, type Limits } from "./limits.js";
+import { LIMITS, type Limits, unpackAllowance } from "./limits.js";
 
 /** One tar entry as the parser reports it (after pax and GNU long-name records are applied). */
 export interface EntryHeader {
@@ -55,7 +55,7 @@ export class EntryRules {
 
   /** Decompressed bytes the layer may have produced so far: file data plus framing; more is a bomb. */
   streamAllowance(): number {
-    return this.bytes + (this.entries + 2) * this.limits.framingPerEntry + this.limits.framingSlack;
+    return unpackAllowance(this.bytes, this.entries + 2, this.limits);
   }
 
   add(h: EntryHeader): void {

@@ -26,6 +26,15 @@ export const LIMITS = {
 
 export type Limits = { readonly [K in keyof typeof LIMITS]: number };
 
+/**
+ * The decompressed bytes a layer of `entries` entries whose files hold `bytes` may produce:
+ * its file data plus the framing allowed per entry and the slack. More is a decompression bomb
+ * (the deployer's stream check, entry-rules.ts, and the host's cap on what reaches tar, stage.ts).
+ */
+export function unpackAllowance(bytes: number, entries: number, limits: Limits = LIMITS): number {
+  return bytes + entries * limits.framingPerEntry + limits.framingSlack;
+}
+
 /** "16 GiB", "1000000 entries": how limits read in messages. */
 export function describeBytes(n: number): string {
   if (n >= 2 ** 30 && n % 2 ** 30 === 0) return `${n / 2 ** 30} GiB`;

@@ -1,5 +1,5 @@
 import type { Compression } from "../artifact/compress.js";
-import { LIMITS } from "../artifact/limits.js";
+import { unpackAllowance } from "../artifact/limits.js";
 import { HOST_CHECK } from "./host-check.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
@@ -53,8 +53,11 @@ export function receiveFile(dest: string, sha256: string): string[] {
  */
 export function tarExtract(file: string, compression: Compression): string[] {
   const codec = compression === "zstd" ? "--use-compress-program=zstd" : "--gzip";
-  return ["tar", "-x", codec, "-f", file, "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"];
+  return ["tar", "-x", codec, "-f", file, ...TAR_SAFE];
 }
+
+/** What every unpack gives GNU tar (tarExtract's doc says why). */
+const TAR_SAFE = ["--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"];
 
 /**
  * The unpack scripts' first lines. The umask is set, not inherited: a deploy user with a
@@ -141,9 +144,8 @@ export interface StreamBounds {
 
 /** hashed_untar's IN_BYTES OUT_BYTES CODEC TAR... for a layer streamed into tar. */
 function streamArgs(b: StreamBounds, compression: Compression): string[] {
-  const entries = b.files + 2 + (b.extraEntries ?? 0);
-  const out = b.unpacked + entries * LIMITS.framingPerEntry + LIMITS.framingSlack;
-  return [String(b.bytes), String(out), compression, "tar", "-x", "-f", "-", "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir"];
+  const out = unpackAllowance(b.unpacked, b.files + 2 + (b.extraEntries ?? 0));
+  return [String(b.bytes), String(out), compression, "tar", "-x", "-f", "-", ...TAR_SAFE];
 }
 
 /**

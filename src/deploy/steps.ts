@@ -8,6 +8,7 @@ import { openMember } from "../artifact/read.js";
 import type { Config } from "../config/schema.js";
 import type { Emit } from "../events.js";
 import type { HostSession } from "./session.js";
+import { canSendRanges } from "../transport/range-send.js";
 import type { FileRange } from "../transport/types.js";
 import { layout } from "./layout.js";
 import { pullVenv, stageRelease, stageVenv } from "./stage.js";
@@ -89,12 +90,12 @@ export async function stageHost(
           unpacked: venv!.unpacked_size,
           files: venv!.files,
         });
-        const range = venv!.size >= OWN_COMMAND_BYTES ? await files.venvRange?.() : undefined;
+        const range = venv!.size >= OWN_COMMAND_BYTES && (await canSendRanges()) ? await files.venvRange?.() : undefined;
+        direct = range?.length === venv!.size;
         await s.run("venv", argv, {
           ...upload([files.venv], venv!.size, (n) => emit({ type: "transfer", host: s.host, layer: "venv", sent: n, total: venv!.size })),
-          stdinRange: range?.length === venv!.size ? range : undefined,
+          stdinRange: direct ? range : undefined,
         });
-        direct = range?.length === venv!.size;
         sent += venv!.size;
       },
       () => `${venv!.size} bytes sent${direct ? " straight from the artifact" : ""}, unpacked as they arrived, verified`,

@@ -52,6 +52,8 @@ export function spawnWithRange(argv: readonly string[], range: FileRange, opts: 
     let ddErr = "";
     dd.stderr.on("data", (c: Buffer) => (ddErr += c.toString()));
     let missing = false;
+    let ddReadAll = false;
+    let movedAt = Date.now();
     const ddDone = new Promise<boolean>((res) => {
       dd.on("error", (err: NodeJS.ErrnoException) => {
         missing = err.code === "ENOENT";
@@ -60,14 +62,17 @@ export function spawnWithRange(argv: readonly string[], range: FileRange, opts: 
       });
       // Cut off by the child ending first (a host that already has the layer reads none of
       // it): a broken pipe, which is no failure of ours.
-      dd.on("close", (code, signal) => res(code === 0 || signal === "SIGPIPE" || /Broken pipe/i.test(ddErr)));
+      dd.on("close", (code, signal) => {
+        ddReadAll = code === 0;
+        movedAt = Date.now(); // the last byte is out: from here the host's own work has the limit
+        res(code === 0 || signal === "SIGPIPE" || /Broken pipe/i.test(ddErr));
+      });
     });
     const child = spawn(argv[0]!, argv.slice(1), { stdio: [dd.stdout, "pipe", "pipe"] });
     // The child holds the pipe now; ours would only keep it open.
     dd.stdout.destroy();
     const output = collectOutput(child, opts.onStdout);
     let last = 0;
-    let movedAt = Date.now();
     let timedOut = false;
     let stopped = false;
     // Each tick reads dd's input offset: progress, and the deadline, which (as in the host's
@@ -97,11 +102,6 @@ export function spawnWithRange(argv: readonly string[], range: FileRange, opts: 
         () => undefined,
       );
     }, PROGRESS_MS);
-    let ddReadAll = false;
-    dd.on("close", (code) => {
-      ddReadAll = code === 0;
-      movedAt = Date.now(); // the last byte is out: from here the host's own work has the limit
-    });
     const stop = () => {
       stopped = true;
       clearInterval(tick);
