@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+// The CLI: argv → command, events → renderer, errors → exit codes. src/launch.ts (the `slipway`
+// executable) runs `main` from this file's bundle, dist/slipway.cjs.
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { ExitCode, SlipwayError } from "./errors.js";
@@ -407,7 +408,7 @@ export function program(): Command {
   return cli;
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[]): Promise<void> {
   const cli = program();
   try {
     await cli.parseAsync(argv);
@@ -420,5 +421,3 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
 }
-
-await main(process.argv);

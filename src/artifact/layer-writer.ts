@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { HashingCounter } from "../util/hash.js";
 import path from "node:path";
@@ -58,6 +58,13 @@ export async function writeLayer(req: WriteLayerRequest): Promise<LayerStats> {
   return { compression: req.compression, sha256: counter.digest(), size: counter.bytes, unpacked_size: unpacked, files: req.entries.length };
 }
 
+/**
+ * Files up to this size are read whole, in one synchronous call: a code layer is mostly small
+ * files, and two thread-pool round trips (open, read, close, each a turn of the event loop) per
+ * file cost more than the reading. Bigger files stream.
+ */
+const READ_WHOLE_BYTES = 1 << 20;
+
 function addEntry(pack: tar.Pack, dir: string, e: TreeEntry, mtime: Date): Promise<void> {
   const header: tar.Header = {
     name: e.type === "directory" ? `${e.rel}/` : e.rel,
@@ -74,7 +81,13 @@ function addEntry(pack: tar.Pack, dir: string, e: TreeEntry, mtime: Date): Promi
     linkname: e.linkname ?? "",
   };
   return new Promise((resolve, reject) => {
-    const entry = pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as Writable;
+    const done = (err?: Error | null) => (err ? reject(err) : resolve());
+    if (e.type === "file" && e.size <= READ_WHOLE_BYTES) {
+      const data = readFileSync(path.join(dir, e.rel));
+      if (data.length !== e.size) return reject(new Error(`${e.rel} changed while the layer was written: ${e.size} bytes, now ${data.length}`));
+      return pack.entry(header, data, done);
+    }
+    const entry = pack.entry(header, done) as unknown as Writable;
     if (e.type !== "file") return entry.end();
     const src = createReadStream(path.join(dir, e.rel));
     src.on("error", reject);

@@ -5,7 +5,7 @@
  * errors can name the store). A custom endpoint gets path-style addressing unless
  * SLIPWAY_S3_ADDRESSING=virtual: most S3-compatible stores (Swift, Ceph, MinIO) serve buckets as paths.
  */
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client } from "./sdk.js";
 import { UsageError } from "../errors.js";
 
 export interface S3Store {

@@ -4,8 +4,7 @@
  * later given, per layer it lacks, a presigned GET URL made when it is staged — short-lived,
  * read-only for that one key — with the sha256 the deployer verified, which the host checks.
  */
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { GetObjectCommand, getSignedUrl } from "./sdk.js";
 import type { Manifest } from "../artifact/manifest.js";
 import type { PullLayers, PulledLayer } from "../deploy/fetch.js";
 import type { Emit } from "../events.js";

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { pipeline, Transform } from "node:stream";
-import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from "./sdk.js";
 import { openMember, readHead } from "../artifact/read.js";
 import { verifyArtifact } from "../artifact/verify.js";
 import { UsageError } from "../errors.js";
