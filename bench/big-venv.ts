@@ -552,6 +552,8 @@ async function main(): Promise<void> {
       await sh(`${sshLine} 'cat > /tmp/bench-layer' < ${q(layerFile)}`);
       return {
         sha256sum_s: await onHost("sha256sum /tmp/bench-layer >/dev/null"),
+        // What the venv step runs where the host has openssl (host-check.ts sha256_in).
+        openssl_sha256_s: await onHost("openssl dgst -sha256 -r < /tmp/bench-layer >/dev/null"),
         zstd_d_s: await onHost("zstd -q -d -c /tmp/bench-layer >/dev/null"),
         untar_s: await onHost(
           `rm -rf ${unpackDir} && mkdir ${unpackDir} && tar -x --use-compress-program=zstd -f /tmp/bench-layer --no-same-owner --no-same-permissions --no-overwrite-dir -C ${unpackDir}`,
@@ -597,7 +599,7 @@ async function main(): Promise<void> {
       log(
         `  ${b.build_id}: ${S(d.seconds)} venv step ${d.venv_step_ms} ms (stream ${d.stream_ms.toFixed(0)}, then ${d.after_stream_ms.toFixed(0)}), verify ${d.verify_ms} ms, peak RSS ${d.rss_mb.toFixed(0)} MB; ` +
           `largest file seen: deployer tmp ${MB(seen["deployer"]!.max_file)}, host incoming ${MB(seen["host_incoming"]!.max_file)}; ` +
-          `ssh true ${S(handshake.at(-1)!)}, ssh cat >/dev/null ${S(rawNull.at(-1)!)}; on the host: sha256sum ${S(hostWorks.at(-1)!.sha256sum_s)}, untar ${S(hostWorks.at(-1)!.untar_s)} — load ${loadavg()}`,
+          `ssh true ${S(handshake.at(-1)!)}, ssh cat >/dev/null ${S(rawNull.at(-1)!)}; on the host: sha256sum ${S(hostWorks.at(-1)!.sha256sum_s)}, openssl dgst ${S(hostWorks.at(-1)!.openssl_sha256_s)}, untar ${S(hostWorks.at(-1)!.untar_s)} — load ${loadavg()}`,
       );
     }
     const layerBytes = (await stat(layerFile)).size;
@@ -609,6 +611,7 @@ async function main(): Promise<void> {
     }
     const hostWork = {
       sha256sum_s: range(hostWorks.map((h) => h.sha256sum_s)),
+      openssl_sha256_s: range(hostWorks.map((h) => h.openssl_sha256_s)),
       zstd_d_s: range(hostWorks.map((h) => h.zstd_d_s)),
       untar_s: range(hostWorks.map((h) => h.untar_s)),
       find_s: range(hostWorks.map((h) => h.find_s)),
@@ -743,6 +746,7 @@ async function main(): Promise<void> {
         ],
         ["slipway venv step: after the last byte (sha256, unpack, checks)", R(stream.slipway_after_stream_s), ""],
         ["  on the host, after each deploy: sha256sum of the layer", R(hostWork.sha256sum_s), ""],
+        ["  on the host, after each deploy: openssl dgst -sha256 of the layer (what the step runs)", R(hostWork.openssl_sha256_s), ""],
         ["  on the host, after each deploy: zstd -d -c >/dev/null", R(hostWork.zstd_d_s), ""],
         ["  on the host, after each deploy: tar -x --use-compress-program=zstd (as stage.ts)", R(hostWork.untar_s), ""],
         ["  on the host, after each deploy: find + realpath (check_tree's walk)", R(hostWork.find_s), ""],

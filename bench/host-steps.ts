@@ -99,7 +99,7 @@ try {
   const code = execFileSync("tar", ["-xOf", art, m.layers[0]!.member]);
   const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
   const current = { current: "m1", currentManifest: readFileSync(`${h.srv}${root.slice("/srv".length)}/releases/m1/slipway.json`) };
-  const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true });
+  const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true, teeP: true });
   const work = mkdtempSync(path.join(tmpdir(), "slw-host-steps-"));
   const payloads = await manifestPayloads(
     manifest,

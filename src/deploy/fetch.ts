@@ -13,8 +13,8 @@ import type { Compression } from "../artifact/compress.js";
  */
 /**
  * `fetch DEST SHA256 URL`: $curl_config holds curl config lines (the Authorization header).
- * curl's error, if any, and the hash come back on one stream (the hash line last: sha256sum
- * prints it after curl has ended). A transfer error exits 1 (the host could not get the
+ * curl's error, if any, and the hash come back on one stream (the hash line last: sha256_in
+ * (host-check.ts) prints it after curl has ended). A transfer error exits 1 (the host could not get the
  * blob: nothing is refused); a blob that arrived whole but is not the one named exits 3.
  * URL `-`: the URL is in the curl config itself (an S3 presigned URL, whose signature is the
  * credential: never an argument).
@@ -32,7 +32,7 @@ fetch_curl() {
 fetch() {
   part="$1.part"
   fetch_from "$3"
-  res=$( { fetch_curl 2>&3 | tee "$part" | sha256sum; } 3>&1 ) || true
+  res=$( { fetch_curl 2>&3 | tee "$part" | sha256_in; } 3>&1 ) || true
   actual=$(printf '%s\\n' "$res" | tail -n 1 | cut -d' ' -f1)
   why=$(printf '%s\\n' "$res" | sed '$d' | tail -n 3 | tr '\\n' ' ')
   if [ -n "$why" ]; then rm -f "$part"; echo "cannot fetch $(basename "$1") from $from: $why" >&2; exit 1; fi

@@ -14,9 +14,14 @@
  * The callers set $file (the received layer), and $manifest if they have one, before calling
  * any of these: a refusal removes them too.
  *
+ * `sha256_in` hashes stdin and prints the hex digest first on its line. It is OpenSSL's when the
+ * host has `openssl`: on a CPU with SHA extensions that is 5–7× less CPU than coreutils'
+ * `sha256sum` (0.12 s against 0.82 s for a 167 MB venv layer, measured), which on a busy host
+ * competes with ssh, zstd and tar for the same cores. Without it, `sha256sum`.
+ *
  * `hashed_untar DIR LAYER PRODUCER IN_BYTES OUT_BYTES CODEC TAR...` unpacks what the shell
  * function PRODUCER writes (stdin, or a fetch) into DIR as it arrives, with no copy of the layer
- * on disk, while `sha256sum` hashes the same bytes (`tee -p` into a second pipe, /dev/fd/5:
+ * on disk, while `sha256_in` hashes the same bytes (`tee -p` into a second pipe, /dev/fd/5:
  * no fifo, so nothing waits on one). At most IN_BYTES are read (the layer's size) and at most
  * OUT_BYTES of decompressed tar reach GNU tar (its files plus framing, as the deployer allows:
  * artifact/limits.ts), so a decompression bomb that is not the layer asked for stops there.
@@ -28,7 +33,12 @@
  * hash when tar stops early, so a layer spoiled on the way is named as such, and a whole one
  * that tar refused as tar's refusal.
  */
-export const HOST_CHECK = `
+export const SHA256_IN_FN = `
+sha256_in() {
+  if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi
+}`;
+
+export const HOST_CHECK = `${SHA256_IN_FN}
 refuse() { rm -rf "$1"; rm -f "$file" \${manifest:+"$manifest"}; printf '%s\\n' "refused the $2 layer after unpacking it: $3" >&2; exit 3; }
 untar() {
   d=$1 layer=$2; shift 2
@@ -41,7 +51,7 @@ hashed_untar() {
   d=$1 layer=$2 producer=$3 in_bytes=$4 out_bytes=$5 codec=$6; shift 6
   rm -f "$d.err"; (umask 077; : > "$d.err")
   res=$( { { "$producer" 2>>"$d.err" | head -c "$in_bytes" | tee -p /dev/fd/5 |
-    { { decompress "$codec" | head -c "$out_bytes" | "$@" -C "$d"; } 2>&1 && echo tar_rc=0 || echo "tar_rc=$?"; } >&6; } 5>&1 | sha256sum; } 6>&1 )
+    { { decompress "$codec" | head -c "$out_bytes" | "$@" -C "$d"; } 2>&1 && echo tar_rc=0 || echo "tar_rc=$?"; } >&6; } 5>&1 | sha256_in; } 6>&1 )
   actual=$(printf '%s\\n' "$res" | tail -n 1 | cut -d' ' -f1)
   tar_rc=$(printf '%s\\n' "$res" | sed -n 's/^tar_rc=//p' | tail -n 1)
   out=$(printf '%s\\n' "$res" | sed -e '$d' -e '/^tar_rc=/d')
@@ -49,7 +59,7 @@ hashed_untar() {
   rm -f "$d.err"
   case $actual in
     [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;;
-    *) rm -rf "$d"; echo "cannot hash the $layer layer on this host (sha256sum gave: $actual)" >&2; exit 1;;
+    *) rm -rf "$d"; echo "cannot hash the $layer layer on this host (the hash gave: $actual)" >&2; exit 1;;
   esac
 }
 untar_failed() {

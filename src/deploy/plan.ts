@@ -68,8 +68,11 @@ export function incompatibilities(manifest: Manifest, manifestSha: string, state
     }
   }
   if (!state.rootWritable) problems.push(`${manifest.root} is not writable by the deploy user`);
-  const needed = [...new Set(["tar", "sha256sum", ...manifest.layers.map((l) => l.compression)])] as (keyof HostState["tools"])[];
+  const needed = [...new Set(["tar", "sha256sum", ...manifest.layers.map((l) => l.compression)])] as ("tar" | "sha256sum" | "zstd" | "gzip")[];
   for (const tool of needed) if (!state.tools[tool]) problems.push(`${tool} is not installed`);
+  if (plan.sendVenv && !state.tools.teeP) {
+    problems.push("tee cannot write to /dev/fd/N with -p (GNU coreutils 8.24 or later, and /dev/fd): the venv layer is hashed through it as it unpacks");
+  }
   if (state.releaseManifestSha && state.releaseManifestSha !== manifestSha) {
     problems.push(`release ${manifest.build_id} already exists with different contents (build ids must be unique: build again with a new id)`);
   }

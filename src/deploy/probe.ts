@@ -12,7 +12,8 @@ export interface HostState {
   rootExists: boolean;
   rootWritable: boolean;
   freeKb: number;
-  tools: { tar: boolean; zstd: boolean; gzip: boolean; sha256sum: boolean };
+  /** teeP: `tee -p` writing to /dev/fd/N, which unpacking a venv layer as it arrives needs (host-check.ts hashed_untar). */
+  tools: { tar: boolean; zstd: boolean; gzip: boolean; sha256sum: boolean; teeP: boolean };
   venvPresent: boolean;
   /** sha256 of releases/<build_id>/slipway.json if that release exists and is complete (complete.ts). */
   releaseManifestSha?: string;
@@ -61,6 +62,7 @@ d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 [ -w "$d" ] && echo "root_writable=1"
 echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
 for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
+{ echo x | tee -p /dev/fd/5 >/dev/null; } 5>/dev/null 2>/dev/null && echo "tool_tee_p=1"
 [ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
 case $(release_states "$root" "$build") in
   complete*|legacy*) echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)";;
@@ -149,7 +151,7 @@ export function parseProbe(stdout: string): HostState {
     rootExists: kv.has("root_exists"),
     rootWritable: kv.has("root_writable"),
     freeKb: Number(kv.get("free_kb") ?? 0),
-    tools: { tar: kv.has("tool_tar"), zstd: kv.has("tool_zstd"), gzip: kv.has("tool_gzip"), sha256sum: kv.has("tool_sha256sum") },
+    tools: { tar: kv.has("tool_tar"), zstd: kv.has("tool_zstd"), gzip: kv.has("tool_gzip"), sha256sum: kv.has("tool_sha256sum"), teeP: kv.has("tool_tee_p") },
     venvPresent: kv.has("venv_present"),
     releaseManifestSha: kv.get("release_sha"),
     releaseIncomplete: kv.has("release_incomplete"),

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, mkdir, readlink, readFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readlink, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +9,7 @@ import { shJoin, shQuote } from "../../src/transport/quote.js";
 import { parseDestination, sshArgv } from "../../src/transport/ssh.js";
 import { acquireLock, parseLockReply, releaseLock, describeHolder, type LockInfo } from "../../src/deploy/lock.js";
 import { switchCurrent, switchThenRun, SWITCHED, runInDir, appendLine } from "../../src/deploy/switch.js";
-import { parsePeek, peekHost } from "../../src/deploy/probe.js";
+import { parsePeek, parseProbe, peekHost, probeHost } from "../../src/deploy/probe.js";
 import { restartCommand, restartFailed, restartVerifyCommand } from "../../src/procman/restart.js";
 import { SUPERVISORCTL_RESTART_PY } from "../../src/procman/supervisord-rpc.js";
 import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
@@ -336,7 +336,7 @@ test("manifest delta: zstd (zstd layers) or deflate against the host's current m
   const now = Buffer.from(old.toString().replace(/b1/g, "b2").replace("a".repeat(64), "b".repeat(64)));
   await mkdir(`${root}/releases/b1`, { recursive: true });
   await write(`${root}/releases/b1/slipway.json`, old);
-  const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true });
+  const tools = (zstd: boolean) => ({ tar: true, zstd, gzip: true, sha256sum: true, teeP: true });
   const states = new Map([
     ["h1", { current: "b1", currentManifest: old, tools: tools(true) }],
     ["h2", { current: "b1", currentManifest: old, tools: tools(false) }],
@@ -452,4 +452,18 @@ test("list_host: releases (with their venv), venvs (complete or not), current, p
   const empty = path.join(root, "..", "empty");
   await mkdir(empty);
   assert.deepEqual(parseListing(viaShell(listHost(empty)).stdout).releases, [], "no releases yet: an empty list, exit 0");
+});
+
+test("probeHost: tee -p through /dev/fd is found where it works, and missing where tee rejects -p (BusyBox, coreutils < 8.24)", async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), "slw-probe-"));
+  const argv = probeHost(root, "/usr/bin/python3", "b1", "0123456789abcdef");
+  const run = (env: NodeJS.ProcessEnv) => parseProbe(spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8", env }).stdout);
+  assert.equal(run(process.env).tools.teeP, true);
+  // A tee that knows no -p, first on PATH.
+  const bin = path.join(root, "old-bin");
+  await mkdir(bin);
+  await writeFile(path.join(bin, "tee"), '#!/bin/sh\ncase $1 in -p) echo "tee: unrecognized option -p" >&2; exit 1;; esac\nexec /usr/bin/tee "$@"\n', { mode: 0o755 });
+  const old = run({ ...process.env, PATH: `${bin}:${process.env["PATH"]}` });
+  assert.equal(old.tools.teeP, false);
+  assert.equal(old.tools.tar, true, "the other tools are still found");
 });

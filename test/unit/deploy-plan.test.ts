@@ -33,7 +33,7 @@ const state = (over: Partial<HostState> = {}): HostState => ({
   rootExists: true,
   rootWritable: true,
   freeKb: 10_000_000,
-  tools: { tar: true, zstd: true, gzip: true, sha256sum: true },
+  tools: { tar: true, zstd: true, gzip: true, sha256sum: true, teeP: true },
   venvPresent: false,
   lock: { state: "free" },
   listing: { releases: [], venvs: [], freeKb: 10_000_000 },
@@ -88,7 +88,10 @@ test("incompatibilities: each difference is named, nothing for a matching host",
   assert.match(diff({ python: { ...py, abi: "cpython-312-x86_64-linux-gnu" } }), /abi is cpython-312/);
   assert.match(diff({ python: { ...py, platform: "linux-aarch64/glibc-2.36" } }), /platform is linux-aarch64/);
   assert.match(diff({ rootWritable: false }), /\/srv\/shop is not writable/);
-  assert.match(diff({ tools: { tar: true, zstd: false, gzip: true, sha256sum: true } }), /zstd is not installed/);
+  assert.match(diff({ tools: { tar: true, zstd: false, gzip: true, sha256sum: true, teeP: true } }), /zstd is not installed/);
+  const noTeeP = { tools: { tar: true, zstd: true, gzip: true, sha256sum: true, teeP: false } };
+  assert.match(diff(noTeeP), /tee cannot write to \/dev\/fd\/N with -p \(GNU coreutils 8\.24 or later/);
+  assert.deepEqual(incompatibilities(manifest, "s", state(noTeeP), { ...hp, sendVenv: false }), [], "only a host that gets the venv needs it");
   assert.match(diff({ freeKb: 1000 }), /needs \d+ KiB free under \/srv\/shop, has 1000 KiB/);
   assert.match(diff({ releaseManifestSha: "x" }), /release 42 already exists with different contents/);
   assert.deepEqual(incompatibilities(manifest, "x", state({ releaseManifestSha: "x" }), { ...hp, releasePresent: true, sendVenv: false }), []);
@@ -105,6 +108,7 @@ test("parseProbe reads the probe's key=value lines", () => {
       "tool_tar=1",
       "tool_zstd=1",
       "tool_sha256sum=1",
+      "tool_tee_p=1",
       "venv_present=1",
       `release_sha=${"c".repeat(64)}`,
       "current=releases/41",
@@ -113,7 +117,7 @@ test("parseProbe reads the probe's key=value lines", () => {
   );
   assert.deepEqual(s.python, py);
   assert.equal(s.freeKb, 123456);
-  assert.deepEqual(s.tools, { tar: true, zstd: true, gzip: false, sha256sum: true });
+  assert.deepEqual(s.tools, { tar: true, zstd: true, gzip: false, sha256sum: true, teeP: true });
   assert.equal(s.venvPresent, true);
   assert.equal(s.current, "41");
   assert.equal(s.previous, "40");

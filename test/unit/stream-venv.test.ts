@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stageVenv, type StreamBounds } from "../../src/deploy/stage.js";
 import { shJoin } from "../../src/transport/quote.js";
@@ -34,11 +34,27 @@ const GOOD: LayerEntry[] = [
   f("lib/big.bin", Buffer.alloc(4 << 20, 7)),
 ];
 
-function stage(root: string, layer: Buffer, expected: string, over: Partial<StreamBounds> = {}) {
+function stage(root: string, layer: Buffer, expected: string, over: Partial<StreamBounds> = {}, env?: NodeJS.ProcessEnv) {
   const file = path.join(root, ".slipway", "incoming", "b1-run-venv.tar.zst");
   const bounds = { bytes: layer.length, unpacked: 4 << 20, files: 8, ...over };
-  const r = spawnSync("sh", ["-c", shJoin(stageVenv(root, KEY, file, expected, "zstd", [], bounds))], { input: layer, encoding: "utf8", maxBuffer: 1 << 20 });
+  const r = spawnSync("/bin/sh", ["-c", shJoin(stageVenv(root, KEY, file, expected, "zstd", [], bounds))], {
+    input: layer,
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+    ...(env ? { env } : {}),
+  });
   return { file, r };
+}
+
+/** A PATH with every program of /usr/bin but openssl, and an `openssl` of `logged` that records its calls. */
+async function pathWithout(openssl: "none" | "logged"): Promise<{ env: NodeJS.ProcessEnv; log: string }> {
+  const dir = await tmpDir("slw-path");
+  const bin = path.join(dir, "bin");
+  await mkdir(bin);
+  for (const name of await readdir("/usr/bin")) if (name !== "openssl") await symlink(path.join("/usr/bin", name), path.join(bin, name));
+  const log = path.join(dir, "openssl.log");
+  if (openssl === "logged") await writeFile(path.join(bin, "openssl"), `#!/bin/sh\necho "$*" >> ${log}\nexec /usr/bin/openssl "$@"\n`, { mode: 0o755 });
+  return { env: { PATH: bin }, log };
 }
 
 async function leftovers(root: string) {
@@ -112,4 +128,22 @@ test("stageVenv: no more than the layer's size is read, nor more tar unpacked th
   // The bounds as the manifest gives them: it unpacks.
   const ok = stage(root, layer, sha(layer));
   assert.equal(ok.r.status, 0, ok.r.stderr);
+});
+
+test("stageVenv hashes with OpenSSL where the host has it, with sha256sum where not, and both refuse a spoiled layer", async () => {
+  const layer = await packLayer(GOOD, "zstd");
+  const spoiled = Buffer.from(layer);
+  spoiled[spoiled.length >> 1]! ^= 0x01;
+  for (const openssl of ["logged", "none"] as const) {
+    const { env, log } = await pathWithout(openssl);
+    const root = await host();
+    const ok = stage(root, layer, sha(layer), {}, env);
+    assert.equal(ok.r.status, 0, `${openssl}: ${ok.r.stderr}`);
+    assert.equal(ok.r.stdout.trim(), "unpacked");
+    const bad = stage(await host(), spoiled, sha(layer), {}, env);
+    assert.equal(bad.r.status, 3, `${openssl}: ${bad.r.stderr}`);
+    assert.match(bad.r.stderr, /sha256 mismatch for b1-run-venv\.tar\.zst: got [0-9a-f]{64}, expected/);
+    const calls = await readFile(log, "utf8").catch(() => "");
+    assert.equal(calls, openssl === "logged" ? "dgst -sha256 -r\ndgst -sha256 -r\n" : "", openssl);
+  }
 });
