@@ -462,7 +462,9 @@ test("probeHost: tee -p through /dev/fd is found where it works, and missing whe
   // A tee that knows no -p, first on PATH.
   const bin = path.join(root, "old-bin");
   await mkdir(bin);
-  await writeFile(path.join(bin, "tee"), '#!/bin/sh\ncase $1 in -p) echo "tee: unrecognized option -p" >&2; exit 1;; esac\nexec /usr/bin/tee "$@"\n', { mode: 0o755 });
+  await writeFile(path.join(bin, "tee"), '#!/bin/sh\ncase $1 in -p) echo "tee: unrecognized option -p" >&2; exit 1;; esac\nexec /usr/bin/tee "$@"\n', {
+    mode: 0o755,
+  });
   const old = run({ ...process.env, PATH: `${bin}:${process.env["PATH"]}` });
   assert.equal(old.tools.teeP, false);
   assert.equal(old.tools.tar, true, "the other tools are still found");
