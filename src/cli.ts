@@ -1,6 +1,8 @@
 // The CLI: argv → command, events → renderer, errors → exit codes. src/launch.ts (the `slipway`
-// executable) runs `main` from this file's bundle, dist/slipway.cjs.
+// executable) runs `main` from this file's bundle, dist/slipway.cjs; run directly (`node --import
+// tsx src/cli.ts`, as the fault tests run the sources), this file runs it itself.
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ExitCode, SlipwayError } from "./errors.js";
 import type { Emit } from "./events.js";
@@ -421,3 +423,5 @@ export async function main(argv: string[]): Promise<void> {
     throw err;
   }
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main(process.argv);
