@@ -689,7 +689,7 @@ async function main(): Promise<void> {
       table([
         ["what", "seconds", "CPU (of 1 core)"],
         [
-          "slipway venv-layer phase (walk, GNU tar → node header check → zstd -T0 -3 → sha256 → file)",
+          "slipway venv-layer phase (walk, GNU tar → zstd -T0 -3 → node: sha256 → file; tar's listing checked)",
           R(compress.slipway_phase_s),
           `build ${R(compress.slipway_cpu_pct, P)}`,
         ],

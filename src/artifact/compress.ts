@@ -12,6 +12,8 @@ export interface Codec {
   input: Writable;
   output: Readable;
   done: Promise<void>;
+  /** `input` is a pipe to a child process: another child can be given it as its stdout, so the bytes skip node. */
+  inputIsPipe: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ function zlibCodec(stream: import("node:zlib").Gzip | import("node:zlib").Gunzip
     stream.on("end", resolve);
     stream.on("error", reject);
   });
-  return { input: stream, output: stream, done };
+  return { input: stream, output: stream, done, inputIsPipe: false };
 }
 
 /** zstd -19 against a raw-content dictionary, no checksum (manifest-delta.ts: the host checks a sha256). */
@@ -56,5 +58,5 @@ function zstdCodec(args: string[]): Codec {
     child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`zstd exited with ${code}: ${stderr.trim()}`))));
   });
   child.stdin.on("error", () => {});
-  return { input: child.stdin, output: child.stdout, done };
+  return { input: child.stdin, output: child.stdout, done, inputIsPipe: true };
 }

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
-import { Transform, type TransformCallback } from "node:stream";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TreeEntry } from "../build/tree.js";
 import { EnvironmentError } from "../errors.js";
@@ -15,8 +15,9 @@ import type { LayerStats, WriteLayerRequest } from "./layer-writer.js";
  * so packing a large venv runs at the compressor's speed rather than at one JS core's.
  * The archive holds what writeLayer's would (same entries in the same order, modes without
  * setuid/setgid/sticky, owner 0 with no names, one mtime, only `path`/`linkpath` pax records),
- * and node still reads every header as it streams past, so a tree that changed after the walk
- * fails the build instead of disagreeing with the manifest.
+ * and node reads tar's listing of every entry, so a tree that changed after the walk fails the
+ * build instead of disagreeing with the manifest. (A new venv layer is then checked whole, as
+ * deploy would check it, in build's artifact phase.)
  */
 
 let gnuTar: Promise<boolean> | undefined;
@@ -60,16 +61,28 @@ export function gnuTarArgs(dir: string, mtime: Date): string[] {
   ];
 }
 
-/** Write the same layer as writeLayer, with GNU tar reading the files; atomic, and the temp file is removed on failure. */
+/**
+ * Write the same layer as writeLayer, with GNU tar reading the files; atomic, and the temp file
+ * is removed on failure. With zstd, tar writes straight into zstd's stdin (one kernel pipe: the
+ * tar, several times the layer's size, never passes through node), and node reads only the
+ * compressed bytes, to hash and write them. What tar wrote is checked from its verbose listing
+ * (`-vv`, on stderr since the archive is on stdout; names C-quoted, so one line per entry):
+ * each entry's name, type, size and link target must be the walked one in the same position.
+ */
 export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<LayerStats> {
   const total = req.entries.reduce((n, e) => n + e.size, 0);
-  const scan = new TarScan(req.entries, (seen) => req.onProgress?.(Math.min(seen, total)));
+  const listing = new ListingCheck(req.entries, (seen) => req.onProgress?.(Math.min(seen, total)));
   const codec = compressor(req.compression);
   const tmp = tempSibling(req.out);
   const counter = new HashingCounter();
-  const child = spawn("tar", gnuTarArgs(req.dir, req.mtime), { stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8192)));
+  const direct = codec.inputIsPipe;
+  const child = spawn("tar", [...gnuTarArgs(req.dir, req.mtime), "-vv", "--quoting-style=c"], {
+    stdio: ["pipe", direct ? codec.input : "pipe", "pipe"],
+    // The listing's quoting and number formats, whatever the user's locale.
+    env: { ...process.env, LC_ALL: "C" },
+  });
+  // tar holds zstd's stdin now: node's copy must close, or zstd never sees the end.
+  if (direct) codec.input.destroy();
   let killed = false;
   const exited = new Promise<Error | undefined>((resolve) => {
     child.on("error", (err: NodeJS.ErrnoException) =>
@@ -77,12 +90,14 @@ export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<Laye
     );
     child.on("close", (code, signal) =>
       resolve(
-        code === 0 ? undefined : new Error(`packing ${req.dir} with GNU tar failed: tar exited ${code ?? signal}${stderr.trim() ? `: ${stderr.trim()}` : ""}`),
+        code === 0
+          ? undefined
+          : new Error(`packing ${req.dir} with GNU tar failed: tar exited ${code ?? signal}${listing.messages ? `: ${listing.messages}` : ""}`),
       ),
     );
   });
-  child.stdin.on("error", () => {}); // tar that died early: its exit says why
-  child.stdin.end(Buffer.concat(req.entries.flatMap((e) => [Buffer.from(e.rel), Buffer.alloc(1)])));
+  child.stdin!.on("error", () => {}); // tar that died early: its exit says why
+  child.stdin!.end(Buffer.concat(req.entries.flatMap((e) => [Buffer.from(e.rel), Buffer.alloc(1)])));
   // If the compressor or the file fails, stop tar too (its exit is then a consequence, not the cause).
   const stopTar = () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -94,12 +109,13 @@ export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<Laye
     stopTar();
     return err;
   };
-  const feed = pipeline(child.stdout, scan, codec.input).then(() => undefined, failed);
+  const listed = pipeline(child.stderr!, listing).then(() => undefined, failed);
+  const feed = direct ? Promise.resolve(undefined) : pipeline(child.stdout!, codec.input).then(() => undefined, failed);
   const sink = pipeline(codec.output, counter, createWriteStream(tmp)).then(() => undefined, failed);
   const coded = codec.done.then(() => undefined, failed);
   try {
-    const [codecErr, tarErr, feedErr, sinkErr] = await Promise.all([coded, exited, feed, sink]);
-    const failure = codecErr ?? (killed ? undefined : tarErr) ?? sinkErr ?? feedErr ?? tarErr ?? scan.problem();
+    const [codecErr, tarErr, feedErr, sinkErr, listErr] = await Promise.all([coded, exited, feed, sink, listed]);
+    const failure = codecErr ?? (killed ? undefined : tarErr) ?? sinkErr ?? feedErr ?? listErr ?? tarErr ?? listing.problem();
     if (failure) throw failure;
     await rename(tmp, req.out);
   } catch (err) {
@@ -111,29 +127,22 @@ export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<Laye
   return { compression: req.compression, sha256: counter.digest(), size: counter.bytes, unpacked_size: total, files: req.entries.length };
 }
 
-const BLOCK = 512;
-const KIND: Record<string, TreeEntry["type"] | "link"> = { "0": "file", "\0": "file", "5": "directory", "2": "symlink", "1": "link" };
+const KIND: Record<string, TreeEntry["type"] | "hard link"> = { "-": "file", d: "directory", l: "symlink", h: "hard link" };
 
 /**
- * A pass-through that reads tar headers (skipping file data, not copying it) and compares each
- * entry with the walked one in the same position: name, type, size, symlink target. It counts
- * file bytes for progress. A mismatch is kept, not thrown, so tar's own message (a file that
- * vanished) can win; `problem()` reports it at the end.
+ * Reads GNU tar's stderr: its `-vv --quoting-style=c` listing, one line per entry
+ * (`MODE OWNER/GROUP SIZE DATE TIME "NAME"[ -> "TARGET"]`), and its own messages (`tar: …`,
+ * kept in `messages`). Each entry is compared with the walked one in the same position: name,
+ * type, size, symlink target. It counts file bytes for progress. A mismatch is kept, not
+ * thrown, so tar's own message (a file that vanished) can win; `problem()` reports it at the end.
  */
-class TarScan extends Transform {
+class ListingCheck extends Writable {
   private index = 0;
   private seen = 0;
-  /** Data (then padding) still to pass for the current entry. */
-  private dataLeft = 0;
-  private padLeft = 0;
-  /** A header block or pax body being collected across chunks. */
-  private want = BLOCK;
-  private parts: Buffer[] = [];
-  private have = 0;
-  private paxSize = -1;
-  private pax: Record<string, string> = {};
-  private ended = false;
+  private rest = "";
   private first: string | undefined;
+  /** tar's own messages, the last 8 KiB. */
+  messages = "";
 
   constructor(
     private readonly entries: readonly TreeEntry[],
@@ -142,40 +151,23 @@ class TarScan extends Transform {
     super();
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    const lines = (this.rest + chunk.toString("latin1")).split("\n");
+    this.rest = lines.pop()!;
     const before = this.seen;
-    let off = 0;
-    while (off < chunk.length && !this.ended) {
-      if (this.dataLeft > 0 || this.padLeft > 0) {
-        const d = Math.min(this.dataLeft, chunk.length - off);
-        this.dataLeft -= d;
-        this.seen += d;
-        off += d;
-        const p = Math.min(this.padLeft, chunk.length - off);
-        this.padLeft -= p;
-        off += p;
-        continue;
-      }
-      const n = Math.min(this.want - this.have, chunk.length - off);
-      this.parts.push(chunk.subarray(off, off + n));
-      this.have += n;
-      off += n;
-      if (this.have < this.want) break;
-      const unit = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-      this.parts = [];
-      this.have = 0;
-      this.want = BLOCK;
-      if (this.paxSize >= 0) this.takePax(unit.subarray(0, this.paxSize));
-      else this.takeHeader(unit);
-    }
+    for (const line of lines) this.take(line);
     if (this.seen !== before) this.onProgress(this.seen);
-    done(null, chunk);
+    done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (this.rest) this.take(this.rest);
+    done();
   }
 
   /** The first disagreement between tar's entries and the walked ones, as an Error. */
   problem(): Error | undefined {
     if (!this.first && this.index !== this.entries.length) this.mismatch(`tar wrote ${this.index} entries, the walk found ${this.entries.length}`);
-    if (!this.first && !this.ended) this.mismatch("the tar stream has no end-of-archive marker");
     return this.first ? new Error(`GNU tar's layer does not match the walked tree (did it change during the build?): ${this.first}`) : undefined;
   }
 
@@ -183,54 +175,22 @@ class TarScan extends Transform {
     this.first ??= what;
   }
 
-  private takePax(body: Buffer): void {
-    this.paxSize = -1;
-    let at = 0;
-    while (at < body.length) {
-      const space = body.indexOf(0x20, at);
-      const len = Number(body.subarray(at, space).toString());
-      if (space < 0 || !(len > 0)) {
-        this.mismatch("a pax header is malformed");
-        return;
-      }
-      const record = body.subarray(space + 1, at + len - 1).toString();
-      const eq = record.indexOf("=");
-      this.pax[record.slice(0, eq)] = record.slice(eq + 1);
-      at += len;
-    }
-  }
-
-  private takeHeader(h: Buffer): void {
-    if (h.every((b) => b === 0)) {
-      this.ended = true; // end of archive: the rest is zero padding
+  private take(line: string): void {
+    const entry = parseListingLine(line);
+    if (!entry) {
+      if (line.startsWith("tar: ")) this.messages = `${this.messages}${this.messages ? "\n" : ""}${line}`.slice(-8192);
+      else this.mismatch(`tar listed a line slipway cannot read: ${JSON.stringify(line.slice(0, 200))}`);
       return;
     }
-    const flag = String.fromCharCode(h[156]!);
-    const size = sizeOf(h);
-    if (flag === "x") {
-      this.paxSize = size;
-      this.want = roundUp(size);
-      return;
-    }
-    const pax = this.pax;
-    this.pax = {};
-    if (flag !== "0" && flag !== "\0") this.padLeft = roundUp(size);
-    else {
-      this.dataLeft = size;
-      this.padLeft = roundUp(size) - size;
-    }
+    const { name, kind, size, linkname } = entry;
     const expected = this.entries[this.index++];
-    const prefix = field(h, 345, 155);
-    const name = pax["path"] ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
-    const linkname = pax["linkpath"] ?? field(h, 157, 100);
-    const kind = KIND[flag] ?? `type ${JSON.stringify(flag)}`;
-    const extra = Object.keys(pax).filter((k) => k !== "path" && k !== "linkpath");
     if (!expected) {
       this.mismatch(`tar wrote ${JSON.stringify(name)} after the last walked entry`);
       return;
     }
     const want = expected.type === "directory" ? `${expected.rel}/` : expected.rel;
     const wantSize = expected.type === "file" ? expected.size : 0;
+    if (kind === "file") this.seen += size;
     if (name !== want || kind !== expected.type || size !== wantSize) {
       this.mismatch(
         `tar wrote ${JSON.stringify(name)} (${kind}, ${size} bytes) where the walk had ${JSON.stringify(want)} (${expected.type}, ${wantSize} bytes)`,
@@ -239,28 +199,47 @@ class TarScan extends Transform {
     }
     if (expected.type === "symlink" && linkname !== expected.linkname) {
       this.mismatch(`tar wrote ${JSON.stringify(name)} as a link to ${JSON.stringify(linkname)}, the walk saw ${JSON.stringify(expected.linkname)}`);
-      return;
     }
-    if (extra.length) this.mismatch(`tar wrote the pax records ${extra.join(", ")} for ${JSON.stringify(name)}`);
   }
 }
 
-function roundUp(n: number): number {
-  return Math.ceil(n / BLOCK) * BLOCK;
-}
-
-/** A NUL-terminated header field. */
-function field(h: Buffer, at: number, len: number): string {
-  const end = h.indexOf(0, at);
-  return h.subarray(at, end < 0 || end > at + len ? at + len : end).toString();
-}
-
-/** The size field: octal, or base-256 when its top bit is set. */
-function sizeOf(h: Buffer): number {
-  if (h[124]! & 0x80) {
-    let n = h[124]! & 0x7f;
-    for (let i = 125; i < 136; i++) n = n * 256 + h[i]!;
-    return n;
+/** One line of `tar -cvv --quoting-style=c` (read as latin1, one char per byte), or undefined. */
+export function parseListingLine(line: string): { name: string; kind: string; size: number; linkname?: string } | undefined {
+  const head = /^(\S)\S{9} \S+ +(\d+) \S+ \S+ "/.exec(line);
+  if (!head) return undefined;
+  const name = cQuoted(line, head[0].length);
+  if (!name) return undefined;
+  let linkname: string | undefined;
+  if (name.end < line.length) {
+    if (!line.startsWith(' -> "', name.end)) return undefined;
+    const target = cQuoted(line, name.end + 5);
+    if (!target || target.end !== line.length) return undefined;
+    linkname = target.text;
   }
-  return Number.parseInt(field(h, 124, 12).trim() || "0", 8);
+  const kind = KIND[head[1]!] ?? `type ${JSON.stringify(head[1])}`;
+  return { name: name.text, kind, size: Number(head[2]), ...(linkname !== undefined ? { linkname } : {}) };
+}
+
+const C_ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, "\\": 92, '"': 34, "?": 63, "'": 39 };
+
+/** The C-quoted string whose body starts at `at` (after its opening quote), decoded as UTF-8, and where it ends (after the closing quote). */
+function cQuoted(line: string, at: number): { text: string; end: number } | undefined {
+  const bytes: number[] = [];
+  for (let i = at; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '"') return { text: Buffer.from(bytes).toString("utf8"), end: i + 1 };
+    if (c !== "\\") {
+      bytes.push(c.charCodeAt(0));
+      continue;
+    }
+    const next = line[++i];
+    if (next === undefined) return undefined;
+    const octal = /^[0-7]{1,3}/.exec(line.slice(i, i + 3));
+    if (octal) {
+      bytes.push(Number.parseInt(octal[0], 8));
+      i += octal[0].length - 1;
+    } else if (next in C_ESCAPES) bytes.push(C_ESCAPES[next]!);
+    else return undefined;
+  }
+  return undefined;
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { checkLayer } from "../../src/artifact/entries.js";
 import type { Compression } from "../../src/artifact/compress.js";
-import { gnuTarArgs, hasGnuTar, writeLayerWithGnuTar } from "../../src/artifact/gnu-tar-pack.js";
+import { gnuTarArgs, hasGnuTar, parseListingLine, writeLayerWithGnuTar } from "../../src/artifact/gnu-tar-pack.js";
 import { writeLayer } from "../../src/artifact/layer-writer.js";
 import { walkTree, type TreeEntry } from "../../src/build/tree.js";
 import { sha256File } from "../../src/util/hash.js";
@@ -167,4 +167,31 @@ describe("writeLayerWithGnuTar", () => {
     );
     assert.deepEqual(await readdir(path.dirname(out)), []);
   });
+});
+
+test("parseListingLine: GNU tar's -vv --quoting-style=c lines, and nothing else", () => {
+  assert.deepEqual(parseListingLine('-rw-r--r-- 0/0            1234 2026-12-01 14:00 "lib/a.py"'), { name: "lib/a.py", kind: "file", size: 1234 });
+  assert.deepEqual(parseListingLine('drwxr-xr-x 0/0               0 2026-12-01 14:00 "bin/"'), { name: "bin/", kind: "directory", size: 0 });
+  // A target holding ` -> ` and quotes; a name with a newline, a backslash and UTF-8 as octal.
+  assert.deepEqual(parseListingLine('lrwxrwxrwx 0/0               0 2026-12-01 14:00 "d/l" -> "../x -> \\"y\\""'), {
+    name: "d/l",
+    kind: "symlink",
+    size: 0,
+    linkname: '../x -> "y"',
+  });
+  assert.deepEqual(parseListingLine('-rw-r--r-- 0/0 1 2026-12-01 14:00 "we ird\\nname\\\\caf\\303\\251.py"'), {
+    name: "we ird\nname\\café.py",
+    kind: "file",
+    size: 1,
+  });
+  assert.equal(parseListingLine('hrw-r--r-- 0/0 0 2026-12-01 14:00 "b" link to "a"'), undefined, "a hard link line is not read as an entry");
+  for (const bad of [
+    'tar: "x": Cannot stat: No such file or directory',
+    '-rw-r--r-- 0/0 1 2026-12-01 14:00 "unterminated',
+    '-rw-r--r-- 0/0 1 2026-12-01 14:00 "a" trailing',
+    '-rw-r--r-- 0/0 1 2026-12-01 14:00 "bad \\q escape"',
+    "",
+  ]) {
+    assert.equal(parseListingLine(bad), undefined, bad);
+  }
 });
