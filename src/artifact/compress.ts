@@ -12,8 +12,6 @@ export interface Codec {
   input: Writable;
   output: Readable;
   done: Promise<void>;
-  /** `input` is a pipe to a child process: another child can be given it as its stdout, so the bytes skip node. */
-  inputIsPipe: boolean;
 }
 
 /**
@@ -35,7 +33,7 @@ function zlibCodec(stream: import("node:zlib").Gzip | import("node:zlib").Gunzip
     stream.on("end", resolve);
     stream.on("error", reject);
   });
-  return { input: stream, output: stream, done, inputIsPipe: false };
+  return { input: stream, output: stream, done };
 }
 
 /** zstd -19 against a raw-content dictionary, no checksum (manifest-delta.ts: the host checks a sha256). */
@@ -43,10 +41,21 @@ export function dictionaryCompressor(dictionaryFile: string): Codec {
   return zstdCodec(["-q", "-19", "--no-check", "-D", dictionaryFile, "-c"]);
 }
 
-function zstdCodec(args: string[]): Codec {
-  const child = spawn("zstd", args, { stdio: ["pipe", "pipe", "pipe"] });
+/**
+ * `zstd -T0 -3` writing straight into the open file `fd` (its own copy: the caller may close
+ * theirs once this returns). `input` is a pipe to zstd, so another child can be given it as its
+ * stdout: then neither the input nor the output passes through node.
+ */
+export function zstdCompressorTo(fd: number): Omit<Codec, "output"> {
+  return zstdCodec(["-q", "-c", "-T0", "-3"], fd);
+}
+
+function zstdCodec(args: string[]): Codec;
+function zstdCodec(args: string[], stdout: number): Omit<Codec, "output">;
+function zstdCodec(args: string[], stdout: number | "pipe" = "pipe"): Codec | Omit<Codec, "output"> {
+  const child = spawn("zstd", args, { stdio: ["pipe", stdout, "pipe"] });
   let stderr = "";
-  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   const done = new Promise<void>((resolve, reject) => {
     child.on("error", (err: NodeJS.ErrnoException) =>
       reject(
@@ -57,6 +66,6 @@ function zstdCodec(args: string[]): Codec {
     );
     child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`zstd exited with ${code}: ${stderr.trim()}`))));
   });
-  child.stdin.on("error", () => {});
-  return { input: child.stdin, output: child.stdout, done, inputIsPipe: true };
+  child.stdin!.on("error", () => {});
+  return stdout === "pipe" ? { input: child.stdin!, output: child.stdout!, done } : { input: child.stdin!, done };
 }

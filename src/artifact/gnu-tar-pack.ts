@@ -1,13 +1,14 @@
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import { Writable } from "node:stream";
+import { closeSync, createWriteStream, openSync, readSync } from "node:fs";
+import { open, rename, rm, stat } from "node:fs/promises";
+import { Socket } from "node:net";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TreeEntry } from "../build/tree.js";
 import { EnvironmentError } from "../errors.js";
 import { tempSibling } from "../util/fs.js";
-import { HashingCounter } from "../util/hash.js";
-import { compressor } from "./compress.js";
+import { HashingCounter, sha256File } from "../util/hash.js";
+import { compressor, zstdCompressorTo } from "./compress.js";
 import type { LayerStats, WriteLayerRequest } from "./layer-writer.js";
 
 /*
@@ -63,106 +64,158 @@ export function gnuTarArgs(dir: string, mtime: Date): string[] {
 
 /**
  * Write the same layer as writeLayer, with GNU tar reading the files; atomic, and the temp file
- * is removed on failure. With zstd, tar writes straight into zstd's stdin (one kernel pipe: the
- * tar, several times the layer's size, never passes through node), and node reads only the
- * compressed bytes, to hash and write them. What tar wrote is checked from its verbose listing
- * (`-vv`, on stderr since the archive is on stdout; names C-quoted, so one line per entry):
- * each entry's name, type, size and link target must be the walked one in the same position.
+ * is removed on failure. With zstd, no byte of the layer passes through node: tar writes into
+ * zstd's stdin and zstd into the temp file, and node hashes the file once it is whole (reading a
+ * compressor's output through a stream cost node more CPU than the hash). With gzip (zlib, in
+ * node), tar's output is compressed and hashed on the way. What tar wrote is checked from its
+ * verbose listing (`-vv --index-file`, names C-quoted, so one line per entry), which tar writes
+ * to a file beside the layer that node reads as it grows (on a pipe, tar's unbuffered writes of
+ * it cost node a wakeup for every few bytes): each entry's name, type, size and link target
+ * must be the walked one in the same position.
  */
 export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<LayerStats> {
   const total = req.entries.reduce((n, e) => n + e.size, 0);
   const listing = new ListingCheck(req.entries, (seen) => req.onProgress?.(Math.min(seen, total)));
-  const codec = compressor(req.compression);
   const tmp = tempSibling(req.out);
-  const counter = new HashingCounter();
-  const direct = codec.inputIsPipe;
-  const child = spawn("tar", [...gnuTarArgs(req.dir, req.mtime), "-vv", "--quoting-style=c"], {
-    stdio: ["pipe", direct ? codec.input : "pipe", "pipe"],
+  let counter: HashingCounter | undefined;
+  let stopTar = () => {};
+  try {
+    const out = await open(tmp, "w", 0o644);
+    let sink: Promise<unknown>;
+    let input: Writable;
+    let coded: Promise<void>;
+    try {
+      if (req.compression === "zstd") {
+        ({ input, done: coded } = zstdCompressorTo(out.fd));
+        sink = Promise.resolve();
+      } else {
+        const codec = compressor(req.compression);
+        counter = new HashingCounter();
+        ({ input, done: coded } = codec);
+        sink = pipeline(codec.output, counter, createWriteStream("", { fd: out.fd, autoClose: false }));
+      }
+      const tar = packWithTar(req, input, listing, `${tmp}.list`);
+      stopTar = tar.stop;
+      const failed = (err: Error): Error => {
+        tar.stop();
+        return err;
+      };
+      const [codecErr, tarErr, sinkErr, feedErr] = await Promise.all([
+        coded.then(() => undefined, failed),
+        tar.exited,
+        sink.then(() => undefined, failed),
+        tar.fed.then(() => undefined, failed),
+      ]);
+      const failure = codecErr ?? (tar.killed() ? undefined : tarErr) ?? sinkErr ?? feedErr ?? tarErr ?? listing.problem();
+      if (failure) throw failure;
+    } finally {
+      await out.close();
+    }
+    const size = (await stat(tmp)).size;
+    const sha256 = counter ? counter.digest() : await sha256File(tmp);
+    await rename(tmp, req.out);
+    return { compression: req.compression, sha256, size, unpacked_size: total, files: req.entries.length };
+  } catch (err) {
+    stopTar();
+    await rm(tmp, { force: true });
+    throw err;
+  } finally {
+    await rm(`${tmp}.list`, { force: true });
+  }
+}
+
+/** How often the listing file is read while tar runs (progress and the first mismatch). */
+const LISTING_POLL_MS = 200;
+
+/**
+ * GNU tar packing req's entries into `into`, a pipe to a child (tar writes into it directly) or
+ * a node stream, its listing going to `listFile` and from there to `listing`.
+ */
+function packWithTar(req: WriteLayerRequest, into: Writable, listing: ListingCheck, listFile: string) {
+  const direct = into instanceof Socket;
+  // Made here (private), so it can be read from the start; tar's fopen truncates the same file.
+  const listFd = openSync(listFile, "w+", 0o600);
+  let listPos = 0;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const readListing = () => {
+    for (let n = readSync(listFd, buf, 0, buf.length, listPos); n > 0; n = readSync(listFd, buf, 0, buf.length, listPos)) {
+      listPos += n;
+      listing.feed(buf.subarray(0, n));
+    }
+  };
+  const child = spawn("tar", [...gnuTarArgs(req.dir, req.mtime), "-vv", "--quoting-style=c", `--index-file=${listFile}`], {
+    stdio: ["pipe", direct ? into : "pipe", "pipe"],
     // The listing's quoting and number formats, whatever the user's locale.
     env: { ...process.env, LC_ALL: "C" },
   });
-  // tar holds zstd's stdin now: node's copy must close, or zstd never sees the end.
-  if (direct) codec.input.destroy();
+  // tar holds the compressor's stdin now: node's copy must close, or the compressor never sees the end.
+  if (direct) into.destroy();
+  const poll = setInterval(readListing, LISTING_POLL_MS);
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8192)));
   let killed = false;
   const exited = new Promise<Error | undefined>((resolve) => {
     child.on("error", (err: NodeJS.ErrnoException) =>
       resolve(err.code === "ENOENT" ? new EnvironmentError("tar is not installed on this machine", "install GNU tar (apt-get install tar)") : err),
     );
-    child.on("close", (code, signal) =>
+    child.on("close", (code, signal) => {
+      clearInterval(poll);
+      try {
+        readListing();
+        listing.finish();
+      } finally {
+        closeSync(listFd);
+      }
       resolve(
-        code === 0
-          ? undefined
-          : new Error(`packing ${req.dir} with GNU tar failed: tar exited ${code ?? signal}${listing.messages ? `: ${listing.messages}` : ""}`),
-      ),
-    );
+        code === 0 ? undefined : new Error(`packing ${req.dir} with GNU tar failed: tar exited ${code ?? signal}${stderr.trim() ? `: ${stderr.trim()}` : ""}`),
+      );
+    });
   });
   child.stdin!.on("error", () => {}); // tar that died early: its exit says why
   child.stdin!.end(Buffer.concat(req.entries.flatMap((e) => [Buffer.from(e.rel), Buffer.alloc(1)])));
   // If the compressor or the file fails, stop tar too (its exit is then a consequence, not the cause).
-  const stopTar = () => {
+  const stop = () => {
     if (child.exitCode === null && child.signalCode === null) {
       killed = true;
       child.kill();
     }
+    if (!direct) into.destroy();
   };
-  const failed = (err: Error): Error => {
-    stopTar();
-    return err;
-  };
-  const listed = pipeline(child.stderr!, listing).then(() => undefined, failed);
-  const feed = direct ? Promise.resolve(undefined) : pipeline(child.stdout!, codec.input).then(() => undefined, failed);
-  const sink = pipeline(codec.output, counter, createWriteStream(tmp)).then(() => undefined, failed);
-  const coded = codec.done.then(() => undefined, failed);
-  try {
-    const [codecErr, tarErr, feedErr, sinkErr, listErr] = await Promise.all([coded, exited, feed, sink, listed]);
-    const failure = codecErr ?? (killed ? undefined : tarErr) ?? sinkErr ?? feedErr ?? listErr ?? tarErr ?? listing.problem();
-    if (failure) throw failure;
-    await rename(tmp, req.out);
-  } catch (err) {
-    stopTar();
-    codec.input.destroy();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  return { compression: req.compression, sha256: counter.digest(), size: counter.bytes, unpacked_size: total, files: req.entries.length };
+  const fed = direct ? Promise.resolve() : pipeline(child.stdout!, into);
+  return { exited, fed, stop, killed: () => killed };
 }
 
 const KIND: Record<string, TreeEntry["type"] | "hard link"> = { "-": "file", d: "directory", l: "symlink", h: "hard link" };
 
 /**
- * Reads GNU tar's stderr: its `-vv --quoting-style=c` listing, one line per entry
- * (`MODE OWNER/GROUP SIZE DATE TIME "NAME"[ -> "TARGET"]`), and its own messages (`tar: …`,
- * kept in `messages`). Each entry is compared with the walked one in the same position: name,
- * type, size, symlink target. It counts file bytes for progress. A mismatch is kept, not
- * thrown, so tar's own message (a file that vanished) can win; `problem()` reports it at the end.
+ * Reads GNU tar's `-vv --quoting-style=c` listing, one line per entry
+ * (`MODE OWNER/GROUP SIZE DATE TIME "NAME"[ -> "TARGET"]`), and compares each entry with the
+ * walked one in the same position: name, type, size, symlink target. It counts file bytes for
+ * progress. A mismatch is kept, not thrown, so tar's own message (a file that vanished) can
+ * win; `problem()` reports it at the end.
  */
-class ListingCheck extends Writable {
+class ListingCheck {
   private index = 0;
   private seen = 0;
   private rest = "";
   private first: string | undefined;
-  /** tar's own messages, the last 8 KiB. */
-  messages = "";
 
   constructor(
     private readonly entries: readonly TreeEntry[],
     private readonly onProgress: (seen: number) => void,
-  ) {
-    super();
-  }
+  ) {}
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+  feed(chunk: Buffer): void {
     const lines = (this.rest + chunk.toString("latin1")).split("\n");
     this.rest = lines.pop()!;
     const before = this.seen;
     for (const line of lines) this.take(line);
     if (this.seen !== before) this.onProgress(this.seen);
-    done();
   }
 
-  override _final(done: (err?: Error | null) => void): void {
+  finish(): void {
     if (this.rest) this.take(this.rest);
-    done();
+    this.rest = "";
   }
 
   /** The first disagreement between tar's entries and the walked ones, as an Error. */
@@ -178,8 +231,7 @@ class ListingCheck extends Writable {
   private take(line: string): void {
     const entry = parseListingLine(line);
     if (!entry) {
-      if (line.startsWith("tar: ")) this.messages = `${this.messages}${this.messages ? "\n" : ""}${line}`.slice(-8192);
-      else this.mismatch(`tar listed a line slipway cannot read: ${JSON.stringify(line.slice(0, 200))}`);
+      this.mismatch(`tar listed a line slipway cannot read: ${JSON.stringify(line.slice(0, 200))}`);
       return;
     }
     const { name, kind, size, linkname } = entry;
