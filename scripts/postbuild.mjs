@@ -39,8 +39,12 @@ await build({
   plugins: [awsSdkApart],
   // import.meta has no CommonJS meaning: the bundle's own URL is what src/ asks it for.
   define: { SLIPWAY_BUNDLED_VERSION: JSON.stringify(version), "import.meta.url": "__slipwayBundleUrl" },
-  banner: { js: "var __slipwayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // Strict, as the ES modules it is made of were ("use strict" must come first to count).
+  banner: { js: "\"use strict\";var __slipwayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // vm.Script runs no import() without an experimental loader: every one becomes a require.
+  supported: { "dynamic-import": false },
 });
+if (/\bimport\(/.test(readFileSync(`${dist}slipway.cjs`, "utf8"))) throw new Error("dist/slipway.cjs still holds an import(): src/launch.ts cannot run it");
 await build({ ...common, entryPoints: [`${src}s3/sdk.ts`], outfile: `${dist}s3-sdk.cjs`, format: "cjs" });
 await build({ ...common, entryPoints: [`${src}launch.ts`], outfile: `${dist}cli.js`, format: "esm" });
 chmodSync(`${dist}cli.js`, 0o755);

@@ -1,6 +1,7 @@
 // The CLI: argv → command, events → renderer, errors → exit codes. src/launch.ts (the `slipway`
 // executable) runs `main` from this file's bundle, dist/slipway.cjs; run directly (`node --import
 // tsx src/cli.ts`, as the fault tests run the sources), this file runs it itself.
+import { realpathSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
@@ -424,4 +425,13 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main(process.argv);
+/** Whether this file is the process's entry (its own path, links resolved), not a module of the bundle. */
+function isEntry(): boolean {
+  try {
+    return Boolean(process.argv[1]) && import.meta.url === pathToFileURL(realpathSync(process.argv[1]!)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) void main(process.argv);

@@ -81,19 +81,21 @@ export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<Laye
   let stopTar = () => {};
   try {
     const out = await open(tmp, "w", 0o644);
-    let sink: Promise<unknown>;
-    let input: Writable;
-    let coded: Promise<void>;
+    let sink: Promise<unknown> = Promise.resolve();
+    let input: Writable | undefined;
+    let coded: Promise<void> = Promise.resolve();
     try {
       if (req.compression === "zstd") {
         ({ input, done: coded } = zstdCompressorTo(out.fd));
-        sink = Promise.resolve();
       } else {
         const codec = compressor(req.compression);
         counter = new HashingCounter();
         ({ input, done: coded } = codec);
         sink = pipeline(codec.output, counter, createWriteStream("", { fd: out.fd, autoClose: false }));
       }
+      // Settled below; a throw before then (tar would not start) must not leave them unhandled.
+      coded.catch(() => {});
+      sink.catch(() => {});
       const tar = packWithTar(req, input, listing, `${tmp}.list`);
       stopTar = tar.stop;
       const failed = (err: Error): Error => {
@@ -108,6 +110,10 @@ export async function writeLayerWithGnuTar(req: WriteLayerRequest): Promise<Laye
       ]);
       const failure = codecErr ?? (tar.killed() ? undefined : tarErr) ?? sinkErr ?? feedErr ?? tarErr ?? listing.problem();
       if (failure) throw failure;
+    } catch (err) {
+      // The compressor, if tar never took its input, would wait on it forever.
+      input?.destroy();
+      throw err;
     } finally {
       await out.close();
     }
@@ -138,16 +144,26 @@ function packWithTar(req: WriteLayerRequest, into: Writable, listing: ListingChe
   let listPos = 0;
   const buf = Buffer.allocUnsafe(1 << 20);
   const readListing = () => {
-    for (let n = readSync(listFd, buf, 0, buf.length, listPos); n > 0; n = readSync(listFd, buf, 0, buf.length, listPos)) {
-      listPos += n;
-      listing.feed(buf.subarray(0, n));
+    try {
+      for (let n = readSync(listFd, buf, 0, buf.length, listPos); n > 0; n = readSync(listFd, buf, 0, buf.length, listPos)) {
+        listPos += n;
+        listing.feed(buf.subarray(0, n));
+      }
+    } catch (err) {
+      listing.unreadable(err as Error);
     }
   };
-  const child = spawn("tar", [...gnuTarArgs(req.dir, req.mtime), "-vv", "--quoting-style=c", `--index-file=${listFile}`], {
-    stdio: ["pipe", direct ? into : "pipe", "pipe"],
-    // The listing's quoting and number formats, whatever the user's locale.
-    env: { ...process.env, LC_ALL: "C" },
-  });
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn("tar", [...gnuTarArgs(req.dir, req.mtime), "-vv", "--quoting-style=c", `--index-file=${listFile}`], {
+      stdio: ["pipe", direct ? into : "pipe", "pipe"],
+      // The listing's quoting and number formats, whatever the user's locale.
+      env: { ...process.env, LC_ALL: "C" },
+    });
+  } catch (err) {
+    closeSync(listFd);
+    throw err;
+  }
   // tar holds the compressor's stdin now: node's copy must close, or the compressor never sees the end.
   if (direct) into.destroy();
   const poll = setInterval(readListing, LISTING_POLL_MS);
@@ -226,6 +242,11 @@ class ListingCheck {
 
   private mismatch(what: string): void {
     this.first ??= what;
+  }
+
+  /** The listing could not be read (or progress failed): the layer cannot be vouched for. */
+  unreadable(err: Error): void {
+    this.mismatch(`tar's listing could not be read: ${err.message}`);
   }
 
   private take(line: string): void {

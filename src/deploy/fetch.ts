@@ -36,6 +36,7 @@ fetch() {
   actual=$(printf '%s\\n' "$res" | tail -n 1 | cut -d' ' -f1)
   why=$(printf '%s\\n' "$res" | sed '$d' | tail -n 3 | tr '\\n' ' ')
   if [ -n "$why" ]; then rm -f "$part"; echo "cannot fetch $(basename "$1") from $from: $why" >&2; exit 1; fi
+  case $actual in [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;; *) rm -f "$part"; echo "cannot hash $(basename "$1") on this host" >&2; exit 1;; esac
   if [ "$actual" != "$2" ]; then rm -f "$part"; echo "refused $(basename "$1") from $from: its bytes hash to sha256:$actual, not the digest asked for" >&2; exit 3; fi
   mv -f "$part" "$1"
 }

@@ -1,6 +1,6 @@
 import type { Compression } from "../artifact/compress.js";
 import { unpackAllowance } from "../artifact/limits.js";
-import { HOST_CHECK, SHA256_IN_FN } from "./host-check.js";
+import { HOST_CHECK } from "./host-check.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
 import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
@@ -20,7 +20,8 @@ receive() {
     else head -c "$3" | "$5" -I -S -c "$inflate" "$4" > "$part"; fi ||
       { rm -f "$part"; echo "cannot expand the delta of $(basename "$1") against $4" >&2; exit 3; }
   elif [ -n "$3" ]; then head -c "$3" > "$part"; else cat > "$part"; fi
-  actual=$(sha256_in < "$part" | cut -d' ' -f1)
+  actual=$(sha256sum "$part" | cut -d' ' -f1)
+  case $actual in [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;; *) rm -f "$part"; echo "cannot hash $(basename "$1") on this host" >&2; exit 1;; esac
   if [ "$actual" != "$2" ]; then rm -f "$part"; echo "sha256 mismatch for $(basename "$1"): got $actual, expected $2" >&2; exit 3; fi
   mv -f "$part" "$1"
 }`;
@@ -41,7 +42,7 @@ stream_untar() {
 }`;
 
 export function receiveFile(dest: string, sha256: string): string[] {
-  return sh(`${SHA256_IN_FN}${RECEIVE_FN}\nset -e\numask 022\nreceive "$1" "$2"`, dest, sha256);
+  return sh(`${RECEIVE_FN}\nset -e\numask 022\nreceive "$1" "$2"`, dest, sha256);
 }
 
 /**

@@ -46,13 +46,18 @@ function stage(root: string, layer: Buffer, expected: string, over: Partial<Stre
   return { file, r };
 }
 
-/** A PATH with every program of /usr/bin but openssl, and an `openssl` of `logged` that records its calls. */
-async function pathWithout(openssl: "none" | "logged"): Promise<{ env: NodeJS.ProcessEnv; log: string }> {
+/**
+ * A PATH with every program of /usr/bin but openssl, and as `openssl`: none, one that records its
+ * calls (`logged`), or one that runs but hashes nothing (`broken`: a missing library, say).
+ */
+async function pathWithout(openssl: "none" | "logged" | "broken"): Promise<{ env: NodeJS.ProcessEnv; log: string }> {
   const dir = await tmpDir("slw-path");
   const bin = path.join(dir, "bin");
   await mkdir(bin);
   for (const name of await readdir("/usr/bin")) if (name !== "openssl") await symlink(path.join("/usr/bin", name), path.join(bin, name));
   const log = path.join(dir, "openssl.log");
+  if (openssl === "broken")
+    await writeFile(path.join(bin, "openssl"), "#!/bin/sh\necho 'openssl: error while loading shared libraries' >&2\nexit 127\n", { mode: 0o755 });
   if (openssl === "logged") await writeFile(path.join(bin, "openssl"), `#!/bin/sh\necho "$*" >> ${log}\nexec /usr/bin/openssl "$@"\n`, { mode: 0o755 });
   return { env: { PATH: bin }, log };
 }
@@ -130,11 +135,11 @@ test("stageVenv: no more than the layer's size is read, nor more tar unpacked th
   assert.equal(ok.r.status, 0, ok.r.stderr);
 });
 
-test("stageVenv hashes with OpenSSL where the host has it, with sha256sum where not, and both refuse a spoiled layer", async () => {
+test("stageVenv hashes with OpenSSL where the host has one that works, with sha256sum where not, and both refuse a spoiled layer", async () => {
   const layer = await packLayer(GOOD, "zstd");
   const spoiled = Buffer.from(layer);
   spoiled[spoiled.length >> 1]! ^= 0x01;
-  for (const openssl of ["logged", "none"] as const) {
+  for (const openssl of ["logged", "none", "broken"] as const) {
     const { env, log } = await pathWithout(openssl);
     const root = await host();
     const ok = stage(root, layer, sha(layer), {}, env);
@@ -144,6 +149,7 @@ test("stageVenv hashes with OpenSSL where the host has it, with sha256sum where 
     assert.equal(bad.r.status, 3, `${openssl}: ${bad.r.stderr}`);
     assert.match(bad.r.stderr, /sha256 mismatch for b1-run-venv\.tar\.zst: got [0-9a-f]{64}, expected/);
     const calls = await readFile(log, "utf8").catch(() => "");
-    assert.equal(calls, openssl === "logged" ? "dgst -sha256 -r\ndgst -sha256 -r\n" : "", openssl);
+    // Each hash: a check that openssl works (it hashes nothing), then the hash.
+    assert.equal(calls, openssl === "logged" ? "dgst -sha256 -r\n".repeat(4) : "", openssl);
   }
 });
