@@ -12,7 +12,7 @@ export interface HostState {
   rootExists: boolean;
   rootWritable: boolean;
   freeKb: number;
-  /** teeP: `tee -p` writing to /dev/fd/N, which unpacking a venv layer as it arrives needs (host-check.ts hashed_untar). */
+  /** teeP: `tee -p` writing to /dev/fd/N, which unpacking a venv layer as it arrives needs (host-check.ts hashed_untar); probed only where the venv is absent. */
   tools: { tar: boolean; zstd: boolean; gzip: boolean; sha256sum: boolean; teeP: boolean };
   venvPresent: boolean;
   /** sha256 of releases/<build_id>/slipway.json if that release exists and is complete (complete.ts). */
@@ -62,8 +62,9 @@ d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 [ -w "$d" ] && echo "root_writable=1"
 echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
 for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
-{ echo x | tee -p /dev/fd/5 >/dev/null; } 5>/dev/null 2>/dev/null && echo "tool_tee_p=1"
-[ -f "$root/virtualenvs/$key/.slipway-complete" ] && echo "venv_present=1"
+# tee -p through /dev/fd streams a venv layer in: asked only where the venv is not there yet.
+if [ -f "$root/virtualenvs/$key/.slipway-complete" ]; then echo "venv_present=1"
+elif { echo x | tee -p /dev/fd/5 >/dev/null; } 5>/dev/null 2>/dev/null; then echo "tool_tee_p=1"; fi
 case $(release_states "$root" "$build") in
   complete*|legacy*) echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)";;
   incomplete*) echo "release_incomplete=1";;
