@@ -4,8 +4,8 @@
 // bundle with `vm.Script` and hands V8 the bytes it saved last time: a warm command then skips
 // parsing and compiling the ~1 MB it runs, about 0.05–0.1 s of every invocation.
 import { createHash } from "node:crypto";
-import os from "node:os";
 import path from "node:path";
+import { cacheDir } from "./util/cache-dir.js";
 
 /** SLIPWAY_CODE_CACHE=0 turns the cache off; any other value is the directory to use. */
 export const CODE_CACHE_ENV = "SLIPWAY_CODE_CACHE";
@@ -15,8 +15,7 @@ export function codeCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   const own = env[CODE_CACHE_ENV];
   if (own === "0") return undefined;
   if (own) return own;
-  const base = env["SLIPWAY_CACHE_DIR"] || path.join(env["XDG_CACHE_HOME"] || path.join(os.homedir(), ".cache"), "slipway");
-  return path.join(base, "code");
+  return path.join(cacheDir(env), "code");
 }
 
 /**

@@ -18,9 +18,12 @@ export interface Codec {
  * zstd runs as the `zstd` program (multi-threaded, and the same tool hosts use to unpack);
  * gzip uses Node's zlib. Both produce the same bytes for the same input on every run.
  */
+/** Every core, level 3 (docs/performance.md says why). */
+const ZSTD_COMPRESS = ["-q", "-c", "-T0", "-3"];
+
 export function compressor(kind: Compression): Codec {
   if (kind === "gzip") return zlibCodec(createGzip({ level: 6 }));
-  return zstdCodec(["-q", "-c", "-T0", "-3"]);
+  return zstdCodec(ZSTD_COMPRESS);
 }
 
 export function decompressor(kind: Compression): Codec {
@@ -47,7 +50,7 @@ export function dictionaryCompressor(dictionaryFile: string): Codec {
  * stdout: then neither the input nor the output passes through node.
  */
 export function zstdCompressorTo(fd: number): Omit<Codec, "output"> {
-  return zstdCodec(["-q", "-c", "-T0", "-3"], fd);
+  return zstdCodec(ZSTD_COMPRESS, fd);
 }
 
 function zstdCodec(args: string[]): Codec;

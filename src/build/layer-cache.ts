@@ -1,5 +1,4 @@
 import { mkdir, readFile, stat } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { pipeline } from "node:stream/promises";
@@ -13,17 +12,14 @@ import { hasGnuTar, writeLayerWithGnuTar } from "../artifact/gnu-tar-pack.js";
 import { withBuildLock } from "./lock.js";
 import { walkTree } from "./tree.js";
 import { COMPLETE_MARKER } from "./venv.js";
+import { cacheDir } from "../util/cache-dir.js";
 
 /**
  * The compressed venv layer, made once per key and kept on the build machine, so a warm build
  * copies a finished file instead of re-reading and re-compressing the venv.
  * Location: $SLIPWAY_CACHE_DIR, else $XDG_CACHE_HOME/slipway, else ~/.cache/slipway.
  */
-export function cacheDir(env: NodeJS.ProcessEnv): string {
-  if (env["SLIPWAY_CACHE_DIR"]) return env["SLIPWAY_CACHE_DIR"];
-  const base = env["XDG_CACHE_HOME"] || path.join(os.homedir(), ".cache");
-  return path.join(base, "slipway");
-}
+export { cacheDir } from "../util/cache-dir.js";
 
 export interface CachedLayer {
   file: string;
