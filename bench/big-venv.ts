@@ -33,6 +33,7 @@ import { makeRealisticWheels } from "../test/support/realistic-wheels.js";
 import { tmpDir } from "../test/support/tmp.js";
 import { must, runProcess, type Ran } from "./process.js";
 import { runBench } from "./run.js";
+import { median } from "./figures.js";
 import { describeStartups, shellStartups } from "./shell-startup.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -63,11 +64,6 @@ function dig(o: unknown, ...keys: string[]): unknown {
 
 // --- small helpers ---------------------------------------------------------------------------
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const range = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs });
 type Range = ReturnType<typeof range>;
 const S = (s: number) => `${s.toFixed(2)} s`;

@@ -20,6 +20,7 @@ import { PYTHON, pythonEnv } from "../test/support/env.js";
 import { copyExampleApp, tmpDir } from "../test/support/tmp.js";
 import { ensureDjangoWheelhouse, ensureWheelhouse, makeBigWheels } from "../test/support/wheelhouse.js";
 import { runBench } from "./run.js";
+import { median } from "./figures.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -187,12 +188,6 @@ async function nodeStartup(): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < NODE_START_RUNS; i++) runs.push((await runProcess([process.execPath, "-e", "0"], { cwd: REPO, env: process.env })).seconds);
   return median(runs);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** One app of the bench: which example, which file a code change touches, its classic build step. */

@@ -40,6 +40,7 @@ import { describeStartups, shellStartups } from "./shell-startup.js";
 import { runBench, STEP_ORDER } from "./run.js";
 import { must, runProcess, type Ran } from "./process.js";
 import { CpuCgroup } from "./cgroup.js";
+import { median } from "./figures.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -474,11 +475,6 @@ async function classicLoop(label: string, hosts: TestHost[], one: (h: TestHost) 
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : NaN);
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 /** Runs started on a quiet machine, or all of them if none was. */
 function quietRuns<T extends { baseline_busy: number }>(runs: T[]): T[] {
   const q = runs.filter((r) => r.baseline_busy <= QUIET_BUSY);

@@ -37,6 +37,7 @@ import { buildWith } from "../test/support/build-app.js";
 import { PYTHON } from "../test/support/env.js";
 import { fleetApp, type FleetApp } from "../test/support/fleet-app.js";
 import { runBench, STEP_ORDER } from "./run.js";
+import { jsonLines, median } from "./figures.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli.js");
@@ -61,11 +62,6 @@ type Json = Record<string, any>;
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : Number.NaN);
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const S = (s: number) => `${s.toFixed(3)} s`;
 const MS = (ms: number) => `${ms.toFixed(1)} ms`;
 const X = (r: number) => `${r.toFixed(2)}x`;
@@ -352,10 +348,7 @@ async function cliDeploy(f: FleetApp, buildId: string): Promise<CliDeploy> {
   const b = await newBuild(f, buildId);
   const busy = await settle(`CLI deploy ${buildId}`);
   const r = await run([process.execPath, CLI, "deploy", b.artifact, "--target", "fleet", "--json"], { cwd: f.ws.app, env: f.ws.env });
-  const events = r.stdout
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Json);
+  const events = jsonLines(r.stdout, `CLI deploy ${buildId}`);
   const result = events.findLast((e) => e["type"] === "result");
   if (r.code !== 0 || !result?.["ok"])
     throw new Error(`CLI deploy ${buildId} failed (exit ${r.code}): ${JSON.stringify(result?.["error"]) ?? r.stderr.slice(-2000)}`);

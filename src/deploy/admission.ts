@@ -51,6 +51,6 @@ async function preflightHost(s: HostSession, m: Manifest, linkedFiles: readonly 
   return s.step(
     "preflight",
     async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key, linkedFiles, registry))).stdout),
-    (st) => (st.venvPresent ? "venv present" : "venv missing"),
+    (st) => (st.venvPresent ? (st.pythonUnchanged ? "venv present, interpreter unchanged since it was unpacked" : "venv present") : "venv missing"),
   );
 }

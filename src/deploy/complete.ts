@@ -23,10 +23,13 @@ export const COMPLETE_MARK = ".slipway-complete";
  * the probe runs this on every deploy, so its cost must not grow with the number of releases.
  */
 export const RELEASE_STATE_FN = `
+read_links() { links_of=$1 links_cur=$(readlink "$1/current" 2>/dev/null || true) links_prev=$(readlink "$1/previous" 2>/dev/null || true); }
 release_states() (
   cd "$1" 2>/dev/null || exit 0
-  # Under the callers' set -e: no command here may fail.
-  cur=$(readlink current 2>/dev/null || true) prev=$(readlink previous 2>/dev/null || true)
+  # Under the callers' set -e: no command here may fail. current and previous as the caller
+  # read them for this same root (read_links), or read now.
+  if [ "\${links_of-}" = "$1" ]; then cur=$links_cur prev=$links_prev
+  else cur=$(readlink current 2>/dev/null || true) prev=$(readlink previous 2>/dev/null || true); fi
   nl='
 '
   if [ -n "$2" ]; then

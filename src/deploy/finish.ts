@@ -8,7 +8,7 @@ import { REMOVE_FN, type HostListing } from "./prune.js";
  */
 const FINISH = `${REMOVE_FN}${RELEASE_FN}
 root=$1 line=$2 token=$3; shift 3
-if [ -n "$line" ]; then mkdir -p "$root/.slipway" && printf '%s\\n' "$line" >> "$root/.slipway/history.jsonl"; fi
+if [ -n "$line" ]; then { [ -d "$root/.slipway" ] || mkdir -p "$root/.slipway"; } && printf '%s\\n' "$line" >> "$root/.slipway/history.jsonl"; fi
 remove_items "$root" "$@"
 release_lock "$root" "$token"`;
 

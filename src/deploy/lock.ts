@@ -15,7 +15,12 @@ export interface LockInfo {
 
 /** Whether the lock's info names this token (as LockInfo's JSON writes it). */
 const HAS_TOKEN_FN = `
-lock_has_token() { [ -n "$2" ] && grep -qF -- "\\"token\\":\\"$2\\"" "$1/.slipway/lock/info" 2>/dev/null; }`;
+lock_has_token() {
+  [ -n "$2" ] || return 1
+  info=; { IFS= read -r info < "$1/.slipway/lock/info"; } 2>/dev/null || [ -n "$info" ] || return 1
+  case $info in *"\\"token\\":\\"$2\\""*) return 0;; esac
+  return 1
+}`;
 
 /**
  * mkdir is atomic: exactly one deploy creates the lock dir; the others read who did. The
@@ -29,7 +34,7 @@ export const ACQUIRE_FN = `${HAS_TOKEN_FN}
 acquire_lock() {
   umask 022
   top=""; d=$1; while [ ! -d "$d" ]; do top=$d; d=$(dirname "$d"); done
-  mkdir -p "$1/.slipway" || return 1
+  [ -d "$1/.slipway" ] || mkdir -p "$1/.slipway" || return 1
   if mkdir "$1/.slipway/lock" 2>/dev/null; then
     printf '%s\\n' "$2" > "$1/.slipway/lock/info"
     printf '%s\\n' "$top" > "$1/.slipway/lock/created"
@@ -56,15 +61,21 @@ export function acquireLock(root: string, info: LockInfo, clean = false): string
 
 /** Remove what a deploy that died while staging left behind. Only while holding the lock. */
 const CLEAN_STALE = `umask 022
-rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$1"/.slipway/incoming
-mkdir -p "$1/releases" "$1/virtualenvs" "$1/.slipway/incoming"`;
+stale=
+inc=$1/.slipway/incoming
+if [ -L "$inc" ] || { [ -e "$inc" ] && [ ! -d "$inc" ]; }; then stale=1; fi
+for x in "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$inc"/* "$inc"/.[!.]* "$inc"/..?*; do
+  if [ -e "$x" ] || [ -L "$x" ]; then stale=1; break; fi
+done
+[ -z "$stale" ] || rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$inc"
+for x in "$1/releases" "$1/virtualenvs" "$inc"; do [ -d "$x" ] || mkdir -p "$x"; done`;
 
 /** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty (--force). */
 export const RELEASE_FN = `${HAS_TOKEN_FN}
 release_lock() {
   if [ ! -d "$1/.slipway/lock" ]; then echo absent; return 0; fi
   if [ -z "$2" ] || lock_has_token "$1" "$2"; then
-    top=$(cat "$1/.slipway/lock/created" 2>/dev/null || true)
+    top=; { read -r top < "$1/.slipway/lock/created"; } 2>/dev/null || true
     rm -rf "$1/.slipway/lock"
     rmdir "$1/.slipway" 2>/dev/null || true
     if [ -n "$top" ]; then

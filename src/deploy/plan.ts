@@ -61,8 +61,10 @@ export function incompatibilities(manifest: Manifest, manifestSha: string, state
   const problems: string[] = [];
   const want = manifest.env.python;
   const have = state.python;
-  if (!have) problems.push(`interpreter ${want.configured} is missing or does not run`);
-  else {
+  // The file this key's venv was checked against, unchanged, gives the same answer (interpreter-mark.ts).
+  const unchanged = state.pythonUnchanged && state.venvPresent;
+  if (!have && !unchanged) problems.push(`interpreter ${want.configured} is missing or does not run`);
+  else if (have) {
     for (const field of ["executable", "implementation", "version", "abi", "platform"] as const) {
       if (have[field] !== want[field]) problems.push(`interpreter ${want.configured}: ${field} is ${have[field]}, the artifact was built with ${want[field]}`);
     }

@@ -5,10 +5,13 @@ import { sh } from "./layout.js";
 import { parseInfo, type LockState } from "./lock.js";
 import { LIST_FN, parseListing, type HostListing } from "./prune.js";
 import { DRAINED_FN, parseDrained } from "./drained.js";
+import { INTERPRETER_FINGERPRINT } from "./interpreter-mark.js";
 
 /** What a host has, read in one round trip before anything is changed (SPEC §5 step 2). */
 export interface HostState {
   python?: PythonInfo;
+  /** The interpreter is the file this key's venv was checked against when it was unpacked (interpreter-mark.ts): not started again. */
+  pythonUnchanged?: boolean;
   rootExists: boolean;
   rootWritable: boolean;
   freeKb: number;
@@ -54,24 +57,32 @@ if [ -n "$registry" ]; then
     echo "registry_status=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 5 --max-time 10 "$registry" 2>/dev/null || true)"
   else echo "registry_status=no-curl"; fi
 fi
-if out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
+# The venv of this key (its mark written last: complete), and the interpreter: unchanged since
+# that venv was unpacked (interpreter-mark.ts), or asked. tee -p through /dev/fd streams a venv
+# layer in: asked only where the venv is not there yet.
+vmark="$root/virtualenvs/$key/.slipway-complete" same=
+if [ -f "$vmark" ]; then
+  echo "venv_present=1"
+  m=; { read -r m < "$vmark"; } 2>/dev/null || true
+  [ -n "$m" ] && [ "$m" = "$(${INTERPRETER_FINGERPRINT} "$py" 2>/dev/null)" ] && same=1
+elif { echo x | tee -p /dev/fd/5 >/dev/null; } 5>/dev/null 2>/dev/null; then echo "tool_tee_p=1"; fi
+if [ -n "$same" ]; then echo "python_unchanged=1"
+elif out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
 # deploy.linked_files (the rest of the arguments): each must be a file under <root>/shared.
 for f in "$@"; do [ -f "$root/shared/$f" ] || printf 'linked_missing=%s\n' "$f"; done
 d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-[ -d "$root" ] && echo "root_exists=1"
 [ -w "$d" ] && echo "root_writable=1"
-echo "free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
+# Where the root is, list_host below says how much is free there.
+if [ -d "$root" ]; then echo "root_exists=1"; else echo "free_kb=$(df -Pk "$d" | { read -r _; read -r _ _ _ a _; echo "$a"; })"; fi
 for t in tar zstd gzip sha256sum; do command -v "$t" >/dev/null 2>&1 && echo "tool_$t=1"; done
-# tee -p through /dev/fd streams a venv layer in: asked only where the venv is not there yet.
-if [ -f "$root/virtualenvs/$key/.slipway-complete" ]; then echo "venv_present=1"
-elif { echo x | tee -p /dev/fd/5 >/dev/null; } 5>/dev/null 2>/dev/null; then echo "tool_tee_p=1"; fi
+read_links "$root"
 case $(release_states "$root" "$build") in
   complete*|legacy*) echo "release_sha=$(sha256sum "$root/releases/$build/slipway.json" | cut -d' ' -f1)";;
   incomplete*) echo "release_incomplete=1";;
 esac
 lock_state "$root"
 drained_state "$root"
-c=$(readlink "$root/current" 2>/dev/null || true)
+c=$links_cur
 if [ -n "$c" ] && [ -f "$root/$c/slipway.json" ] && command -v base64 >/dev/null 2>&1; then
   echo "current_manifest=$(base64 -w 0 < "$root/$c/slipway.json")"
 fi
@@ -149,6 +160,7 @@ export function parseProbe(stdout: string): HostState {
   }
   return {
     python,
+    pythonUnchanged: kv.has("python_unchanged") && kv.has("venv_present"),
     rootExists: kv.has("root_exists"),
     rootWritable: kv.has("root_writable"),
     freeKb: Number(kv.get("free_kb") ?? 0),

@@ -20,9 +20,10 @@ export const LIST_FN = `${RELEASE_STATE_FN}
 list_host() (
   root=$1 sizes=$2
   cd "$root" 2>/dev/null || { echo "missing"; exit 0; }
-  echo "current=$(readlink current 2>/dev/null)"
-  echo "previous=$(readlink previous 2>/dev/null)"
-  echo "free_kb=$(df -Pk . | awk 'NR==2 {print $4}')"
+  read_links .
+  echo "current=$links_cur"
+  echo "previous=$links_prev"
+  echo "free_kb=$(df -Pk . | { read -r _; read -r _ _ _ a _; echo "$a"; })"
   # One stat for every release, venv and completion mark, one find for every release's venv link.
   stat -c 'stat=%Y %n' releases/*/ virtualenvs/*/ virtualenvs/*/.slipway-complete 2>/dev/null
   find releases -mindepth 2 -maxdepth 2 -name virtualenv -type l -printf 'link=%h %l\\n' 2>/dev/null

@@ -1,6 +1,7 @@
 import type { Compression } from "../artifact/compress.js";
 import { unpackAllowance } from "../artifact/limits.js";
 import { HOST_CHECK } from "./host-check.js";
+import { INTERPRETER_FINGERPRINT } from "./interpreter-mark.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
 import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
@@ -20,7 +21,8 @@ receive() {
     else head -c "$3" | "$5" -I -S -c "$inflate" "$4" > "$part"; fi ||
       { rm -f "$part"; echo "cannot expand the delta of $(basename "$1") against $4" >&2; exit 3; }
   elif [ -n "$3" ]; then head -c "$3" > "$part"; else cat > "$part"; fi
-  actual=$(sha256sum "$part" | cut -d' ' -f1)
+  actual=$(sha256sum < "$part" 2>/dev/null) || actual=
+  actual=\${actual%% *}
   case $actual in [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;; *) rm -f "$part"; echo "cannot hash $(basename "$1") on this host" >&2; exit 1;; esac
   if [ "$actual" != "$2" ]; then rm -f "$part"; echo "sha256 mismatch for $(basename "$1"): got $actual, expected $2" >&2; exit 3; fi
   mv -f "$part" "$1"
@@ -91,7 +93,9 @@ elif [ -n "$sha" ]; then stream_untar "$tmp" venv "$sha" "$@"
 else untar "$tmp" venv "$@"; fi
 reserved "$tmp" venv .slipway-complete
 check_tree "$tmp" venv "$py1" "$py2"
-: > "$tmp/.slipway-complete"
+# The mark names the interpreter file the venv was checked against (interpreter-mark.ts).
+fp=$(${INTERPRETER_FINGERPRINT} "$py1" 2>/dev/null) || fp=
+printf '%s\\n' "$fp" > "$tmp/.slipway-complete"
 # Never remove a complete venv: a deploy killed mid-way can leave this script running on the
 # host after the next deploy installed the same venv. Only an incomplete leftover is moved aside.
 if [ -d "$final" ] && [ ! -f "$final/.slipway-complete" ]; then
@@ -181,7 +185,7 @@ root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6 manifest_sha=$7 manifest_s
 manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13} url=\${14}; shift 14
 final="$root/releases/$build"
 if [ -n "$code_sha" ]; then
-  mkdir -p "$root/.slipway/incoming"
+  [ -d "$root/.slipway/incoming" ] || mkdir -p "$root/.slipway/incoming"
   receive "$manifest" "$manifest_sha" "$manifest_size" "$manifest_dict" "$py" "$manifest_codec"
   # Pulled (fetch.ts): the rest of stdin is the curl config.
   if [ -n "$url" ]; then curl_config=$(cat); fetch "$file" "$code_sha" "$url"
@@ -198,13 +202,13 @@ case $(release_states "$root" "$build") in
     fi;;
 esac
 tmp="$root/releases/.tmp-$build-$$"
-rm -rf "$tmp"; mkdir -p "$tmp"
+if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -rf "$tmp"; fi
+mkdir -p "$tmp"
 untar "$tmp" code "$@"
 reserved "$tmp" code slipway.json virtualenv ${COMPLETE_MARK}
 check_tree "$tmp" code
 mv -f "$manifest" "$tmp/slipway.json"
 chmod 644 "$tmp/slipway.json"
-rm -rf "$tmp/virtualenv"
 ln -s "$root/virtualenvs/$key" "$tmp/virtualenv"
 if [ -n "$shared" ]; then
   old_ifs=$IFS; IFS=:
@@ -218,18 +222,19 @@ if [ -n "$shared" ]; then
           rm -rf "$tmp"; rm -f "$file"
           echo "the code layer holds $f, which deploy.linked_files links from $root/shared/$f" >&2; exit 3
         fi
-        mkdir -p "$(dirname "$tmp/$f")"
+        p=$tmp/$f; [ -d "\${p%/*}" ] || mkdir -p "\${p%/*}"
         ln -s "$root/shared/$f" "$tmp/$f";;
       *)
-        mkdir -p "$root/shared/$d"
-        rm -rf "$tmp/$d"
-        mkdir -p "$(dirname "$tmp/$d")"
+        [ -d "$root/shared/$d" ] || mkdir -p "$root/shared/$d"
+        if [ -e "$tmp/$d" ] || [ -L "$tmp/$d" ]; then rm -rf "$tmp/$d"; fi
+        p=$tmp/$d; [ -d "\${p%/*}" ] || mkdir -p "\${p%/*}"
         ln -s "$root/shared/$d" "$tmp/$d";;
     esac
   done
   IFS=$old_ifs
 fi
-sha256sum < "$tmp/slipway.json" | cut -d' ' -f1 > "$tmp/${COMPLETE_MARK}"
+sum=$(sha256sum < "$tmp/slipway.json") || sum=
+printf '%s\\n' "\${sum%% *}" > "$tmp/${COMPLETE_MARK}"
 # Only an incomplete leftover is moved aside (checked again now: a killed earlier run's script
 # may have just renamed a complete one into place).
 case $(release_states "$root" "$build") in

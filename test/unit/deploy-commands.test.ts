@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, mkdir, readlink, readFile, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, mkdir, readdir, readlink, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -113,6 +113,42 @@ test("lock: acquire is idempotent for one run's token (a lost reply, tried again
   assert.match(viaShell(releaseLock(root, "tok")).stdout, /^not-ours/);
   assert.ok(existsSync(`${root}/.slipway/lock`), "another token never removes it");
   assert.match(viaShell(releaseLock(root, "tok-a")).stdout, /^released/);
+});
+
+test("lock with clean: what a dead run left (temp dirs, received files, a non-dir incoming) goes; releases, venvs and a link's target stay", async () => {
+  const base = await mkdtemp(path.join(os.tmpdir(), "slw-clean-"));
+  const root = path.join(base, "app");
+  const dirs = ["releases/b1", "releases/.tmp-b2-77/app", "virtualenvs/0123456789abcdef", "virtualenvs/.tmp-0123456789abcdef-5", ".slipway/incoming"];
+  for (const d of dirs) await mkdir(path.join(root, d), { recursive: true });
+  await writeFile(path.join(root, ".slipway/incoming/.b2-r1-code.tar.zst.part"), "half");
+  const locked = (tok: string) => {
+    const r = viaShell(acquireLock(root, info(tok), true));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(parseLockReply(r.stdout), { state: "acquired" });
+    assert.match(viaShell(releaseLock(root, tok)).stdout, /^released/);
+  };
+  const tree = async () => (await readdir(root, { recursive: true })).map(String).sort();
+  locked("tok-1");
+  assert.deepEqual(await tree(), [".slipway", ".slipway/incoming", "releases", "releases/b1", "virtualenvs", "virtualenvs/0123456789abcdef"]);
+  locked("tok-2");
+  assert.deepEqual(
+    await tree(),
+    [".slipway", ".slipway/incoming", "releases", "releases/b1", "virtualenvs", "virtualenvs/0123456789abcdef"],
+    "nothing stale: as it was",
+  );
+  // incoming as a file, then as a link to a dir elsewhere: replaced by a dir, the link's target untouched.
+  await rm(path.join(root, ".slipway/incoming"), { recursive: true });
+  await writeFile(path.join(root, ".slipway/incoming"), "x");
+  locked("tok-3");
+  assert.ok((await stat(path.join(root, ".slipway/incoming"))).isDirectory());
+  const elsewhere = path.join(base, "elsewhere");
+  await mkdir(elsewhere);
+  await writeFile(path.join(elsewhere, "keep"), "k");
+  await rm(path.join(root, ".slipway/incoming"), { recursive: true });
+  await symlink(elsewhere, path.join(root, ".slipway/incoming"));
+  locked("tok-4");
+  assert.ok((await lstat(path.join(root, ".slipway/incoming"))).isDirectory(), "a real dir now");
+  assert.deepEqual(await readdir(elsewhere), ["keep"]);
 });
 
 test("switch: rename(2) of a new symlink; old current becomes previous; idempotent; refuses a missing release", async () => {

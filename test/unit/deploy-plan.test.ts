@@ -87,6 +87,9 @@ test("incompatibilities: each difference is named, nothing for a matching host",
   assert.match(diff({ python: { ...py, version: "3.11.7" } }), /version is 3\.11\.7, the artifact was built with 3\.11\.2/);
   assert.match(diff({ python: { ...py, abi: "cpython-312-x86_64-linux-gnu" } }), /abi is cpython-312/);
   assert.match(diff({ python: { ...py, platform: "linux-aarch64/glibc-2.36" } }), /platform is linux-aarch64/);
+  // The interpreter file this key's venv was checked against, unchanged: nothing to compare; without that venv, it must answer.
+  assert.deepEqual(incompatibilities(manifest, "s", state({ python: undefined, pythonUnchanged: true, venvPresent: true }), hp), []);
+  assert.match(diff({ python: undefined, pythonUnchanged: true, venvPresent: false }), /interpreter \/usr\/bin\/python3 is missing/);
   assert.match(diff({ rootWritable: false }), /\/srv\/shop is not writable/);
   assert.match(diff({ tools: { tar: true, zstd: false, gzip: true, sha256sum: true, teeP: true } }), /zstd is not installed/);
   const noTeeP = { tools: { tar: true, zstd: true, gzip: true, sha256sum: true, teeP: false } };
@@ -123,6 +126,8 @@ test("parseProbe reads the probe's key=value lines", () => {
   assert.equal(s.previous, "40");
   assert.throws(() => parseProbe("garbage"));
   assert.equal(parseProbe("slipway-probe=1\npython=not json").python, undefined);
+  assert.equal(parseProbe("slipway-probe=1\nvenv_present=1\npython_unchanged=1").pythonUnchanged, true);
+  assert.equal(parseProbe("slipway-probe=1\npython_unchanged=1").pythonUnchanged, false, "only with the venv it was checked for");
   assert.equal(buildIdOfLink("/srv/a/releases/7/"), "7");
 });
 

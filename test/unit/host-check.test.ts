@@ -1,11 +1,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmod, lstat, mkdir, readdir, writeFile } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import { readFile, rm, stat, symlink } from "node:fs/promises";
+import { parseProbe, probeHost } from "../../src/deploy/probe.js";
+import { incompatibilities } from "../../src/deploy/plan.js";
+import { PROBE_SCRIPT, type PythonInfo } from "../../src/build/interpreter.js";
+import type { Manifest } from "../../src/artifact/manifest.js";
 import { unpackRelease, unpackVenv } from "../../src/deploy/stage.js";
 import { acquireLock } from "../../src/deploy/lock.js";
 import { listHost, parseListing, removeItems } from "../../src/deploy/prune.js";
@@ -161,6 +165,92 @@ describe("host check after unpacking (venv layer)", () => {
     await assertRefused(other, await venv(other, [...VENV, l("bin/sh", "/bin/sh")]), /resolves outside it/);
   });
 });
+
+describe("the venv's mark names the interpreter it was checked against; the probe starts it again only when that file changed", () => {
+  const VENV: LayerEntry[] = [{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg")];
+  const probe = (root: string, py: string) => parseProbe(run(probeHost(root, py, "b9", KEY)).stdout);
+
+  test("unchanged: no Python started; replaced, re-pointed or unmarked: asked, and its answer compared", async () => {
+    const root = await host();
+    const bin = path.join(path.dirname(root), "bin");
+    await mkdir(bin);
+    // The configured interpreter is a link, as /usr/bin/python3 is: the mark follows it to the file.
+    const py = path.join(bin, "python3");
+    const real = spawnSync("realpath", ["/usr/bin/python3"], { encoding: "utf8" }).stdout.trim();
+    await symlink(real, py);
+    const { r } = await venv(root, VENV, [py, real]);
+    assert.equal(r.status, 0, r.stderr);
+    const mark = await readFile(path.join(root, "virtualenvs", KEY, ".slipway-complete"), "utf8");
+    const st = await stat(real);
+    assert.match(mark, /^python \d+ \d+ \d+ \d+ \d+\n$/);
+    assert.deepEqual(mark.split(" ").slice(1, 4).map(Number), [st.dev, st.ino, st.size], "device, inode and size of the file the link leads to");
+
+    const same = probe(root, py);
+    assert.equal(same.venvPresent, true);
+    assert.equal(same.pythonUnchanged, true);
+    assert.equal(same.python, undefined, "Python was not started");
+    assert.deepEqual(incompatibilities(manifestFor(py, real), "s", same, { sendVenv: false, releasePresent: false, bytes: 0 }), []);
+
+    // A stub "interpreter" at the configured path whose answer differs: it is started and compared.
+    const stub = path.join(bin, "python-stub");
+    await writeFile(
+      stub,
+      `#!/bin/sh\necho '{"executable":"/opt/py/bin/python3.12","implementation":"cpython","version":"3.12.1","abi":"x","platform":"y"}'\n`,
+      { mode: 0o755 },
+    );
+    await rm(py);
+    await symlink(stub, py);
+    const moved = probe(root, py);
+    assert.equal(moved.pythonUnchanged, false, "re-pointed link: another file");
+    assert.equal(moved.python?.version, "3.12.1", "so it was asked");
+    assert.match(incompatibilities(manifestFor(py, real), "s", moved, { sendVenv: false, releasePresent: false, bytes: 0 }).join("\n"), /version is 3\.12\.1/);
+
+    // The same file touched (an upgrade in place changes mtime and ctime): asked again.
+    await rm(py);
+    await symlink(real, py);
+    assert.equal(probe(root, py).pythonUnchanged, true);
+    const copy = path.join(bin, "python3-copy");
+    await copyFile(real, copy);
+    await chmod(copy, 0o755);
+    await rm(py);
+    await symlink(copy, py);
+    const copied = probe(root, py);
+    assert.equal(copied.pythonUnchanged, false, "a copy is another inode");
+    assert.equal(copied.python?.version, spawnSync(real, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).stdout.trim());
+
+    // A mark from an older slipway (empty): asked.
+    await rm(py);
+    await symlink(real, py);
+    await writeFile(path.join(root, "virtualenvs", KEY, ".slipway-complete"), "");
+    const old = probe(root, py);
+    assert.equal(old.venvPresent, true);
+    assert.equal(old.pythonUnchanged, false);
+    assert.ok(old.python, "asked");
+    // No interpreter at all: missing, whatever the mark said.
+    await writeFile(path.join(root, "virtualenvs", KEY, ".slipway-complete"), mark);
+    await rm(py);
+    const gone = probe(root, py);
+    assert.equal(gone.pythonUnchanged, false);
+    assert.match(
+      incompatibilities(manifestFor(py, real), "s", gone, { sendVenv: false, releasePresent: false, bytes: 0 }).join("\n"),
+      /is missing or does not run/,
+    );
+  });
+});
+
+/** A manifest whose interpreter is what `real` answers, configured as `py`. */
+function manifestFor(py: string, real: string): Manifest {
+  const info = JSON.parse(spawnSync(real, ["-I", "-c", PROBE_SCRIPT], { encoding: "utf8" }).stdout) as PythonInfo;
+  return {
+    root: "/srv/app",
+    build_id: "b9",
+    env: { key: KEY, python: { ...info, configured: py }, inputs: [] },
+    layers: [
+      { name: "code", member: "code.tar.zst", compression: "zstd", sha256: "", size: 1, unpacked_size: 1, files: 1 },
+      { name: "venv", member: "venv.tar.zst", compression: "zstd", sha256: "", size: 1, unpacked_size: 1, files: 1 },
+    ],
+  } as unknown as Manifest;
+}
 
 /** Run an unpack script whose tar (an argument) is preceded by `racer`: another run's work, done while this one unpacks. */
 function raced(argv: string[], racer: string[]) {
