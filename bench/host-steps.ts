@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { fleetApp, SUPERVISOR_CONF } from "../test/support/fleet-app.js";
 import { SshTransport } from "../src/transport/ssh.js";
 import { probeHost } from "../src/deploy/probe.js";
+import { readHead } from "../src/artifact/read.js";
 import { acquireLock, releaseLock, type LockInfo } from "../src/deploy/lock.js";
 import { finishHost } from "../src/deploy/finish.js";
 import { switchThenRun } from "../src/deploy/switch.js";
@@ -57,7 +58,7 @@ try {
   const cases: [string, string[]][] = [
     ["true", ["true"]],
     ["sh -c true", ["sh", "-c", "true"]],
-    ["probe", probeHost(root, "/usr/bin/python3", "m2", "0123456789abcdef")],
+    ["probe", probeHost(root, (await readHead(art)).manifest.env.python, "m2", "0123456789abcdef")],
     ["python -I -c pass", ["/usr/bin/python3", "-I", "-c", "pass"]],
     ["acquire+release", ["sh", "-c", `${shJoin(acquireLock(root, info, true))}; ${shJoin(releaseLock(root, "tok"))}`]],
     ["finish (no prune)", finishHost(root, undefined, "tok", [])],

@@ -50,7 +50,7 @@ async function preflightHost(s: HostSession, m: Manifest, linkedFiles: readonly 
   await s.connect(); // (its own step: the preflight's time is the probe's alone)
   return s.step(
     "preflight",
-    async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python.configured, m.build_id, m.env.key, linkedFiles, registry))).stdout),
+    async () => parseProbe((await s.run("preflight", probeHost(m.root, m.env.python, m.build_id, m.env.key, linkedFiles, registry))).stdout),
     (st) => (st.venvPresent ? (st.pythonUnchanged ? "venv present, interpreter unchanged since it was unpacked" : "venv present") : "venv missing"),
   );
 }

@@ -23,6 +23,7 @@ export const COMPLETE_MARK = ".slipway-complete";
  * the probe runs this on every deploy, so its cost must not grow with the number of releases.
  */
 export const RELEASE_STATE_FN = `
+links_of=
 read_links() { links_of=$1 links_cur=$(readlink "$1/current" 2>/dev/null || true) links_prev=$(readlink "$1/previous" 2>/dev/null || true); }
 release_states() (
   cd "$1" 2>/dev/null || exit 0

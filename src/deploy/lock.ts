@@ -68,7 +68,7 @@ for x in "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$inc"/* "$inc"/.[!.]* "$i
   if [ -e "$x" ] || [ -L "$x" ]; then stale=1; break; fi
 done
 [ -z "$stale" ] || rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$inc"
-for x in "$1/releases" "$1/virtualenvs" "$inc"; do [ -d "$x" ] || mkdir -p "$x"; done`;
+for x in "$1/releases" "$1/virtualenvs" "$inc"; do [ -d "$x" ] || mkdir -p "$x" || exit 1; done`;
 
 /** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty (--force). */
 export const RELEASE_FN = `${HAS_TOKEN_FN}

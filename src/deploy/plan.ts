@@ -12,6 +12,8 @@ export interface HostPlan {
   current?: string;
   /** The host pulls the layers from the registry (source.ts): the deployer sends it the manifest only. */
   pull?: boolean;
+  /** The line the stage writes into the venv's mark: the interpreter the preflight just checked (interpreter-mark.ts). */
+  interpreterMark?: string;
 }
 
 export interface DeployPlan {
@@ -107,7 +109,8 @@ export function planDeploy(
     const sendVenv = !s.venvPresent && !releasePresent;
     const pulls = pull.has(host);
     const bytes = releasePresent ? 0 : manifestSize(host) + (pulls ? 0 : code!.size + (sendVenv ? venv!.size : 0));
-    return { host, sendVenv, releasePresent, bytes, current: s.current, ...(pulls ? { pull: true } : {}) };
+    const mark = !s.pythonUnchanged && s.python ? s.pythonMark : undefined;
+    return { host, sendVenv, releasePresent, bytes, current: s.current, ...(pulls ? { pull: true } : {}), ...(mark ? { interpreterMark: mark } : {}) };
   });
   const m = config.deploy.migrations;
   const steps = [

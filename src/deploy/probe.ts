@@ -5,13 +5,15 @@ import { sh } from "./layout.js";
 import { parseInfo, type LockState } from "./lock.js";
 import { LIST_FN, parseListing, type HostListing } from "./prune.js";
 import { DRAINED_FN, parseDrained } from "./drained.js";
-import { INTERPRETER_FINGERPRINT } from "./interpreter-mark.js";
+import { INTERPRETER_LINE_FN, interpreterFields } from "./interpreter-mark.js";
 
 /** What a host has, read in one round trip before anything is changed (SPEC §5 step 2). */
 export interface HostState {
   python?: PythonInfo;
   /** The interpreter is the file this key's venv was checked against when it was unpacked (interpreter-mark.ts): not started again. */
   pythonUnchanged?: boolean;
+  /** The mark line of the interpreter as the probe found it before starting it, when it can have one (interpreter-mark.ts). */
+  pythonMark?: string;
   rootExists: boolean;
   rootWritable: boolean;
   freeKb: number;
@@ -46,9 +48,9 @@ export interface HostState {
 const LOCK_STATE_FN = `
 lock_state() { if [ -d "$1/.slipway/lock" ]; then echo "lock=held"; echo "lock_info=$(head -n 1 "$1/.slipway/lock/info" 2>/dev/null)"; fi; }`;
 
-const PROBE = `${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}
+const PROBE = `${LIST_FN}${LOCK_STATE_FN}${DRAINED_FN}${INTERPRETER_LINE_FN}
 
-root=$1 py=$2 build=$3 key=$4 probe=$5 registry=$6; shift 6
+root=$1 py=$2 build=$3 key=$4 probe=$5 registry=$6 exe=$7 fields=$8; shift 8
 echo "slipway-probe=1"
 # Pull mode: can this host reach the registry (GET /v2/: 200, or 401 before credentials) or the
 # S3 store (GET /: any answer)?
@@ -60,14 +62,17 @@ fi
 # The venv of this key (its mark written last: complete), and the interpreter: unchanged since
 # that venv was unpacked (interpreter-mark.ts), or asked. tee -p through /dev/fd streams a venv
 # layer in: asked only where the venv is not there yet.
-vmark="$root/virtualenvs/$key/.slipway-complete" same=
+want=$(interp_line "$py" "$exe" "$fields") vmark="$root/virtualenvs/$key/.slipway-complete" same=
 if [ -f "$vmark" ]; then
   echo "venv_present=1"
   m=; { read -r m < "$vmark"; } 2>/dev/null || true
-  [ -n "$m" ] && [ "$m" = "$(${INTERPRETER_FINGERPRINT} "$py" 2>/dev/null)" ] && same=1
+  [ -n "$want" ] && [ "$m" = "$want" ] && same=1
 elif { echo x | tee -p /dev/fd/5 >/dev/null; } 5>/dev/null 2>/dev/null; then echo "tool_tee_p=1"; fi
 if [ -n "$same" ]; then echo "python_unchanged=1"
-elif out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
+else
+  [ -z "$want" ] || echo "python_mark=$want"
+  if out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
+fi
 # deploy.linked_files (the rest of the arguments): each must be a file under <root>/shared.
 for f in "$@"; do [ -f "$root/shared/$f" ] || printf 'linked_missing=%s\n' "$f"; done
 d=$root; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
@@ -90,8 +95,15 @@ list_host "$root" 0
 exit 0`;
 
 /** `registry`: the URL whose answer says the host reaches its source (pull mode: source.ts preflightUrl), else "". */
-export function probeHost(root: string, python: string, buildId: string, key: string, linkedFiles: readonly string[] = [], registry = ""): string[] {
-  return sh(PROBE, root, python, buildId, key, PROBE_SCRIPT, registry, ...linkedFiles);
+export function probeHost(
+  root: string,
+  python: PythonInfo & { configured: string },
+  buildId: string,
+  key: string,
+  linkedFiles: readonly string[] = [],
+  registry = "",
+): string[] {
+  return sh(PROBE, root, python.configured, buildId, key, PROBE_SCRIPT, registry, python.executable, interpreterFields(python), ...linkedFiles);
 }
 
 /**
@@ -161,6 +173,7 @@ export function parseProbe(stdout: string): HostState {
   return {
     python,
     pythonUnchanged: kv.has("python_unchanged") && kv.has("venv_present"),
+    pythonMark: kv.get("python_mark") || undefined,
     rootExists: kv.has("root_exists"),
     rootWritable: kv.has("root_writable"),
     freeKb: Number(kv.get("free_kb") ?? 0),

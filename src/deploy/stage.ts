@@ -1,7 +1,7 @@
 import type { Compression } from "../artifact/compress.js";
 import { unpackAllowance } from "../artifact/limits.js";
 import { HOST_CHECK } from "./host-check.js";
-import { INTERPRETER_FINGERPRINT } from "./interpreter-mark.js";
+import { INTERPRETER_LINE_FN } from "./interpreter-mark.js";
 import { COMPLETE_MARK, RELEASE_STATE_FN } from "./complete.js";
 import { sh } from "./layout.js";
 import { INFLATE, type ManifestDelta } from "./manifest-delta.js";
@@ -75,9 +75,9 @@ umask 022`;
  * Unpack the venv layer beside its final place, check it (host-check.ts), mark it complete,
  * then rename it into <root>/virtualenvs/<key>: the venv directory only ever appears whole.
  */
-const UNPACK_VENV = `${HOST_CHECK}${FETCH_FN}${STREAM_UNTAR_FN}
+const UNPACK_VENV = `${HOST_CHECK}${FETCH_FN}${STREAM_UNTAR_FN}${INTERPRETER_LINE_FN}
 ${UNPACK_PRELUDE}
-root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 url=$7 manifest=; shift 7
+root=$1 key=$2 file=$3 py1=$4 py2=$5 sha=$6 url=$7 mark=$8 manifest=; shift 8
 final="$root/virtualenvs/$key"
 if [ -n "$url" ]; then
   # Pulled (fetch.ts): only when it is missing; the credentials came on stdin.
@@ -93,9 +93,10 @@ elif [ -n "$sha" ]; then stream_untar "$tmp" venv "$sha" "$@"
 else untar "$tmp" venv "$@"; fi
 reserved "$tmp" venv .slipway-complete
 check_tree "$tmp" venv "$py1" "$py2"
-# The mark names the interpreter file the venv was checked against (interpreter-mark.ts).
-fp=$(${INTERPRETER_FINGERPRINT} "$py1" 2>/dev/null) || fp=
-printf '%s\\n' "$fp" > "$tmp/.slipway-complete"
+# The mark names the interpreter the preflight checked, if it is still that file (interpreter-mark.ts).
+line=
+[ -z "$mark" ] || [ "$(interp_line "$py1" "$py2" "\${mark##* }")" != "$mark" ] || line=$mark
+printf '%s\\n' "$line" > "$tmp/.slipway-complete"
 # Never remove a complete venv: a deploy killed mid-way can leave this script running on the
 # host after the next deploy installed the same venv. Only an incomplete leftover is moved aside.
 if [ -d "$final" ] && [ ! -f "$final/.slipway-complete" ]; then
@@ -113,8 +114,8 @@ echo unpacked`;
  * `interpreters`: the manifest's env.python.configured and .executable, the only places outside
  * the venv its symlinks may lead to. Without them the host allows links to any executable python*.
  */
-export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = []): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", "", "", ...tarExtract(file, compression));
+export function unpackVenv(root: string, key: string, file: string, compression: Compression, interpreters: readonly string[] = [], mark = ""): string[] {
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", "", "", mark, ...tarExtract(file, compression));
 }
 
 /**
@@ -132,8 +133,10 @@ export function pullVenv(
   compression: Compression,
   tarFlags: readonly string[],
   bounds: StreamBounds,
+  /** The venv mark's line for the interpreter the preflight checked (interpreter-mark.ts), or "". */
+  mark = "",
 ): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, ...streamArgs(bounds, compression), ...tarFlags);
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", digest, url, mark, ...streamArgs(bounds, compression), ...tarFlags);
 }
 
 /** What a streamed layer may bring: its own size, and at most this much tar once decompressed. */
@@ -166,8 +169,10 @@ export function stageVenv(
   compression: Compression,
   interpreters: readonly string[],
   bounds: StreamBounds,
+  /** The venv mark's line for the interpreter the preflight checked (interpreter-mark.ts), or "". */
+  mark = "",
 ): string[] {
-  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", sha256, "", ...streamArgs(bounds, compression));
+  return sh(UNPACK_VENV, root, key, file, interpreters[0] ?? "", interpreters[1] ?? "", sha256, "", mark, ...streamArgs(bounds, compression));
 }
 
 /**
@@ -179,10 +184,10 @@ export function stageVenv(
  * one (a prune or crash left it gutted) is staged again and replaced — unless it is `current`,
  * which is never moved from under the running app (exit 3).
  */
-const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}${FETCH_FN}${RELEASE_STATE_FN}
+const UNPACK_RELEASE = `${HOST_CHECK}${RECEIVE_FN}${FETCH_FN}${RELEASE_STATE_FN}${INTERPRETER_LINE_FN}
 ${UNPACK_PRELUDE}
 root=$1 build=$2 key=$3 file=$4 manifest=$5 shared=$6 manifest_sha=$7 manifest_size=$8 code_sha=$9
-manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13} url=\${14}; shift 14
+manifest_dict=\${10} py=\${11} inflate=\${12} manifest_codec=\${13} url=\${14} mark=\${15}; shift 15
 final="$root/releases/$build"
 if [ -n "$code_sha" ]; then
   [ -d "$root/.slipway/incoming" ] || mkdir -p "$root/.slipway/incoming"
@@ -249,6 +254,16 @@ if ! mv -T "$tmp" "$final" 2>/dev/null; then
   echo "cannot move the release into $final (another release $build is there)" >&2; exit 3
 fi
 rm -f "$file"
+# A venv whose mark lacks the line of the interpreter the preflight just checked (an older
+# slipway's, or a changed interpreter's) gets it, if that is still the file: the next deploy of
+# this key need not start it (interpreter-mark.ts). Renamed into place: the mark never goes missing.
+vm="$root/virtualenvs/$key/.slipway-complete"
+if [ -n "$mark" ] && [ -f "$vm" ]; then
+  m=; { read -r m < "$vm"; } 2>/dev/null || true
+  if [ "$m" != "$mark" ] && [ "$(interp_line "$py" "" "\${mark##* }")" = "$mark" ]; then
+    { printf '%s\\n' "$mark" > "$vm.tmp-$$" && mv -f "$vm.tmp-$$" "$vm"; } 2>/dev/null || rm -f "$vm.tmp-$$"
+  fi
+fi
 echo unpacked`;
 
 export function unpackRelease(
@@ -259,8 +274,29 @@ export function unpackRelease(
   manifestFile: string,
   shared: readonly string[],
   compression: Compression,
+  /** The configured interpreter and the venv mark's line the preflight made for it (stageRelease's `mark`). */
+  interpreter: { python: string; mark: string } = { python: "", mark: "" },
 ): string[] {
-  return sh(UNPACK_RELEASE, root, buildId, key, file, manifestFile, shared.join(":"), "", "", "", "", "", "", "", "", ...tarExtract(file, compression));
+  const { python, mark } = interpreter;
+  return sh(
+    UNPACK_RELEASE,
+    root,
+    buildId,
+    key,
+    file,
+    manifestFile,
+    shared.join(":"),
+    "",
+    "",
+    "",
+    "",
+    python,
+    "",
+    "",
+    "",
+    mark,
+    ...tarExtract(file, compression),
+  );
 }
 
 /**
@@ -278,6 +314,8 @@ export function stageRelease(
   compression: Compression,
   /** Pull the code layer from this URL (codeSha is its digest; `-`: the URL is in the curl config), unpacking it with `tarFlags` (fetch.ts pulledTarFlags). */
   pull?: { url: string; tarFlags: readonly string[] },
+  /** The venv mark's line for the interpreter the preflight checked (interpreter-mark.ts), or "": written into the venv's mark if it lacks it. */
+  mark = "",
 ): string[] {
   const delta = files.manifestDelta;
   const deflated = delta?.codec === "deflate";
@@ -293,10 +331,11 @@ export function stageRelease(
     String(files.manifestSize),
     files.codeSha,
     delta?.dictionary ?? "",
-    deflated ? files.python : "",
+    files.python, // the deflate delta's expander, and the interpreter the venv's mark names
     deflated ? INFLATE : "",
     delta?.codec ?? "",
     pull?.url ?? "",
+    mark,
     ...tarExtract(files.code, compression),
     ...(pull?.tarFlags ?? []),
   );

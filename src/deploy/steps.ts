@@ -85,11 +85,20 @@ export async function stageHost(
     await s.step(
       "venv",
       async () => {
-        const argv = stageVenv(m.root, m.env.key, inc(venv!.member), venv!.sha256, venv!.compression, [m.env.python.configured, m.env.python.executable], {
-          bytes: venv!.size,
-          unpacked: venv!.unpacked_size,
-          files: venv!.files,
-        });
+        const argv = stageVenv(
+          m.root,
+          m.env.key,
+          inc(venv!.member),
+          venv!.sha256,
+          venv!.compression,
+          [m.env.python.configured, m.env.python.executable],
+          {
+            bytes: venv!.size,
+            unpacked: venv!.unpacked_size,
+            files: venv!.files,
+          },
+          plan.interpreterMark,
+        );
         const range = venv!.size >= OWN_COMMAND_BYTES && (await canSendRanges()) ? await files.venvRange?.() : undefined;
         direct = range?.length === venv!.size;
         await s.run("venv", argv, {
@@ -111,6 +120,8 @@ export async function stageHost(
         releaseFiles(m, manifestSha, manifest, inc, code!.member, code!.sha256),
         shared,
         code!.compression,
+        undefined,
+        plan.interpreterMark,
       );
       const total = manifest.bytes.length + code!.size;
       await s.run(
@@ -173,6 +184,7 @@ async function pullHost(
           pulledTarFlags(pull.venv),
           // An OCI layer also holds its prefix's dirs and the completion mark (left out).
           { bytes: pull.venv.size, unpacked: venv.unpacked_size, files: venv.files, extraEntries: oci ? 64 : 0 },
+          plan.interpreterMark,
         );
         const r = await s.run("venv", argv, { stdin: config });
         sent += config.length;
@@ -193,6 +205,7 @@ async function pullHost(
         shared,
         pull.code.compression ?? "gzip",
         { url, tarFlags: pulledTarFlags(pull.code) },
+        plan.interpreterMark,
       );
       await s.run("stage", argv, { stdin: Buffer.concat([manifest.bytes, config]) });
       sent += manifest.bytes.length + config.length;

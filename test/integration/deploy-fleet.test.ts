@@ -59,7 +59,20 @@ test("fleet over ssh: first deploy sends the venv; a code-only deploy sends only
   await appendFile(path.join(ws.app, "hello/app.py"), "\n# code-only change\n");
   const b2 = await buildWith(ws, "b2");
   assert.equal(b2.result.venv.key, b1.result.venv.key);
-  const d2 = await deploy({ cwd: ws.app, artifact: b2.result.artifact, target: "fleet" });
+  const run2 = slipway(["deploy", b2.result.artifact, "--target", "fleet", "--json"], { cwd: ws.app, env: ws.env });
+  assert.equal(run2.code, 0, run2.stderr + run2.stdout.slice(-2000));
+  const d2 = run2.json().at(-1)! as { hosts: { host: string; bytes_sent: number }[] };
+  // The venv's mark names the interpreter the first deploy checked: the code-only deploy compares it, and starts no Python to ask.
+  const preflights = (run: typeof run2) => run.json().filter((e) => e["type"] === "host" && e["step"] === "preflight" && e["status"] === "done");
+  assert.deepEqual(
+    preflights(d1).map((e) => e["detail"]),
+    hosts.map(() => "venv missing"),
+  );
+  assert.deepEqual(
+    preflights(run2).map((e) => e["detail"]),
+    hosts.map(() => "venv present, interpreter unchanged since it was unpacked"),
+  );
+  for (const h of hosts) assert.match(await f.read(h, `virtualenvs/${b1.result.venv.key}/.slipway-complete`), /^python \d+ \d+ \d+ \d+ \d+ .+ [0-9a-f]{16}\n$/);
   const rx2 = await rx(hosts);
   for (const [i, h] of hosts.entries()) {
     const received = rx2[i]! - rx1[i]!;

@@ -14,6 +14,9 @@ import { restartCommand, restartFailed, restartVerifyCommand } from "../../src/p
 import { SUPERVISORCTL_RESTART_PY } from "../../src/procman/supervisord-rpc.js";
 import { tarExtract, receiveFile } from "../../src/deploy/stage.js";
 
+/** An interpreter as a manifest names it (the probe's arguments; its answers are what the host gives). */
+const PY = { executable: "/usr/bin/python3.11", implementation: "cpython", version: "3.11.2", abi: "cpython-311-x86_64-linux-gnu", platform: "linux-x86_64" };
+
 /** What the remote shell receives over ssh: the argv joined and quoted, run by sh -c. */
 const viaShell = (argv: string[], input?: string) => spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8", input });
 
@@ -492,7 +495,7 @@ test("list_host: releases (with their venv), venvs (complete or not), current, p
 
 test("probeHost: tee -p through /dev/fd is found where it works, and missing where tee rejects -p (BusyBox, coreutils < 8.24)", async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), "slw-probe-"));
-  const argv = probeHost(root, "/usr/bin/python3", "b1", "0123456789abcdef");
+  const argv = probeHost(root, { ...PY, configured: "/usr/bin/python3" }, "b1", "0123456789abcdef");
   const run = (env: NodeJS.ProcessEnv) => parseProbe(spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8", env }).stdout);
   assert.equal(run(process.env).tools.teeP, true);
   // A tee that knows no -p, first on PATH.

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFile, rm, stat, symlink } from "node:fs/promises";
 import { parseProbe, probeHost } from "../../src/deploy/probe.js";
 import { incompatibilities } from "../../src/deploy/plan.js";
+import { interpreterFields } from "../../src/deploy/interpreter-mark.js";
 import { PROBE_SCRIPT, type PythonInfo } from "../../src/build/interpreter.js";
 import type { Manifest } from "../../src/artifact/manifest.js";
 import { unpackRelease, unpackVenv } from "../../src/deploy/stage.js";
@@ -36,18 +37,18 @@ async function host() {
 
 const run = (argv: string[]) => spawnSync("sh", ["-c", shJoin(argv)], { encoding: "utf8" });
 
-async function release(root: string, entries: LayerEntry[], buildId = "b1") {
+async function release(root: string, entries: LayerEntry[], buildId = "b1", interpreter?: { python: string; mark: string }) {
   const file = path.join(root, ".slipway", "incoming", `${buildId}-code.tar.zst`);
   const manifest = path.join(root, ".slipway", "incoming", `${buildId}-slipway.json`);
   await writeFile(file, await packLayer(entries, "zstd"));
   await writeFile(manifest, "{}\n");
-  return { file, r: run(unpackRelease(root, buildId, KEY, file, manifest, ["data"], "zstd")) };
+  return { file, r: run(unpackRelease(root, buildId, KEY, file, manifest, ["data"], "zstd", interpreter)) };
 }
 
-async function venv(root: string, entries: LayerEntry[], interpreters?: string[]) {
+async function venv(root: string, entries: LayerEntry[], interpreters?: string[], mark?: string) {
   const file = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
   await writeFile(file, await packLayer(entries, "zstd"));
-  return { file, r: run(unpackVenv(root, KEY, file, "zstd", interpreters)) };
+  return { file, r: run(unpackVenv(root, KEY, file, "zstd", interpreters, mark)) };
 }
 
 const f = (name: string, data = "x", mode = 0o644): LayerEntry => ({ header: { name, type: "file", mode }, data: Buffer.from(data) });
@@ -166,85 +167,136 @@ describe("host check after unpacking (venv layer)", () => {
   });
 });
 
-describe("the venv's mark names the interpreter it was checked against; the probe starts it again only when that file changed", () => {
+describe("the venv's mark names the interpreter it was checked against; the probe starts it again only when that changed", () => {
   const VENV: LayerEntry[] = [{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("pyvenv.cfg")];
-  const probe = (root: string, py: string) => parseProbe(run(probeHost(root, py, "b9", KEY)).stdout);
+  const real = spawnSync("realpath", ["/usr/bin/python3"], { encoding: "utf8" }).stdout.trim();
+  const answer = JSON.parse(spawnSync(real, ["-I", "-c", PROBE_SCRIPT], { encoding: "utf8" }).stdout) as PythonInfo;
+  const plan = { sendVenv: false, releasePresent: false, bytes: 0 };
 
-  test("unchanged: no Python started; replaced, re-pointed or unmarked: asked, and its answer compared", async () => {
+  async function setup() {
     const root = await host();
     const bin = path.join(path.dirname(root), "bin");
     await mkdir(bin);
-    // The configured interpreter is a link, as /usr/bin/python3 is: the mark follows it to the file.
+    // The configured interpreter is a link, as /usr/bin/python3 is: the line follows it to the file.
     const py = path.join(bin, "python3");
-    const real = spawnSync("realpath", ["/usr/bin/python3"], { encoding: "utf8" }).stdout.trim();
     await symlink(real, py);
-    const { r } = await venv(root, VENV, [py, real]);
-    assert.equal(r.status, 0, r.stderr);
-    const mark = await readFile(path.join(root, "virtualenvs", KEY, ".slipway-complete"), "utf8");
+    const python = { ...answer, configured: py };
+    const probe = (p = python) => parseProbe(run(probeHost(root, p, "b9", KEY)).stdout);
+    const mark = path.join(root, "virtualenvs", KEY, ".slipway-complete");
+    const repoint = async (to: string) => {
+      await rm(py);
+      await symlink(to, py);
+    };
+    return { root, bin, py, python, probe, mark, repoint };
+  }
+
+  test("checked once, then compared: the unpack writes the line the probe made; the next probe does not start Python", async () => {
+    const { root, py, python, probe, mark } = await setup();
+    const first = probe();
+    assert.equal(first.venvPresent, false);
+    assert.ok(first.python, "no venv yet: asked");
+    assert.match(first.pythonMark ?? "", /^python \d+ \d+ \d+ \d+ \d+ \S+( \S+)? [0-9a-f]{16}$/);
     const st = await stat(real);
-    assert.match(mark, /^python \d+ \d+ \d+ \d+ \d+\n$/);
-    assert.deepEqual(mark.split(" ").slice(1, 4).map(Number), [st.dev, st.ino, st.size], "device, inode and size of the file the link leads to");
+    assert.deepEqual(first.pythonMark!.split(" ").slice(1, 4).map(Number), [st.dev, st.ino, st.size], "the file the link leads to");
+    assert.equal(first.pythonMark!.split(" ").at(-1), interpreterFields(python));
+    const { r } = await venv(root, VENV, [py, real], first.pythonMark);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(await readFile(mark, "utf8"), `${first.pythonMark}\n`);
+    const again = probe();
+    assert.equal(again.venvPresent, true);
+    assert.equal(again.pythonUnchanged, true);
+    assert.equal(again.python, undefined, "Python was not started");
+    assert.equal(again.pythonMark, undefined);
+    assert.deepEqual(incompatibilities(manifestFor(python), "s", again, plan), []);
+    // Another artifact of the same key claiming other interpreter fields: its line differs, so it is asked, and refused.
+    const other = probe({ ...python, version: "3.11.99" });
+    assert.equal(other.pythonUnchanged, false);
+    assert.match(incompatibilities(manifestFor({ ...python, version: "3.11.99" }), "s", other, plan).join("\n"), /version is/);
+  });
 
-    const same = probe(root, py);
-    assert.equal(same.venvPresent, true);
-    assert.equal(same.pythonUnchanged, true);
-    assert.equal(same.python, undefined, "Python was not started");
-    assert.deepEqual(incompatibilities(manifestFor(py, real), "s", same, { sendVenv: false, releasePresent: false, bytes: 0 }), []);
-
-    // A stub "interpreter" at the configured path whose answer differs: it is started and compared.
+  test("a re-pointed link, a copy, a missing interpreter: asked again, and the answer compared", async () => {
+    const { root, bin, py, python, probe, repoint } = await setup();
+    const { r } = await venv(root, VENV, [py, real], probe().pythonMark);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(probe().pythonUnchanged, true);
     const stub = path.join(bin, "python-stub");
-    await writeFile(
-      stub,
-      `#!/bin/sh\necho '{"executable":"/opt/py/bin/python3.12","implementation":"cpython","version":"3.12.1","abi":"x","platform":"y"}'\n`,
-      { mode: 0o755 },
-    );
-    await rm(py);
-    await symlink(stub, py);
-    const moved = probe(root, py);
-    assert.equal(moved.pythonUnchanged, false, "re-pointed link: another file");
-    assert.equal(moved.python?.version, "3.12.1", "so it was asked");
-    assert.match(incompatibilities(manifestFor(py, real), "s", moved, { sendVenv: false, releasePresent: false, bytes: 0 }).join("\n"), /version is 3\.12\.1/);
-
-    // The same file touched (an upgrade in place changes mtime and ctime): asked again.
-    await rm(py);
-    await symlink(real, py);
-    assert.equal(probe(root, py).pythonUnchanged, true);
+    await writeFile(stub, `#!/bin/sh\necho '${JSON.stringify({ ...answer, executable: stub, version: "3.12.1" })}'\n`, { mode: 0o755 });
+    await repoint(stub);
+    const moved = probe();
+    assert.equal(moved.pythonUnchanged, false);
+    assert.equal(moved.python?.version, "3.12.1", "asked");
+    assert.equal(moved.pythonMark, undefined, "not the file the build probed: no line");
+    assert.match(incompatibilities(manifestFor(python), "s", moved, plan).join("\n"), /version is 3\.12\.1/);
     const copy = path.join(bin, "python3-copy");
     await copyFile(real, copy);
     await chmod(copy, 0o755);
+    await repoint(copy);
+    const copied = probe();
+    assert.equal(copied.pythonUnchanged, false, "a copy is another file");
+    assert.equal(copied.python?.executable, copy);
     await rm(py);
-    await symlink(copy, py);
-    const copied = probe(root, py);
-    assert.equal(copied.pythonUnchanged, false, "a copy is another inode");
-    assert.equal(copied.python?.version, spawnSync(real, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).stdout.trim());
-
-    // A mark from an older slipway (empty): asked.
-    await rm(py);
-    await symlink(real, py);
-    await writeFile(path.join(root, "virtualenvs", KEY, ".slipway-complete"), "");
-    const old = probe(root, py);
-    assert.equal(old.venvPresent, true);
-    assert.equal(old.pythonUnchanged, false);
-    assert.ok(old.python, "asked");
-    // No interpreter at all: missing, whatever the mark said.
-    await writeFile(path.join(root, "virtualenvs", KEY, ".slipway-complete"), mark);
-    await rm(py);
-    const gone = probe(root, py);
+    const gone = probe();
     assert.equal(gone.pythonUnchanged, false);
-    assert.match(
-      incompatibilities(manifestFor(py, real), "s", gone, { sendVenv: false, releasePresent: false, bytes: 0 }).join("\n"),
-      /is missing or does not run/,
-    );
+    assert.match(incompatibilities(manifestFor(python), "s", gone, plan).join("\n"), /is missing or does not run/);
+  });
+
+  test("a wrapper (a pyenv-style shim) never gets a line: it runs whatever it picks, so it is asked every time", async () => {
+    const { root, bin, python, probe } = await setup();
+    const shim = path.join(bin, "python-shim");
+    await writeFile(shim, `#!/bin/sh\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const viaShim = { ...python, configured: shim };
+    const first = probe(viaShim);
+    assert.equal(first.pythonMark, undefined);
+    assert.equal(first.python?.executable, real, "the shim answers for the real binary");
+    assert.equal((await venv(root, VENV, [shim, real], first.pythonMark ?? "")).r.status, 0);
+    const again = probe(viaShim);
+    assert.equal(again.venvPresent, true);
+    assert.equal(again.pythonUnchanged, false);
+    assert.ok(again.python, "asked again");
+    // A command name rather than a path: no line either.
+    assert.equal(probe({ ...python, configured: "python3" }).pythonMark, undefined);
+  });
+
+  test("the interpreter replaced between the probe and the unpack: the mark stays empty", async () => {
+    const { root, bin, py, probe, mark, repoint } = await setup();
+    const line = probe().pythonMark;
+    assert.ok(line);
+    const copy = path.join(bin, "python3-copy");
+    await copyFile(real, copy);
+    await chmod(copy, 0o755);
+    await repoint(copy);
+    assert.equal((await venv(root, VENV, [py, real], line)).r.status, 0);
+    assert.equal(await readFile(mark, "utf8"), "\n");
+    assert.equal(probe().pythonUnchanged, false);
+  });
+
+  test("a venv marked by an older slipway (empty) gets the line when a release is staged, and only if the file is still the one checked", async () => {
+    const { root, py, probe, mark } = await setup();
+    assert.equal((await venv(root, VENV, [py, real])).r.status, 0);
+    assert.equal(await readFile(mark, "utf8"), "\n", "no line given: empty, as an older slipway's");
+    const checked = probe();
+    assert.equal(checked.venvPresent, true);
+    assert.equal(checked.pythonUnchanged, false);
+    assert.ok(checked.python && checked.pythonMark);
+    const { r } = await release(root, GOOD, "b9", { python: py, mark: checked.pythonMark! });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(await readFile(mark, "utf8"), `${checked.pythonMark}\n`);
+    assert.equal(probe().pythonUnchanged, true);
+    // A line for another file is never written.
+    const other = await host();
+    assert.equal((await venv(other, VENV, [py, real])).r.status, 0);
+    const wrong = checked.pythonMark!.replace(/^python (\d+) (\d+)/, "python $1 1");
+    assert.equal((await release(other, GOOD, "b9", { python: py, mark: wrong })).r.status, 0);
+    assert.equal(await readFile(path.join(other, "virtualenvs", KEY, ".slipway-complete"), "utf8"), "\n");
   });
 });
 
-/** A manifest whose interpreter is what `real` answers, configured as `py`. */
-function manifestFor(py: string, real: string): Manifest {
-  const info = JSON.parse(spawnSync(real, ["-I", "-c", PROBE_SCRIPT], { encoding: "utf8" }).stdout) as PythonInfo;
+/** A manifest whose interpreter is `python`. */
+function manifestFor(python: PythonInfo & { configured: string }): Manifest {
   return {
     root: "/srv/app",
     build_id: "b9",
-    env: { key: KEY, python: { ...info, configured: py }, inputs: [] },
+    env: { key: KEY, python, inputs: [] },
     layers: [
       { name: "code", member: "code.tar.zst", compression: "zstd", sha256: "", size: 1, unpacked_size: 1, files: 1 },
       { name: "venv", member: "venv.tar.zst", compression: "zstd", sha256: "", size: 1, unpacked_size: 1, files: 1 },
