@@ -5,7 +5,7 @@ import { sha256 } from "../util/hash.js";
  * A venv's completion mark (`<root>/virtualenvs/<key>/.slipway-complete`) holds one line naming
  * the interpreter the deploy that unpacked it had checked:
  *
- *   python <device> <inode> <size> <mtime> <ctime> <libc version> <fields>
+ *   python <device> <inode> <size> <mtime> <ctime> <libc version, e.g. "glibc 2.36", or -> <fields>
  *
  * The first five are the interpreter file's (`env.python.configured`, followed; only an absolute
  * path that leads to the very file the build probed, `env.python.executable`, so a wrapper such as
@@ -15,8 +15,8 @@ import { sha256 } from "../util/hash.js";
  * line, the same file under the same libc would give the same answer: it compares the line
  * instead of starting Python (about 35 ms of a host's CPU).
  *
- * The probe computes the line before it starts Python; the unpack writes it only if the file is
- * still that one. An upgrade, a reinstall, a re-pointed symlink, a new libc or another artifact's
+ * The probe computes the line before and after it starts Python, and gives it only if both agree;
+ * the unpack writes it only if the file is still that one. An upgrade, a reinstall, a re-pointed symlink, a new libc or another artifact's
  * interpreter gives another line, and a mark without one (an older slipway's: empty) matches
  * nothing: Python is asked, and its answer compared, as before. A release's stage writes the line
  * into an existing venv's mark that lacks it, so a host upgraded from an older slipway is fast

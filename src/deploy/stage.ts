@@ -256,12 +256,15 @@ fi
 rm -f "$file"
 # A venv whose mark lacks the line of the interpreter the preflight just checked (an older
 # slipway's, or a changed interpreter's) gets it, if that is still the file: the next deploy of
-# this key need not start it (interpreter-mark.ts). Renamed into place: the mark never goes missing.
+# this key need not start it (interpreter-mark.ts). Written beside the venvs, under a temp name
+# the venv layer cannot hold and the next lock's cleanup removes, then renamed into place: the
+# mark never goes missing.
 vm="$root/virtualenvs/$key/.slipway-complete"
 if [ -n "$mark" ] && [ -f "$vm" ]; then
   m=; { read -r m < "$vm"; } 2>/dev/null || true
   if [ "$m" != "$mark" ] && [ "$(interp_line "$py" "" "\${mark##* }")" = "$mark" ]; then
-    { printf '%s\\n' "$mark" > "$vm.tmp-$$" && mv -f "$vm.tmp-$$" "$vm"; } 2>/dev/null || rm -f "$vm.tmp-$$"
+    vt="$root/virtualenvs/.tmp-mark-$key-$$"
+    { rm -rf "$vt" && printf '%s\\n' "$mark" > "$vt" && mv -f "$vt" "$vm"; } 2>/dev/null || { rm -rf "$vt"; } 2>/dev/null || true
   fi
 fi
 echo unpacked`;

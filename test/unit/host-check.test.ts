@@ -281,6 +281,8 @@ describe("the venv's mark names the interpreter it was checked against; the prob
     const { r } = await release(root, GOOD, "b9", { python: py, mark: checked.pythonMark! });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(await readFile(mark, "utf8"), `${checked.pythonMark}\n`);
+    assert.deepEqual(await readdir(path.join(root, "virtualenvs")), [KEY], "its temp file was beside the venvs, and is gone");
+    assert.deepEqual((await readdir(path.join(root, "virtualenvs", KEY))).sort(), [".slipway-complete", "bin", "pyvenv.cfg"], "nothing left in the venv");
     assert.equal(probe().pythonUnchanged, true);
     // A line for another file is never written.
     const other = await host();
