@@ -106,6 +106,16 @@ export async function fleetApp(
   };
 }
 
+/**
+ * The entries of a build on a host, by name: releases/<id> or .tmp-<id>-…, and received files
+ * <id>-… in .slipway/incoming. (Not `ls` of the dirs: it prints their paths too, and the root's
+ * random hex may hold any two characters.)
+ */
+export async function buildEntries(f: FleetApp, h: TestHost, buildId: string): Promise<string[]> {
+  const out = await h.exec(["sh", "-c", 'cd "$1" && ls -A releases .slipway .slipway/incoming 2>/dev/null | grep -v ":$" || true', "sh", f.ws.root]);
+  return out.split("\n").filter((n) => n.startsWith(`${buildId}-`) || n === buildId || n.startsWith(`.tmp-${buildId}-`));
+}
+
 /** gunicorn from the release's venv, resolving `current` when its master starts (docs/zero-downtime.md). */
 export const gunicornCommand = (root: string): string =>
   `${root}/current/virtualenv/bin/gunicorn hello.app:application --bind 0.0.0.0:${APP_PORT} --workers 2 --threads 4 --graceful-timeout 30 --chdir ${root}/current`;
