@@ -22,6 +22,9 @@ import { sha256 } from "../util/hash.js";
  * into an existing venv's mark that lacks it, so a host upgraded from an older slipway is fast
  * from its second deploy on. A shared libpython upgraded apart from its interpreter binary is not
  * seen until a new venv key is unpacked.
+ *
+ * `interp_line PY EXE FIELDS` prints the line ("" when PY cannot have one); `interp_holds LINE PY
+ * EXE` is true when LINE is not empty and still the line of PY (and EXE) with LINE's own fields.
  */
 export const INTERPRETER_LINE_FN = `
 interp_line() {
@@ -34,7 +37,8 @@ interp_line() {
   { [ -n "$il_a" ] && [ "$il_a" = "$il_b" ]; } || return 0
   il_c=$(getconf GNU_LIBC_VERSION 2>/dev/null) || il_c=
   printf 'python %s %s %s\\n' "$il_a" "\${il_c:--}" "$3"
-}`;
+}
+interp_holds() { [ -n "$1" ] && [ "$(interp_line "$2" "$3" "\${1##* }")" = "$1" ]; }`;
 
 /** A hash of the interpreter fields the preflight compares (plan.ts incompatibilities): the last word of a mark's line. Pure. */
 export function interpreterFields(p: Pick<PythonInfo, "executable" | "implementation" | "version" | "abi" | "platform">): string {

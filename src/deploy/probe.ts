@@ -72,7 +72,7 @@ if [ -n "$same" ]; then echo "python_unchanged=1"
 else
   if out=$("$py" -I -c "$probe" 2>/dev/null); then echo "python=$out"; fi
   # The line only if the interpreter was that file before and after it answered.
-  [ -z "$want" ] || [ "$(interp_line "$py" "$exe" "$fields")" != "$want" ] || echo "python_mark=$want"
+  ! interp_holds "$want" "$py" "$exe" || echo "python_mark=$want"
 fi
 # deploy.linked_files (the rest of the arguments): each must be a file under <root>/shared.
 for f in "$@"; do [ -f "$root/shared/$f" ] || printf 'linked_missing=%s\n' "$f"; done

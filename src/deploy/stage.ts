@@ -95,7 +95,7 @@ reserved "$tmp" venv .slipway-complete
 check_tree "$tmp" venv "$py1" "$py2"
 # The mark names the interpreter the preflight checked, if it is still that file (interpreter-mark.ts).
 line=
-[ -z "$mark" ] || [ "$(interp_line "$py1" "$py2" "\${mark##* }")" != "$mark" ] || line=$mark
+! interp_holds "$mark" "$py1" "$py2" || line=$mark
 printf '%s\\n' "$line" > "$tmp/.slipway-complete"
 # Never remove a complete venv: a deploy killed mid-way can leave this script running on the
 # host after the next deploy installed the same venv. Only an incomplete leftover is moved aside.
@@ -262,7 +262,7 @@ rm -f "$file"
 vm="$root/virtualenvs/$key/.slipway-complete"
 if [ -n "$mark" ] && [ -f "$vm" ]; then
   m=; { read -r m < "$vm"; } 2>/dev/null || true
-  if [ "$m" != "$mark" ] && [ "$(interp_line "$py" "" "\${mark##* }")" = "$mark" ]; then
+  if [ "$m" != "$mark" ] && interp_holds "$mark" "$py" ""; then
     vt="$root/virtualenvs/.tmp-mark-$key-$$"
     { rm -rf "$vt" && printf '%s\\n' "$mark" > "$vt" && mv -f "$vt" "$vm"; } 2>/dev/null || { rm -rf "$vt"; } 2>/dev/null || true
   fi
