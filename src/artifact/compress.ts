@@ -14,13 +14,13 @@ export interface Codec {
   done: Promise<void>;
 }
 
+/** zstd's compress arguments: every core, level 3 (docs/performance.md says why). */
+const ZSTD_COMPRESS = ["-q", "-c", "-T0", "-3"];
+
 /**
  * zstd runs as the `zstd` program (multi-threaded, and the same tool hosts use to unpack);
  * gzip uses Node's zlib. Both produce the same bytes for the same input on every run.
  */
-/** Every core, level 3 (docs/performance.md says why). */
-const ZSTD_COMPRESS = ["-q", "-c", "-T0", "-3"];
-
 export function compressor(kind: Compression): Codec {
   if (kind === "gzip") return zlibCodec(createGzip({ level: 6 }));
   return zstdCodec(ZSTD_COMPRESS);
