@@ -59,15 +59,28 @@ export function acquireLock(root: string, info: LockInfo, clean = false): string
   return sh(`${ACQUIRE_FN}\nacquire_lock "$1" "$2" "$3" || { rc=$?; [ $rc = 4 ] && exit 0; exit $rc; }${then}`, root, JSON.stringify(info), info.token);
 }
 
-/** Remove what a deploy that died while staging left behind. Only while holding the lock. */
+/**
+ * Remove what a deploy that died while staging left behind. Only while holding the lock.
+ *
+ * Every temp dir's name ends in the pid of the host script that made it. A killed deployer can
+ * leave that script running past `unlock` and into the next deploy (its ssh session outlives
+ * it), and such a script renames its dir into place when it is done: removing files under it
+ * meanwhile (rm follows the dir through the rename) once left a venv marked complete without
+ * its bin/python. So a dir whose script still runs is left to it; the next clean removes it
+ * if it is still there.
+ */
 const CLEAN_STALE = `umask 022
-stale=
 inc=$1/.slipway/incoming
-if [ -L "$inc" ] || { [ -e "$inc" ] && [ ! -d "$inc" ]; }; then stale=1; fi
-for x in "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$inc"/* "$inc"/.[!.]* "$inc"/..?*; do
-  if [ -e "$x" ] || [ -L "$x" ]; then stale=1; break; fi
+live() { p=\${1##*-}; case $p in ''|*[!0-9]*) return 1;; esac; [ -d "/proc/$p" ] || kill -0 "$p" 2>/dev/null; }
+for x in "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-*; do
+  if { [ -e "$x" ] || [ -L "$x" ]; } && ! live "$x"; then rm -rf "$x"; fi
 done
-[ -z "$stale" ] || rm -rf "$1"/releases/.tmp-* "$1"/virtualenvs/.tmp-* "$inc"
+if [ -L "$inc" ] || { [ -e "$inc" ] && [ ! -d "$inc" ]; }; then rm -rf "$inc"
+else
+  for x in "$inc"/* "$inc"/.[!.]* "$inc"/..?*; do
+    if [ -e "$x" ] || [ -L "$x" ]; then rm -rf "$inc"; break; fi
+  done
+fi
 for x in "$1/releases" "$1/virtualenvs" "$inc"; do [ -d "$x" ] || mkdir -p "$x" || exit 1; done`;
 
 /** Removes the lock only if it is ours (its info holds our token), or any lock when the token is empty (--force). */

@@ -121,7 +121,16 @@ test("lock: acquire is idempotent for one run's token (a lost reply, tried again
 test("lock with clean: what a dead run left (temp dirs, received files, a non-dir incoming) goes; releases, venvs and a link's target stay", async () => {
   const base = await mkdtemp(path.join(os.tmpdir(), "slw-clean-"));
   const root = path.join(base, "app");
-  const dirs = ["releases/b1", "releases/.tmp-b2-77/app", "virtualenvs/0123456789abcdef", "virtualenvs/.tmp-0123456789abcdef-5", ".slipway/incoming"];
+  // No pid is above pid_max (at most 2^22): these scripts are gone.
+  const dead = 4194305;
+  const dirs = [
+    "releases/b1",
+    `releases/.tmp-b2-${dead}/app`,
+    "virtualenvs/0123456789abcdef",
+    `virtualenvs/.tmp-0123456789abcdef-${dead}`,
+    "virtualenvs/.tmp-stale-0123456789abcdef-x1",
+    ".slipway/incoming",
+  ];
   for (const d of dirs) await mkdir(path.join(root, d), { recursive: true });
   await writeFile(path.join(root, ".slipway/incoming/.b2-r1-code.tar.zst.part"), "half");
   const locked = (tok: string) => {
@@ -152,6 +161,20 @@ test("lock with clean: what a dead run left (temp dirs, received files, a non-di
   locked("tok-4");
   assert.ok((await lstat(path.join(root, ".slipway/incoming"))).isDirectory(), "a real dir now");
   assert.deepEqual(await readdir(elsewhere), ["keep"]);
+});
+
+test("lock with clean: a temp dir whose script still runs (a killed deploy's, past unlock) is left to it", async () => {
+  const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-clean-live-")), "app");
+  // This test's own pid stands for the host script that made the dir and will rename it into place.
+  const live = [`virtualenvs/.tmp-0123456789abcdef-${process.pid}/bin`, `releases/.tmp-b2-${process.pid}/app`];
+  const gone = ["virtualenvs/.tmp-0123456789abcdef-4194305", "virtualenvs/.tmp-mark-0123456789abcdef-4194306"];
+  for (const d of [...live, ...gone]) await mkdir(path.join(root, d), { recursive: true });
+  await writeFile(path.join(root, live[0] as string, "python"), "");
+  const r = viaShell(acquireLock(root, info("tok-live"), true));
+  assert.equal(r.status, 0, r.stderr);
+  for (const d of live) assert.ok(existsSync(path.join(root, d)), `${d}: its script still runs, so it stays`);
+  assert.ok(existsSync(path.join(root, live[0] as string, "python")), "nothing under it removed");
+  for (const d of gone) assert.ok(!existsSync(path.join(root, d)), `${d}: its script is gone, so it goes`);
 });
 
 test("switch: rename(2) of a new symlink; old current becomes previous; idempotent; refuses a missing release", async () => {

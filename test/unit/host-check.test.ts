@@ -351,6 +351,39 @@ describe("unpack scripts never clobber what another run installed", () => {
     );
   });
 
+  test("the next deploy's clean-up while a killed deploy's unpack still runs (past unlock): a venv's temp dir is left to it and arrives whole; a release's fails cleanly", async () => {
+    const LOCK = { token: "next", user: "u", from: "f", action: "deploy", target: "t", since: "s", pid: 1 } as const;
+    // After this run's tar, before its check and rename: the next deploy takes the lock with clean.
+    const cleanAfterTar = (root: string) => ["sh", "-c", 'clean=$1; shift; "$@" || exit; sh -c "$clean"', "racer", shJoin(acquireLock(root, LOCK, true))];
+    const root = await host();
+    const file = path.join(root, ".slipway", "incoming", "b1-venv.tar.zst");
+    await writeFile(
+      file,
+      await packLayer([{ header: { name: "bin/", type: "directory", mode: 0o755 } }, f("bin/python", "#!"), f("pyvenv.cfg", "home = /usr/bin\n")], "zstd"),
+    );
+    const v = raced(unpackVenv(root, KEY, file, "zstd"), cleanAfterTar(root));
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout.trim(), "unpacked");
+    assert.deepEqual((await readdir(path.join(root, "virtualenvs", KEY))).sort(), [".slipway-complete", "bin", "pyvenv.cfg"]);
+    assert.ok(existsSync(path.join(root, "virtualenvs", KEY, "bin", "python")), "the venv is whole");
+    const rel = await host();
+    const code = path.join(rel, ".slipway", "incoming", "b2-code.tar.zst");
+    const manifest = path.join(rel, ".slipway", "incoming", "b2-slipway.json");
+    await writeFile(code, await packLayer(GOOD, "zstd"));
+    await writeFile(manifest, "{}\n");
+    // The received manifest goes with .slipway/incoming: that script fails, and never leaves a gutted release.
+    const r = raced(unpackRelease(rel, "b2", KEY, code, manifest, [], "zstd"), cleanAfterTar(rel));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /b2-slipway\.json/);
+    assert.deepEqual(
+      (await readdir(path.join(rel, "releases"))).filter((n) => !n.startsWith(".tmp-b2-")),
+      [],
+      "no release b2, whole or not",
+    );
+    assert.equal(run(acquireLock(rel, LOCK, true)).status, 0);
+    assert.deepEqual(await readdir(path.join(rel, "releases")), [], "its temp dir goes at the next clean-up, its script gone");
+  });
+
   test("a release that is already there is reused (early check)", async () => {
     const root = await host();
     const first = await release(root, GOOD, "b7");
