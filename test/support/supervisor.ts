@@ -1,5 +1,6 @@
 // A private supervisord for tests: started by the test, stopped by PID, config in a temp dir.
 import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -48,7 +49,7 @@ export async function startSupervisor(dir: string, programs: string, opts: Super
   execFileSync("supervisord", ["-c", conf]);
   const ctl = (...args: string[]) => spawnSync("supervisorctl", ["-c", conf, ...args], { encoding: "utf8" }).stdout;
   const stop = () => {
-    const pid = Number(require_pid(`${dir}/supervisord.pid`));
+    const pid = Number(pidIn(`${dir}/supervisord.pid`));
     if (pid) {
       try {
         process.kill(pid, "SIGTERM");
@@ -61,9 +62,10 @@ export async function startSupervisor(dir: string, programs: string, opts: Super
   return { conf, ctl, stop };
 }
 
-function require_pid(file: string): string {
+/** The pid in a pidfile, or "" once supervisord removed it (stop runs again at exit). */
+function pidIn(file: string): string {
   try {
-    return execFileSync("cat", [file], { encoding: "utf8" }).trim();
+    return readFileSync(file, "utf8").trim();
   } catch {
     return "";
   }
