@@ -118,16 +118,17 @@ test("lock: acquire is idempotent for one run's token (a lost reply, tried again
   assert.match(viaShell(releaseLock(root, "tok-a")).stdout, /^released/);
 });
 
+/** No pid is above pid_max (at most 2^22): a temp dir named with it (or one more) is a gone script's. */
+const DEAD_PID = 4194305;
+
 test("lock with clean: what a dead run left (temp dirs, received files, a non-dir incoming) goes; releases, venvs and a link's target stay", async () => {
   const base = await mkdtemp(path.join(os.tmpdir(), "slw-clean-"));
   const root = path.join(base, "app");
-  // No pid is above pid_max (at most 2^22): these scripts are gone.
-  const dead = 4194305;
   const dirs = [
     "releases/b1",
-    `releases/.tmp-b2-${dead}/app`,
+    `releases/.tmp-b2-${DEAD_PID}/app`,
     "virtualenvs/0123456789abcdef",
-    `virtualenvs/.tmp-0123456789abcdef-${dead}`,
+    `virtualenvs/.tmp-0123456789abcdef-${DEAD_PID}`,
     "virtualenvs/.tmp-stale-0123456789abcdef-x1",
     ".slipway/incoming",
   ];
@@ -167,7 +168,7 @@ test("lock with clean: a temp dir whose script still runs (a killed deploy's, pa
   const root = path.join(await mkdtemp(path.join(os.tmpdir(), "slw-clean-live-")), "app");
   // This test's own pid stands for the host script that made the dir and will rename it into place.
   const live = [`virtualenvs/.tmp-0123456789abcdef-${process.pid}/bin`, `releases/.tmp-b2-${process.pid}/app`];
-  const gone = ["virtualenvs/.tmp-0123456789abcdef-4194305", "virtualenvs/.tmp-mark-0123456789abcdef-4194306"];
+  const gone = [`virtualenvs/.tmp-0123456789abcdef-${DEAD_PID}`, `virtualenvs/.tmp-mark-0123456789abcdef-${DEAD_PID + 1}`];
   for (const d of [...live, ...gone]) await mkdir(path.join(root, d), { recursive: true });
   await writeFile(path.join(root, live[0] as string, "python"), "");
   const r = viaShell(acquireLock(root, info("tok-live"), true));
